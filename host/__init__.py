@@ -1,0 +1,1 @@
+"""walkdose host: replay, eval, sync, reports."""

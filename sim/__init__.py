@@ -1,0 +1,1 @@
+"""Simulated board: fake IMU, flash and serial around the real firmware."""
