@@ -1,0 +1,412 @@
+"""Walking detector: int16 accelerometer samples in; steps, walking segments, bouts and minute records out.
+
+This file is the specification of what walkdose counts; host/detector.pyx mirrors it line for line with the
+same names. Integers only, every per-sample intermediate within +/-2^29 (31-bit small ints on the boards),
+no allocation after __init__. It knows nothing of I2C, clocks, files or serial links.
+
+Time is (minute, pos): `minute` counts detector minutes since start, `pos` is the sample index inside it.
+Every stored position is relative to the start of the current minute and is shifted back by one minute at
+each rollover, so nothing grows without bound however long the board runs.
+"""
+from array import array
+
+from .compat import const
+
+# Events, EV_WORDS ints each in `events`: kind, minute, then up to four fields (positions are samples
+# relative to the start of `minute`, negative for earlier minutes).
+EV_STEP = const(1)  # pos
+EV_WALK = const(2)  # start_pos, end_pos, steps: one stretch of walking as the classifier saw it
+EV_BOUT = const(3)  # start_pos, end_pos, steps, cadence_spm: >= BOUT_MIN_MS with gaps <= BOUT_GAP_MS
+EV_MINUTE = const(4)  # walk_s, steps, pace, movement_mg: the record of minute `minute`
+EV_WORDS = const(6)
+EV_CAP = const(64)
+# A candidate step commits at most N_CONFIRM_SLOW steps plus a walk and a bout; a due point adds a walk, a bout
+# and a minute. feed() returns early once fewer than this many event slots are left.
+EV_HEADROOM = const(16)
+
+# Pace classes stand in for HUNT's slow/moderate/brisk walking (2.8/3.8/4.8 MET); CADENCE-Adults puts
+# ~100 steps/min at 3 MET and 120 at 5 MET in adults over 60.
+PACE_NONE = const(0)
+PACE_SLOW = const(1)
+PACE_MODERATE = const(2)
+PACE_BRISK = const(3)
+MODERATE_FROM_SPM = const(100)
+BRISK_FROM_SPM = const(120)
+
+# Signal chain, chosen on the public sets (see README, "Accuracy"): magnitude -> two-pole low-pass ->
+# minus a slow baseline -> lobes above an adaptive threshold -> regular rhythm -> steps.
+LP_CUTOFF_MHZ = const(3000)  # keeps 3 Hz (180 steps/min) and drops the jitter of hand and vehicle
+BASELINE_TAU_MS = const(640)  # removes gravity and posture; passes 1 Hz (60 steps/min)
+LEVEL_TAU_MS = const(1280)  # time constant of the mean |dynamic acceleration| the threshold follows
+THR_MIN_MG = const(25)  # a peak lower than this is never a step (typing, vibration)
+SWING_EIGHTHS = const(2)  # peak and trough must differ by THR_MIN_MG plus 2/8 of the recent mean |motion|
+STEP_MIN_MS = const(270)  # 222 steps/min: faster lobes are tremor, brushing or vibration
+STEP_MAX_MS = const(1250)  # 48 steps/min: slower is not a gait (counts walking down to ~60 steps/min)
+N_CONFIRM = const(5)  # steps in a regular rhythm before any of them count
+N_RESUME = const(3)  # ... within BOUT_GAP_MS of earlier walking (a turn, a door, a kerb)
+N_CONFIRM_SLOW = const(8)  # ... when the rhythm is slower than SLOW_STEP_MS: vehicles and gestures sway slowly
+SLOW_STEP_MS = const(750)  # 80 steps/min
+REGULAR_EIGHTHS = const(3)  # consecutive step intervals differ by at most 3/8 while a rhythm starts
+DOUBLE_FROM_EIGHTHS = const(13)  # while walking, an interval of 13/8..19/8 of the step interval is two steps
+DOUBLE_TO_EIGHTHS = const(19)
+BOUT_MIN_MS = const(10000)
+BOUT_GAP_MS = const(3000)
+
+A3_Q9_PER_G = const(4096000)  # one g as a3 (mg in Q3: 8000) times 2^9
+
+
+def samples_for_ms(ms, rate_mhz):
+    """Whole samples in ms milliseconds at rate_mhz, rounded to nearest (start-up only)."""
+    return (ms * rate_mhz + 500000) // 1000000
+
+
+def shift_for_ms(ms, rate_mhz):
+    """The k whose 2^k samples come closest to ms milliseconds: time constant of a shift-only average."""
+    target_x1000 = ms * rate_mhz // 1000  # samples x 1000
+    k = 0
+    while (1 << (k + 1)) * 1000000 <= target_x1000 * 1414:  # 2^(k+1) <= target * sqrt(2)
+        k += 1
+    return k
+
+
+def lowpass_q12(cutoff_mhz, rate_mhz):
+    """One-pole smoothing coefficient in Q12: w/(1+w) with w = 2*pi*fc/fs (close to 1-exp(-w) below fs/6)."""
+    w_num = 6283 * cutoff_mhz
+    return 4096 * w_num // (1000 * rate_mhz + w_num)
+
+
+def pace_of(steps, walk_samples, spm):
+    """Pace class of a minute from its steps and walking samples (cadence while walking)."""
+    if steps == 0 or walk_samples == 0:
+        return PACE_NONE
+    cadence = steps * spm // walk_samples
+    if cadence >= BRISK_FROM_SPM:
+        return PACE_BRISK
+    if cadence >= MODERATE_FROM_SPM:
+        return PACE_MODERATE
+    return PACE_SLOW
+
+
+class Detector:
+    def __init__(self, rate_mhz, counts_per_g):
+        if rate_mhz < 10000 or rate_mhz > 200000 or rate_mhz * 60 % 1000:
+            raise ValueError("rate_mhz must be 10000..200000 with a whole number of samples per minute")
+        if counts_per_g < 1024 or counts_per_g > 16384:
+            raise ValueError("counts_per_g must be 1024..16384 (e.g. 4096 for +/-8 g)")
+        self.rate_mhz = rate_mhz
+        self.counts_per_g = counts_per_g
+        self.spm = rate_mhz * 60 // 1000
+        # |a| is computed on counts >> 2 so that three squares stay below 3 * 2^26.
+        self.mg_q9 = A3_Q9_PER_G * 4 // counts_per_g
+        self.k_lp = lowpass_q12(LP_CUTOFF_MHZ, rate_mhz)
+        self.kb = shift_for_ms(BASELINE_TAU_MS, rate_mhz)
+        self.ka = shift_for_ms(LEVEL_TAU_MS, rate_mhz)
+        self.thr_min = THR_MIN_MG << 3
+        self.d_min = samples_for_ms(STEP_MIN_MS, rate_mhz)
+        self.d_max = samples_for_ms(STEP_MAX_MS, rate_mhz)
+        self.bout_min = samples_for_ms(BOUT_MIN_MS, rate_mhz)
+        self.bout_gap = samples_for_ms(BOUT_GAP_MS, rate_mhz)
+        # A minute is reported this long after it ends: a rhythm still being confirmed, and the interval
+        # before its first step, can reach back this far.
+        self.d_slow = samples_for_ms(SLOW_STEP_MS, rate_mhz)
+        self.lag = (N_CONFIRM_SLOW + 2) * self.d_max
+        self.events = array("i", [0] * (EV_CAP * EV_WORDS))
+        self.n_events = 0
+        self.pend = array("i", [0] * N_CONFIRM_SLOW)
+        self.reset()
+
+    def reset(self):
+        """Forget everything: the state of a board that has just booted."""
+        one_g = self.counts_per_g >> 2
+        self.m = one_g
+        self.lp1 = one_g * self.mg_q9 >> 9
+        self.lp2 = self.lp1
+        self.bsum = self.lp2 << self.kb
+        self.asum = 0
+        self.mv = 0
+        self.rising = 1
+        self.peak = 0
+        self.peak_pos = 0
+        self.valley = 0
+        self.held_pos = 0
+        self.held_amp = 0
+        self.minute = 0
+        self.pos = -1
+        self.due = self.spm
+        self.has_prev = 0
+        self.cand_pos = -2 * self.d_max
+        self.d_prev = 0
+        self.d_step = 0
+        self.run_n = 0
+        self.walking = 0
+        self.seg_start = 0
+        self.seg_end = 0
+        self.seg_steps = 0
+        self.bout_start = 0
+        self.bout_end = 0
+        self.bout_steps = 0
+        self.cur_walk = 0
+        self.cur_steps = 0
+        self.prev_walk = 0
+        self.prev_steps = 0
+        self.prev_move = 0
+        self.n_events = 0
+
+    def feed(self, samples, start, n):
+        """Detect over samples[start:start+n] (x, y, z interleaved int16 counts). Returns how many samples
+        were consumed (n unless the event buffer filled: call again with the rest after reading events)."""
+        self.n_events = 0
+        ev_limit = EV_CAP - EV_HEADROOM
+        mg_q9 = self.mg_q9
+        k_lp = self.k_lp
+        kb = self.kb
+        ka = self.ka
+        thr_min = self.thr_min
+        m = self.m
+        lp1 = self.lp1
+        lp2 = self.lp2
+        bsum = self.bsum
+        asum = self.asum
+        mv = self.mv
+        rising = self.rising
+        peak = self.peak
+        valley = self.valley
+        peak_pos = self.peak_pos
+        pos = self.pos
+        due = self.due
+        j = 3 * start
+        done = n
+        for i in range(n):
+            pos += 1
+            if pos == due:
+                self.pos = pos
+                self.peak_pos = peak_pos
+                mv = self.reach_due(mv)
+                pos = self.pos
+                due = self.due
+                peak_pos = self.peak_pos
+            x = samples[j] >> 2
+            y = samples[j + 1] >> 2
+            z = samples[j + 2] >> 2
+            j += 3
+            m2 = x * x + y * y + z * z
+            m = (m + m2 // m + 1) >> 1
+            a3 = m * mg_q9 >> 9
+            lp1 += (a3 - lp1) * k_lp >> 12
+            lp2 += (lp1 - lp2) * k_lp >> 12
+            bsum += lp2 - (bsum >> kb)
+            hp = (bsum >> kb) - lp2
+            ahp = hp if hp >= 0 else -hp
+            asum += ahp - (asum >> ka)
+            mv += ahp >> 3
+            if rising:
+                if hp > peak:
+                    peak = hp
+                    peak_pos = pos
+                elif hp < peak - ((asum >> ka) * SWING_EIGHTHS >> 3) - thr_min:
+                    rising = 0
+                    valley = hp
+                    if peak > thr_min:
+                        self.lobe(peak_pos, peak)
+                        if self.n_events > ev_limit:
+                            done = i + 1
+                            break
+            elif hp < valley:
+                valley = hp
+            elif hp > valley + ((asum >> ka) * SWING_EIGHTHS >> 3) + thr_min:
+                rising = 1
+                peak = hp
+                peak_pos = pos
+        self.m = m
+        self.lp1 = lp1
+        self.lp2 = lp2
+        self.bsum = bsum
+        self.asum = asum
+        self.mv = mv
+        self.rising = rising
+        self.peak = peak
+        self.valley = valley
+        self.peak_pos = peak_pos
+        self.pos = pos
+        self.due = due
+        return done
+
+    def emit(self, kind, minute, a, b, c, d):
+        k = self.n_events * EV_WORDS
+        ev = self.events
+        ev[k] = kind
+        ev[k + 1] = minute
+        ev[k + 2] = a
+        ev[k + 3] = b
+        ev[k + 4] = c
+        ev[k + 5] = d
+        self.n_events += 1
+
+    def lobe(self, at, amp):
+        """A peak at `at`. Peaks closer than d_min are one movement: the highest of them is held until no
+        higher one follows within d_min, then it becomes a step candidate."""
+        if self.held_amp:
+            if at - self.held_pos < self.d_min:
+                if amp > self.held_amp:
+                    self.held_pos = at
+                    self.held_amp = amp
+                return
+            self.candidate(self.held_pos)
+        self.held_pos = at
+        self.held_amp = amp
+
+    def release(self, now):
+        """A held peak with no rival left in reach is a candidate."""
+        if self.held_amp and now - self.held_pos >= self.d_min:
+            self.held_amp = 0
+            self.candidate(self.held_pos)
+
+    def candidate(self, at):
+        """A peak at `at` is a step if it continues walking or completes a regular rhythm."""
+        d = at - self.cand_pos
+        self.cand_pos = at
+        fits = self.d_min <= d <= self.d_max
+        if self.walking:
+            if fits:
+                self.walk_on(at, d)
+                return
+            self.end_walk()
+        if not fits:
+            self.pend[0] = at
+            self.run_n = 1
+            return
+        if self.run_n >= 2 and (d - self.d_prev if d > self.d_prev else self.d_prev - d) * 8 > self.d_prev * REGULAR_EIGHTHS:
+            self.pend[0] = self.pend[self.run_n - 1]
+            self.run_n = 1
+        self.pend[self.run_n] = at
+        self.run_n += 1
+        self.d_prev = d
+        need = N_RESUME if self.bout_steps and self.pend[0] - self.bout_end <= self.bout_gap else N_CONFIRM
+        if self.run_n == N_CONFIRM_SLOW or (self.run_n >= need and at - self.pend[0] <= self.d_slow * (self.run_n - 1)):
+            self.confirm_run()
+
+    def confirm_run(self):
+        """A regular rhythm: every peak in it was a step. The first step's interval is taken to equal the
+        second's, so the stretch starts one step before the first heel strike."""
+        pend = self.pend
+        first_d = pend[1] - pend[0]
+        self.walking = 1
+        self.seg_start = pend[0] - first_d
+        self.seg_steps = 0
+        self.d_step = (pend[self.run_n - 1] - pend[0]) // (self.run_n - 1)
+        self.count_step(pend[0], first_d)
+        for k in range(1, self.run_n):
+            self.count_step(pend[k], pend[k] - pend[k - 1])
+        self.run_n = 0
+
+    def walk_on(self, at, d):
+        """A step while walking. An interval near twice the walker's own step interval hides a step whose
+        peak was too small to see (the wrist's weaker side): count it at the midpoint."""
+        d_step = self.d_step
+        if d * 8 >= d_step * DOUBLE_FROM_EIGHTHS and d * 8 <= d_step * DOUBLE_TO_EIGHTHS:
+            half = d >> 1
+            self.count_step(at - d + half, half)
+            self.count_step(at, d - half)
+            return
+        self.count_step(at, d)
+        self.d_step = d_step + ((d - d_step) >> 2)
+
+    def count_step(self, at, d):
+        self.emit(EV_STEP, self.minute, at, 0, 0, 0)
+        self.seg_end = at
+        self.seg_steps += 1
+        if at < 0:
+            self.prev_steps += 1
+        else:
+            self.cur_steps += 1
+        begin = at - d
+        if at <= 0:
+            self.prev_walk += d
+        elif begin >= 0:
+            self.cur_walk += d
+        else:
+            self.prev_walk -= begin
+            self.cur_walk += at
+
+    def end_walk(self):
+        """The current stretch of walking is over: report it and grow or close the bout."""
+        self.walking = 0
+        self.emit(EV_WALK, self.minute, self.seg_start, self.seg_end, self.seg_steps, 0)
+        if self.bout_steps and self.seg_start - self.bout_end <= self.bout_gap:
+            self.bout_end = self.seg_end
+            self.bout_steps += self.seg_steps
+            return
+        self.close_bout()
+        self.bout_start = self.seg_start
+        self.bout_end = self.seg_end
+        self.bout_steps = self.seg_steps
+
+    def close_bout(self):
+        length = self.bout_end - self.bout_start
+        if self.bout_steps and length >= self.bout_min:
+            cadence = self.bout_steps * self.spm // length
+            self.emit(EV_BOUT, self.minute, self.bout_start, self.bout_end, self.bout_steps, cadence)
+        self.bout_steps = 0
+
+    def settle(self, now):
+        """Close what time alone ends: walking with no step for d_max, a bout with no walking for bout_gap."""
+        self.release(now)
+        if self.walking and now - self.cand_pos > self.d_max:
+            self.end_walk()
+        if self.bout_steps and not self.walking and now - self.bout_end > self.bout_gap:
+            self.close_bout()
+
+    def reach_due(self, mv):
+        """pos reached `due`: either a minute ended (roll over) or the previous minute can be reported."""
+        if self.pos == self.spm:
+            self.settle(self.pos)
+            self.roll_minute(mv)
+            return 0
+        self.settle(self.pos)
+        self.report_prev()
+        self.due = self.spm
+        return mv
+
+    def roll_minute(self, mv):
+        spm = self.spm
+        if self.has_prev:
+            self.report_prev()
+        self.prev_walk = self.cur_walk
+        self.prev_steps = self.cur_steps
+        self.prev_move = mv // spm
+        self.cur_walk = 0
+        self.cur_steps = 0
+        self.has_prev = 1
+        self.minute += 1
+        self.pos = 0
+        self.due = self.lag
+        self.peak_pos -= spm
+        self.held_pos -= spm
+        self.seg_start -= spm
+        self.seg_end -= spm
+        self.bout_start -= spm
+        self.bout_end -= spm
+        for k in range(self.run_n):
+            self.pend[k] -= spm
+        # Anything older than two d_max is as good as never: clamp so idle months stay small ints.
+        self.cand_pos = self.cand_pos - spm if self.cand_pos - spm > -2 * self.d_max else -2 * self.d_max
+
+    def report_prev(self):
+        self.report(self.minute - 1, self.prev_walk, self.prev_steps, self.prev_move)
+        self.has_prev = 0
+
+    def report(self, minute, walk, steps, move):
+        walk_s = (walk * 1000 + self.rate_mhz // 2) // self.rate_mhz
+        pace = pace_of(steps, walk, self.spm)
+        self.emit(EV_MINUTE, minute, walk_s if walk_s < 60 else 60, steps, pace, move)
+
+    def flush(self):
+        """End of input (host replay): close walking and bouts and report every minute still open."""
+        self.n_events = 0
+        self.settle(self.pos + self.d_max + self.bout_gap + 1)
+        if self.has_prev:
+            self.report_prev()
+        n = self.pos + 1
+        if n > 0:
+            self.report(self.minute, self.cur_walk, self.cur_steps, self.mv // n)
+        return self.n_events

@@ -1,0 +1,124 @@
+"""Accuracy of a replay against a truth file, and the per-dataset/placement table. Pure functions over
+replay results and truth dicts; knows nothing of how the detector works."""
+import math
+
+STEP_MATCH_S = 0.3
+STILL_BELOW_SPM = 30  # a recording whose true cadence is below this is 'still or mixed'
+
+
+def match_steps(found, truth, tolerance=STEP_MATCH_S):
+    """One-to-one matches between two sorted lists of step times within +/-tolerance (greedy in time)."""
+    matched = 0
+    i = j = 0
+    while i < len(found) and j < len(truth):
+        if found[i] < truth[j] - tolerance:
+            i += 1
+        elif found[i] > truth[j] + tolerance:
+            j += 1
+        else:
+            matched += 1
+            i += 1
+            j += 1
+    return matched
+
+
+def f1_score(found, truth):
+    if not found and not truth:
+        return 1.0
+    matched = match_steps(found, truth)
+    return 2.0 * matched / (len(found) + len(truth))
+
+
+def walking_seconds(segments):
+    return sum(end - start for start, end in segments)
+
+
+def score(result, truth):
+    """Metrics for one recording. Keys present only where the truth allows them."""
+    duration_s = float(truth["duration_s"])
+    row = {"dataset": truth.get("dataset", "?"), "placement": canonical_placement(truth.get("placement", "?")),
+           "duration_s": duration_s, "found_steps": result["steps"], "found_walking_s": result["walking_s"]}
+    true_steps = truth.get("steps")
+    if true_steps is not None:
+        row["true_steps"] = true_steps
+        cadence = true_steps * 60.0 / duration_s
+        if cadence >= STILL_BELOW_SPM:
+            row["step_error_pct"] = 100.0 * (result["steps"] - true_steps) / true_steps
+        else:
+            row["wrong_steps"] = abs(result["steps"] - true_steps)
+    if truth.get("step_times"):
+        row["f1"] = f1_score(result["step_times"], truth["step_times"])
+    walking = truth.get("walking")
+    if walking is not None:
+        true_walk = walking_seconds(walking)
+        if true_walk > 0:
+            row["walk_error_pct"] = 100.0 * (result["walking_s"] - true_walk) / true_walk
+        else:
+            row["walking_fraction_pct"] = 100.0 * result["walking_s"] / duration_s
+    return row
+
+
+def canonical_placement(placement):
+    """Case variants in the sources ('phone:ArmBand', 'phone:Armband') are one placement."""
+    kind, _, where = placement.partition(":")
+    return f"{kind}:{where.lower()}" if where else kind
+
+
+def _mean(values):
+    return sum(values) / len(values) if values else None
+
+
+def summarise(rows):
+    """Aggregate rows: step MAPE, mean F1, walking-time MAPE, wrong steps per hour, non-walking time %."""
+    errors = [abs(r["step_error_pct"]) for r in rows if "step_error_pct" in r]
+    still = [r for r in rows if "wrong_steps" in r]
+    still_hours = sum(r["duration_s"] for r in still) / 3600.0
+    quiet = [r for r in rows if "walking_fraction_pct" in r]
+    quiet_s = sum(r["duration_s"] for r in quiet)
+    return {
+        "files": len(rows),
+        "walks": len(errors),
+        "step_mape_pct": _mean(errors),
+        "step_bias_pct": _mean([r["step_error_pct"] for r in rows if "step_error_pct" in r]),
+        "f1": _mean([r["f1"] for r in rows if "f1" in r]),
+        "walk_time_mape_pct": _mean([abs(r["walk_error_pct"]) for r in rows if "walk_error_pct" in r]),
+        "still_hours": still_hours if still else None,
+        "wrong_steps_per_hour": sum(r["wrong_steps"] for r in still) / still_hours if still else None,
+        "non_walking_time_pct": (sum(r["found_walking_s"] for r in quiet) * 100.0 / quiet_s) if quiet else None,
+    }
+
+
+def table(rows):
+    """Groups: (dataset, placement), then each dataset, then all. Returns [(dataset, placement, summary)]."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["placement"]), []).append(r)
+    out = []
+    for dataset in sorted({d for d, _ in groups}):
+        places = sorted(p for d, p in groups if d == dataset)
+        for place in places:
+            out.append((dataset, place, summarise(groups[(dataset, place)])))
+        if len(places) > 1:
+            out.append((dataset, "all", summarise([r for r in rows if r["dataset"] == dataset])))
+    out.append(("all", "all", summarise(rows)))
+    return out
+
+
+def format_table(summary_rows):
+    head = ("dataset", "placement", "files", "step MAPE %", "bias %", "F1", "walk-time err %",
+            "wrong steps/h", "non-walk time %")
+    lines = [head]
+    for dataset, place, s in summary_rows:
+        lines.append((dataset, place, str(s["files"]), _fmt(s["step_mape_pct"]), _fmt(s["step_bias_pct"]),
+                      _fmt(s["f1"], 3), _fmt(s["walk_time_mape_pct"]), _fmt(s["wrong_steps_per_hour"]),
+                      _fmt(s["non_walking_time_pct"], 2)))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    text = ["| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |" for line in lines]
+    text.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(text)
+
+
+def _fmt(value, digits=1):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}f}"

@@ -1,0 +1,144 @@
+"""Recording readers: the interchange CSV (`t,x,y,z`, seconds and g) turned into the int16 counts an IMU
+would deliver at the device rate. Reads in chunks so a week at 100 Hz never sits in memory as text or floats.
+Knows nothing of steps."""
+import math
+import os
+
+import numpy as np
+
+MIN_RATE_HZ = 10.0
+FULL_SCALE_G = 8  # the detector's IMU setting: +/-8 g at 4096 counts/g
+CHUNK_ROWS = 1 << 16
+
+
+class RecordingError(ValueError):
+    """A recording that cannot be read; the message names the file and what is wrong."""
+
+
+def device_rates_mhz():
+    """ODRs the boards offer (mHz): LSM6DS* 12.5/26/52/104, BMI270 and MPU6886 12.5/25/50/100."""
+    return (12500, 25000, 26000, 50000, 52000, 100000, 104000)
+
+
+def _parse_rows(path, lines, first_line):
+    try:
+        rows = np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2)
+    except ValueError as exc:
+        raise RecordingError(f"{path}: line {first_line}+: not four numbers per row ({exc})") from None
+    if rows.shape[1] != 4:
+        raise RecordingError(f"{path}: line {first_line}: expected 4 columns t,x,y,z, found {rows.shape[1]}")
+    bad = ~np.isfinite(rows).all(axis=1)
+    if bad.any():
+        raise RecordingError(f"{path}: line {first_line + int(np.argmax(bad))}: NaN or infinite value")
+    return rows
+
+
+def iter_rows(path, chunk_rows=CHUNK_ROWS):
+    """Yield float64 arrays of shape (k, 4) with t, x, y, z, validated: header, finite, time increasing."""
+    try:
+        handle = open(path, encoding="ascii", errors="strict")
+    except OSError as exc:
+        raise RecordingError(f"{path}: cannot open ({exc.strerror})") from None
+    with handle:
+        header = handle.readline().strip().replace(" ", "").lower()
+        if not header:
+            raise RecordingError(f"{path}: empty file (expected a header t,x,y,z)")
+        if header.split(",") != ["t", "x", "y", "z"]:
+            raise RecordingError(f"{path}: line 1: header is '{header}', expected 't,x,y,z' (seconds, then g)")
+        line_no = 2
+        last_t = -math.inf
+        while True:
+            lines = [ln for ln in (handle.readline() for _ in range(chunk_rows)) if ln]
+            lines = [ln for ln in lines if ln.strip()]
+            if not lines:
+                return
+            rows = _parse_rows(path, lines, line_no)
+            t = rows[:, 0]
+            steps = np.diff(t, prepend=last_t)
+            if (steps <= 0).any():
+                at = int(np.argmax(steps <= 0))
+                raise RecordingError(f"{path}: line {line_no + at}: time goes backwards or repeats "
+                                     f"({t[at]:.6f} s after {t[at - 1] if at else last_t:.6f} s)")
+            last_t = float(t[-1])
+            line_no += len(lines)
+            yield rows
+
+
+class Resampler:
+    """Linear interpolation onto the device grid t_k = k / rate, box-averaged over the `oversample` sub-grid
+    points of each output period (the IMU's own anti-alias filter), then scaled, rounded and clipped to int16.
+    Deterministic: the same input gives the same counts, however it is chunked."""
+
+    def __init__(self, rate_mhz, counts_per_g, input_rate_hz):
+        self.rate_hz = rate_mhz / 1000.0
+        self.counts_per_g = counts_per_g
+        self.oversample = max(1, int(input_rate_hz // self.rate_hz))
+        self.next_k = 0  # next sub-grid index to produce
+        self.tail = None  # last input row of the previous chunk
+        self.partial = np.zeros((0, 3))
+
+    def push(self, rows):
+        if self.tail is not None:
+            rows = np.vstack((self.tail, rows))
+        self.tail = rows[-1:]
+        t = rows[:, 0]
+        step = 1.0 / (self.rate_hz * self.oversample)
+        last_k = int(math.floor(t[-1] / step + 1e-9))
+        if last_k < self.next_k:
+            return np.zeros((0, 3), dtype=np.int16)
+        grid = np.arange(self.next_k, last_k + 1) * step
+        self.next_k = last_k + 1
+        fine = np.column_stack([np.interp(grid, t, rows[:, c]) for c in (1, 2, 3)])
+        fine = np.vstack((self.partial, fine))
+        whole = len(fine) // self.oversample * self.oversample
+        self.partial = fine[whole:]
+        g = fine[:whole].reshape(-1, self.oversample, 3).mean(axis=1)
+        counts = np.rint(g * self.counts_per_g)
+        return np.clip(counts, -32768, 32767).astype(np.int16)
+
+
+def probe_rate_hz(path):
+    """Median input rate from the first chunk; errors if it is below what the detector can use."""
+    rows = next(iter_rows(path), None)
+    if rows is None or len(rows) < 2:
+        raise RecordingError(f"{path}: no samples (need at least two rows after the header)")
+    rate = 1.0 / float(np.median(np.diff(rows[:, 0])))
+    if rate < MIN_RATE_HZ:
+        raise RecordingError(f"{path}: sample rate {rate:.1f} Hz is below the {MIN_RATE_HZ:.0f} Hz minimum")
+    return rate
+
+
+def iter_counts(path, rate_mhz=50000, counts_per_g=4096):
+    """Yield int16 arrays of shape (k, 3): the recording as the IMU would deliver it at rate_mhz."""
+    resampler = Resampler(rate_mhz, counts_per_g, probe_rate_hz(path))
+    for rows in iter_rows(path):
+        counts = resampler.push(rows)
+        if len(counts):
+            yield counts
+
+
+def load_counts(path, rate_mhz=50000, counts_per_g=4096):
+    """The whole recording as one int16 (n, 3) array (for short recordings and tests)."""
+    parts = list(iter_counts(path, rate_mhz, counts_per_g))
+    if not parts:
+        raise RecordingError(f"{path}: shorter than one sample period at {rate_mhz / 1000:g} Hz")
+    return np.concatenate(parts)
+
+
+def find_recordings(folders):
+    """Every NAME.csv below the folders (sorted), with NAME.truth.json beside it or None."""
+    found = []
+    for folder in folders:
+        if os.path.isfile(folder):
+            found.append(folder)
+            continue
+        if not os.path.isdir(folder):
+            raise RecordingError(f"{folder}: no such file or folder")
+        for root, _dirs, files in os.walk(folder):
+            found.extend(os.path.join(root, f) for f in files if f.endswith(".csv"))
+    return sorted(found)
+
+
+def truth_path(csv_path):
+    path = csv_path[:-4] + ".truth.json"
+    return path if os.path.exists(path) else None
