@@ -1,0 +1,129 @@
+"""A fake machine.I2C bus and the base of the register-level fake IMUs that sit on it.
+
+Runs on CPython and the MicroPython unix port. Knows registers, bytes and simulated time;
+never knows what a step or a walk is.
+"""
+from array import array
+
+ENODEV = 19  # errno a MicroPython port raises when no device acknowledges its address
+
+
+class FakeI2C:
+    """The four machine.I2C calls the drivers use, routed to fake chips by address.
+
+    A chip that is absent, or whose `answering` switch is off, raises OSError(ENODEV) like a bus
+    where nobody acknowledges the address.
+    """
+
+    def __init__(self):
+        self._chips = {}
+
+    def attach(self, address, chip):
+        self._chips[address] = chip
+        return chip
+
+    def _chip(self, address):
+        chip = self._chips.get(address)
+        if chip is None or not chip.answering:
+            raise OSError(ENODEV)
+        return chip
+
+    def scan(self):
+        return sorted(a for a in self._chips if self._chips[a].answering)
+
+    def readfrom_mem_into(self, address, reg, buf):
+        self._chip(address).read_into(reg, buf)
+
+    def readfrom_mem(self, address, reg, n):
+        buf = bytearray(n)
+        self._chip(address).read_into(reg, buf)
+        return bytes(buf)
+
+    def writeto_mem(self, address, reg, buf):
+        self._chip(address).write(reg, buf)
+
+
+class FakeAccelChip:
+    """Register file, I2C address auto-increment and an accelerometer sampling simulated time.
+
+    Subclasses give the chip its registers: `_read_reg(reg)`, `_write_reg(reg, value)`,
+    `_next_reg(reg)` and `_store(x, y, z)` (one sample offered to the FIFO, which keeps, drops
+    or overwrites per its mode); they call `_set_fifo_rate(mhz, divide)` whenever their control
+    registers change the rate at which the accelerometer feeds the FIFO (0: not at all) or the
+    decimation (keep every `divide`-th sample).
+
+    Acceleration comes from `feed(xyz)`: signed 16-bit counts, x, y, z interleaved, one sample
+    per tick of that rate. Once the feed runs dry the chip keeps measuring the last acceleration
+    it saw (0, 0, 0 before any), like a sensor lying still.
+    """
+
+    def __init__(self, samples=None):
+        self.regs = bytearray(256)
+        self.answering = True
+        self.now_us = 0
+        self.samples_stored = 0   # samples the FIFO accepted
+        self.samples_lost = 0     # samples the chip dropped or overwrote, as its FIFO mode says
+        self._feed = array("h")
+        self._feed_at = 0
+        self._last = array("h", (0, 0, 0))
+        self._fifo_rate_mhz = 0
+        self._divide = 1
+        self._rate_since_us = 0
+        self._ticks = 0
+        if samples is not None:
+            self.feed(samples)
+
+    def feed(self, xyz):
+        if len(xyz) % 3:
+            raise ValueError("feed takes x, y, z interleaved: length %d is not a multiple of 3" % len(xyz))
+        if self._feed_at:
+            self._feed = self._feed[self._feed_at:]
+            self._feed_at = 0
+        self._feed.extend(xyz)
+
+    def advance_us(self, us):
+        """Let `us` microseconds pass: the FIFO takes every sample due in that time."""
+        self.now_us += us
+        if not self._fifo_rate_mhz:
+            return
+        due = (self.now_us - self._rate_since_us) * self._fifo_rate_mhz // 1000000000
+        feed = self._feed
+        last = self._last
+        while self._ticks < due:
+            self._ticks += 1
+            at = self._feed_at
+            if at + 3 <= len(feed):
+                last[0] = feed[at]
+                last[1] = feed[at + 1]
+                last[2] = feed[at + 2]
+                self._feed_at = at + 3
+            if self._ticks % self._divide == 0:
+                self._store(last[0], last[1], last[2])
+
+    def _set_fifo_rate(self, rate_mhz, divide=1):
+        if rate_mhz != self._fifo_rate_mhz or divide != self._divide:
+            self._fifo_rate_mhz = rate_mhz
+            self._divide = divide
+            self._rate_since_us = self.now_us
+            self._ticks = 0
+
+    # --- the bus side: one byte at a time, so registers see exactly what a burst does ---
+
+    def read_into(self, reg, buf):
+        for i in range(len(buf)):
+            buf[i] = self._read_reg(reg)
+            reg = self._next_reg(reg)
+
+    def write(self, reg, buf):
+        for i in range(len(buf)):
+            self._write_reg(reg, buf[i])
+            reg = self._next_reg(reg)
+
+    def _read_reg(self, reg):
+        return self.regs[reg]
+
+    def _write_reg(self, reg, value):
+        self.regs[reg] = value
+
+    def _next_reg(self, reg):
+        return (reg + 1) & 0xFF
