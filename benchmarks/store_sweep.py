@@ -1,0 +1,335 @@
+"""Day store under the real MicroPython on os.VfsLfs2 over sim.blockdev.RamFlash: power-cut sweep,
+erase count and projected flash life, capacity. Prints one JSON object; no pass/fail of its own.
+
+    micropython benchmarks/store_sweep.py sweep-short   # what tests/test_store_powercut.py runs
+    micropython benchmarks/store_sweep.py sweep-full    # every cut point of a 3-day run
+    micropython benchmarks/store_sweep.py wear          # erases per day, flash life on 256 KB
+    micropython benchmarks/store_sweep.py capacity      # 760 design days in 128 KB
+
+Cut points: every program and every erase, and the first read of each run of reads (a cut at any
+later read of the same run leaves the flash exactly as that one does, so it adds no case).
+"""
+import json
+import os
+import sys
+
+_here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+sys.path.insert(0, _here + "/..")
+
+from firmware import store as store_format  # noqa: E402
+from firmware.clock import Clock, days_from_civil  # noqa: E402
+from firmware.store import DayStore, decode_minutes, parse_records  # noqa: E402
+from sim.blockdev import PowerCut, RamFlash  # noqa: E402
+
+MOUNT = "/flash"
+ROOT = MOUNT + "/walkdose"
+UTC_OFFSET_S = 3600
+FIRST_DAY = days_from_civil(2026, 1, 5)
+SYNC_MINUTE = 12 * 60  # the host syncs (sets the clock, reads, acks) at local noon
+
+
+class Ticks:
+    """ticks_ms() of the simulated board; starts 5 minutes before the 2**30 ms wrap."""
+
+    def __init__(self):
+        self.ms = (1 << 30) - 300000
+
+    def __call__(self):
+        return self.ms & ((1 << 30) - 1)
+
+
+class DesignDay:
+    """A synthetic day: 23:00-07:00 on the nightstand (1-3 mg), worn 07:00-23:00 (idle 10-120 mg,
+    drifting), 12 walking bouts of 1-10 minutes at 90-125 steps/min. xorshift32, so identical on
+    MicroPython and CPython."""
+
+    def __init__(self, seed):
+        self.state = seed or 1
+
+    def rand(self, n):
+        x = self.state
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self.state = x
+        return x % n
+
+    def minutes(self):
+        """[(walk_s, steps, pace, movement_mg, bout_s_ending_after_this_minute)] x 1440."""
+        walking = bytearray(1440)
+        for _ in range(12):
+            start = 420 + self.rand(930)
+            for m in range(start, min(start + 1 + self.rand(10), 1380)):
+                walking[m] = 1
+        day = []
+        idle_mg = 30
+        bout_s = 0
+        for m in range(1440):
+            if walking[m]:
+                walk_s = 60 if walking[m - 1] and walking[m + 1] else 20 + self.rand(40)
+                cadence = 90 + self.rand(36)
+                pace = 1 if cadence < 100 else (2 if cadence < 120 else 3)
+                bout_s += walk_s
+                ends = 0 if walking[m + 1] else bout_s
+                if ends:
+                    bout_s = 0
+                day.append((walk_s, walk_s * cadence // 60, pace, 150 + self.rand(250), ends))
+            elif 420 <= m < 1380:
+                idle_mg = min(120, max(10, idle_mg + self.rand(21) - 10))
+                day.append((0, 0, 0, idle_mg, 0))
+            else:
+                day.append((0, 0, 0, 1 + self.rand(3), 0))
+        return day
+
+
+def _copy(value):
+    if isinstance(value, bytearray):
+        return bytearray(value)
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    if isinstance(value, dict):
+        return dict((k, _copy(v)) for k, v in value.items())
+    return value
+
+
+class Board:
+    """Flash, tick source, clock and store of one simulated wearable."""
+
+    def __init__(self, flash, capacity_bytes=128 * 1024):
+        self.flash = flash
+        self.ticks = Ticks()
+        self.clock = Clock(self.ticks)
+        self.capacity_bytes = capacity_bytes
+        self.mount()
+        self.store = DayStore(ROOT, self.clock, capacity_bytes)
+        self.store.boot()
+
+    def mount(self):
+        os.mount(os.VfsLfs2(self.flash), MOUNT)
+
+    def remount(self):
+        try:
+            os.umount(MOUNT)
+        except OSError:
+            pass
+        self.mount()
+
+    def snapshot(self):
+        return (bytearray(self.flash.image), self.ticks.ms, _copy(self.store.__dict__),
+                _copy(self.clock.__dict__))
+
+    def restore(self, snap):
+        self.flash = self.flash.power_cycle()
+        self.flash.image[:] = snap[0]
+        self.ticks.ms = snap[1]
+        for name, value in snap[2].items():
+            setattr(self.store, name, _copy(value))
+        for name, value in snap[3].items():
+            setattr(self.clock, name, value)
+        self.remount()
+
+    def sync(self):
+        epoch_s = (FIRST_DAY * 86400 - UTC_OFFSET_S) + (self.ticks.ms - Ticks().ms) // 1000
+        self.clock.set_time(epoch_s, UTC_OFFSET_S)
+        closed = [seq for seq, key, flags in self.store.unsynced() if seq != self.store.open_seq]
+        if closed:
+            self.store.ack(closed[-1])
+
+    def minute(self, tally):
+        self.ticks.ms += 60000
+        walk_s, steps, pace, movement_mg, bout_s = tally
+        self.store.record_minute(walk_s, steps, pace, movement_mg)
+        if bout_s:
+            self.store.record_bout(bout_s)
+
+
+def recovered_minutes(board):
+    """Reboot on the flash as it is: {key: slots} of every record the store can read back, and the
+    store's report. Raises if anything the store wrote does not parse."""
+    try:
+        os.umount(MOUNT)
+    except OSError:
+        pass
+    board.flash = board.flash.power_cycle()
+    os.mount(os.VfsLfs2(board.flash), MOUNT)
+    rebooted = DayStore(ROOT, Clock(Ticks()))
+    rebooted.boot()
+    found = {}
+    records = []
+    for name in os.listdir(ROOT):
+        with open(ROOT + "/" + name, "rb") as f:
+            data = f.read()
+        parsed, bad_bytes = parse_records(data)
+        if bad_bytes:
+            raise AssertionError("file %s has %d damaged bytes after a power cut" % (name, bad_bytes))
+        if name[0] == "d":
+            records += parsed
+    if rebooted.open_key >= 0:
+        records += parse_records(rebooted.read(rebooted.open_seq))[0][1:]
+    for kind, flags, key, seq, payload, end in records:
+        slots = found.setdefault(key, bytearray(len(rebooted.slots)))
+        decode_minutes(payload[2:], payload[0] | payload[1] << 8, slots)
+    return found, rebooted
+
+
+def expected_slot(tally):
+    """A minute as the spec's tokens keep it: idle movement at octave precision."""
+    walk_s, steps, pace, movement_mg, _ = tally
+    slots = bytearray(4)
+    code = store_format.movement_code(movement_mg)
+    slots[:] = bytes((0x80 | pace, walk_s, min(steps, 255), code))
+    tokens = store_format.encode_minutes(slots, 0, 1)
+    decoded = bytearray(store_format.MAX_MINUTES * 4)
+    decode_minutes(tokens, 0, decoded)
+    return bytes(decoded[:4])
+
+
+def check_after_cut(board, truth, durable, fed):
+    found, rebooted = recovered_minutes(board)
+    if rebooted.quarantined:
+        raise AssertionError("a power cut left a record the store had to quarantine")
+    lost = 0
+    for key, minutes in truth.items():
+        slots = found.get(key)
+        for minute, expected in minutes.items():
+            s = minute * 4
+            if slots is None or not slots[s]:
+                lost += 1
+            elif bytes(slots[s:s + 4]) != expected:
+                raise AssertionError("day %d minute %d read back as %s, written as %s"
+                                     % (key, minute, bytes(slots[s:s + 4]), expected))
+    if lost > fed - durable:
+        raise AssertionError("lost %d minutes, only %d were not yet written" % (lost, fed - durable))
+    return lost, rebooted.acked_seq
+
+
+def cut_points(log):
+    points = []
+    for i in range(len(log)):
+        if log[i] != 0x72 or i == 0 or log[i - 1] != 0x72:
+            points.append(i + 1)
+    return points
+
+
+def sweep(first_minute, minutes):
+    """Run `minutes` design minutes from local minute `first_minute` of day 0; before each event,
+    cut the power at every cut point, reboot and check the flash."""
+    flash = RamFlash(4096, 32)
+    os.VfsLfs2.mkfs(flash)
+    board = Board(flash)
+    board.ticks.ms += first_minute * 60000
+    board.sync()
+    days = []
+    truth = {}
+    durable = fed = 0
+    result = {"operations": 0, "cut_points": 0, "max_minutes_lost": 0, "events_swept": 0}
+    acked_seen = 0
+    for n in range(minutes):
+        minute_of_run = first_minute + n
+        day, minute = divmod(minute_of_run, 1440)
+        while len(days) <= day:
+            days.append(DesignDay(1000 + len(days)).minutes())
+        tally = days[day][minute]
+        sync = minute == SYNC_MINUTE
+        before = board.snapshot()
+        board.flash.operation_log = bytearray()
+        if sync:
+            board.sync()
+        board.minute(tally)
+        log = board.flash.operation_log
+        board.flash.operation_log = None
+        after = board.snapshot()
+        truth.setdefault(FIRST_DAY + day, {})[minute] = expected_slot(tally)
+        fed += 1
+        points = cut_points(log)
+        result["operations"] += len(log)
+        if points:
+            result["events_swept"] += 1
+        for point in points:
+            board.restore(before)
+            board.flash.cut_power_at(point)
+            try:
+                if sync:
+                    board.sync()
+                board.minute(tally)
+                raise AssertionError("no power cut at operation %d of %d" % (point, len(log)))
+            except PowerCut:
+                pass
+            lost, acked = check_after_cut(board, truth, durable, fed)
+            if acked < acked_seen:
+                raise AssertionError("acked seq went back from %d to %d" % (acked_seen, acked))
+            result["max_minutes_lost"] = max(result["max_minutes_lost"], lost)
+            result["cut_points"] += 1
+        board.restore(after)
+        if not board.store.unsaved_minutes:
+            durable = fed
+        acked_seen = board.store.acked_seq if not sync else acked_seen
+    result["minutes"] = minutes
+    return result
+
+
+def wear(days, block_count, ballast_bytes):
+    """Erases on a block_count x 4 KB littlefs holding ballast_bytes of static files (firmware and a
+    full store) while the store records `days` design days with a daily sync."""
+    flash = RamFlash(4096, block_count)
+    os.VfsLfs2.mkfs(flash)
+    os.mount(os.VfsLfs2(flash), MOUNT)
+    with open(MOUNT + "/ballast", "wb") as f:
+        f.write(bytes(ballast_bytes))
+    os.umount(MOUNT)
+    board = Board(flash)
+    board.sync()
+    start = flash.erase_count()
+    for day in range(days):
+        for minute, tally in enumerate(DesignDay(1000 + day).minutes()):
+            if minute == SYNC_MINUTE:
+                board.sync()
+            board.minute(tally)
+    erases_per_day = (flash.erase_count() - start) / days
+    worst_block_per_day = max(flash.erases_per_block) / days
+    os.umount(MOUNT)
+    return {"days": days, "fs_bytes": 4096 * block_count, "ballast_bytes": ballast_bytes,
+            "erases_per_day": erases_per_day, "worst_block_erases_per_day": worst_block_per_day,
+            "life_years_at_10k_cycles": 10000 / worst_block_per_day / 365}
+
+
+def capacity(days):
+    """Record `days` design days with no sync at all into a 128 KB littlefs: how many days of
+    detail and of summaries the store still holds at the end, and the design day's record sizes."""
+    flash = RamFlash(4096, 32)
+    os.VfsLfs2.mkfs(flash)
+    board = Board(flash)
+    board.sync()
+    for day in range(days):
+        for tally in DesignDay(1000 + day).minutes():
+            board.minute(tally)
+    detail = summaries = detail_bytes = 0
+    for name in os.listdir(ROOT):
+        with open(ROOT + "/" + name, "rb") as f:
+            records = parse_records(f.read())[0]
+        if name[0] == "d":
+            detail += len(records)
+            detail_bytes += sum(14 + len(r[4]) + 4 for r in records)
+        elif name[0] == "s" and name != "state":
+            summaries += len(records)
+    os.umount(MOUNT)
+    return {"days": days, "detail_days_kept": detail, "summary_days_kept": summaries,
+            "detail_bytes_per_day": detail_bytes // max(detail, 1),
+            "summary_bytes_per_day": 14 + store_format.SUMMARY_BYTES + 4,
+            "report": board.store.report()}
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1] if len(sys.argv) > 1 else "sweep-short"
+    if mode == "sweep-short":
+        out = sweep(23 * 60, 810)  # midnight close into packs, base merges, noon sync and ack
+    elif mode == "sweep-full":
+        out = sweep(0, 3 * 1440)
+    elif mode == "wear":
+        out = wear(int(sys.argv[2]) if len(sys.argv) > 2 else 30, 64, 160 * 1024)
+    elif mode == "capacity":
+        out = capacity(int(sys.argv[2]) if len(sys.argv) > 2 else 760)
+    else:
+        raise SystemExit("mode must be sweep-short, sweep-full, wear or capacity, not %r" % mode)
+    out["mode"] = mode
+    print(json.dumps(out))

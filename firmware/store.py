@@ -1,0 +1,622 @@
+"""Day store: per-minute records and day summaries on littlefs, in the format of
+docs/store-format.md. Survives a power cut at any flash operation (loses at most the minutes since the
+last write) and never raises on bad data found on flash. Knows nothing of steps or serial links."""
+import os
+import struct
+from binascii import crc32
+
+from .compat import const
+
+FORMAT_VERSION = const(1)
+MAGIC = const(0xD5)
+KIND_SUMMARY = const(1)
+KIND_MINUTES = const(2)
+KIND_STATE = const(3)
+FLAG_SEGMENT = const(1)  # unknown-time segment: key = boot_id << 8 | part
+
+HEADER = "<BBBBIIH"  # magic, version, kind, flags, key, seq, payload length
+HEADER_BYTES = const(14)
+CRC_BYTES = const(4)
+SUMMARY = "<iIIHHHHHHH"  # start_s, steps, walk_s, slow/moderate/brisk min, bouts, longest_bout_s, worn, recorded
+SUMMARY_BYTES = const(26)
+ANCHOR = "<II"  # segments only: anchor_uptime_s, anchor_epoch_s
+ANCHOR_BYTES = const(8)
+NO_ANCHOR = const(0xFFFFFFFF)
+STATE = "<IIHHHH"  # boot_id, acked_seq, lost_detail, lost_summary, quarantined, failed_writes
+STATE_BYTES = const(16)
+
+MAX_MINUTES = const(1500)  # a local day has up to 25 h (DST fall-back)
+FLUSH_EVERY_MIN = const(10)  # the loss bound: minutes not yet on flash
+WORN_MOVEMENT_MG = const(8)  # mean |dynamic accel| over a minute at or above this: worn. Placeholder
+# above a still device's noise floor; calibrate on recordings. Equals movement octave >= 4.
+WORN_OCTAVE = const(4)
+IDLE_MAX_OCTAVE = const(7)  # movement >= 128 mg without steps (cycling, ...) takes an active token
+SUMMARIES_KEPT = const(730)  # two years of day summaries before acked ones may be dropped
+PACK_BYTES = const(4096)  # closed records are packed into files up to this size (one 4 KB block)
+TAIL_BYTES = const(128)  # littlefs (MicroPython defaults) keeps files <= 128 B inline in metadata
+_MINUTE_END_LAG_S = const(30)  # the detector hands over a minute just after it ended
+_SLOT = const(4)  # RAM slot per minute: 0x80 | pace (0: no record), walk_s, steps, movement code
+_WRITE_RETRIES = const(4)
+_ENOSPC = const(28)
+
+
+def movement_code(movement_mg):
+    """0..128, eight codes per octave: 1 + 8 * floor(log2 mg) + next three bits of mg."""
+    if movement_mg <= 0:
+        return 0
+    exponent = 0
+    while movement_mg >> (exponent + 1):
+        exponent += 1
+    return 1 + 8 * exponent + (((movement_mg << 3) >> exponent) & 7)
+
+
+def octave(code):
+    """Bit length of the movement in mg (0 for 0 mg, 4 for 8..15 mg)."""
+    return (code + 7) >> 3
+
+
+def octave_code(movement_octave):
+    """The movement code an idle token decodes to: the lowest of its octave."""
+    return 8 * movement_octave - 7 if movement_octave else 0
+
+
+def pack_record(kind, flags, key, seq, payload):
+    head = struct.pack(HEADER, MAGIC, FORMAT_VERSION, kind, flags, key, seq, len(payload))
+    body = head + payload
+    return body + struct.pack("<I", crc32(body) & 0xFFFFFFFF)
+
+
+def record_at(data, offset):
+    """(kind, flags, key, seq, payload, end) of the valid record at offset, or None."""
+    if offset + HEADER_BYTES + CRC_BYTES > len(data) or data[offset] != MAGIC:
+        return None
+    magic, version, kind, flags, key, seq, length = struct.unpack_from(HEADER, data, offset)
+    end = offset + HEADER_BYTES + length
+    if version != FORMAT_VERSION or end + CRC_BYTES > len(data):
+        return None
+    if struct.unpack_from("<I", data, end)[0] != crc32(data[offset:end]) & 0xFFFFFFFF:
+        return None
+    return kind, flags, key, seq, bytes(data[offset + HEADER_BYTES:end]), end + CRC_BYTES
+
+
+def parse_records(data):
+    """(records, bad_bytes): every valid record, skipping damaged bytes until a valid record
+    starts again (a CRC32 match makes a false restart negligible)."""
+    records = []
+    bad_bytes = 0
+    offset = 0
+    while offset < len(data):
+        record = record_at(data, offset)
+        if record is None:
+            bad_bytes += 1
+            offset += 1
+        else:
+            records.append(record)
+            offset = record[5]
+    return records, bad_bytes
+
+
+def encode_minutes(slots, first, end):
+    """Tokens for minutes [first, end) of a slot array (docs/store-format.md, 'Minute tokens')."""
+    out = bytearray()
+    i = first
+    while i < end:
+        s = i * _SLOT
+        if not slots[s]:
+            run = 1
+            while run < 64 and i + run < end and not slots[(i + run) * _SLOT]:
+                run += 1
+            out.append(0x40 | (run - 1))
+            i += run
+        elif _is_active(slots, s):
+            out.append(0xC0 | (slots[s] & 3))
+            out.append(slots[s + 1])
+            out.append(slots[s + 2])
+            out.append(slots[s + 3])
+            i += 1
+        else:
+            level = octave(slots[s + 3])
+            run = 1
+            while (run < 8 and i + run < end and _is_idle(slots, (i + run) * _SLOT)
+                   and octave(slots[(i + run) * _SLOT + 3]) == level):
+                run += 1
+            if run == 1 and i + 1 < end and _is_idle(slots, s + _SLOT):
+                out.append((level << 3) | octave(slots[s + _SLOT + 3]))
+                i += 2
+            else:
+                out.append(0x80 | ((run - 1) << 3) | level)
+                i += run
+    return out
+
+
+def _is_active(slots, s):
+    return (slots[s] & 3) or slots[s + 1] or slots[s + 2] or octave(slots[s + 3]) > IDLE_MAX_OCTAVE
+
+
+def _is_idle(slots, s):
+    return slots[s] and not _is_active(slots, s)
+
+
+def decode_minutes(tokens, first, slots):
+    """Write minutes from `first` into slots; return the end minute. ValueError on a bad token."""
+    i = first
+    n = 0
+    while n < len(tokens):
+        token = tokens[n]
+        tag = token >> 6
+        if tag == 3:
+            if token & 0x3C or n + 4 > len(tokens) or tokens[n + 1] > 60:
+                raise ValueError("minute token 0x%02x at byte %d: reserved bits or short" % (token, n))
+            _set_slot(slots, i, 0x80 | (token & 3), tokens[n + 1], tokens[n + 2], tokens[n + 3])
+            i += 1
+            n += 4
+            continue
+        if tag == 1:
+            i += (token & 0x3F) + 1
+        elif tag == 2:
+            for _ in range(((token >> 3) & 7) + 1):
+                _set_slot(slots, i, 0x80, 0, 0, octave_code(token & 7))
+                i += 1
+        else:
+            _set_slot(slots, i, 0x80, 0, 0, octave_code(token >> 3))
+            _set_slot(slots, i + 1, 0x80, 0, 0, octave_code(token & 7))
+            i += 2
+        n += 1
+    if i > MAX_MINUTES:
+        raise ValueError("minute tokens run to minute %d, past %d" % (i, MAX_MINUTES))
+    return i
+
+
+def _is_pack(name):
+    return len(name) == 6 and name[0] in "ds" and name[1:].isdigit()
+
+
+def _set_slot(slots, minute, head, walk_s, steps, code):
+    if minute < MAX_MINUTES:
+        s = minute * _SLOT
+        slots[s] = head
+        slots[s + 1] = walk_s
+        slots[s + 2] = steps
+        slots[s + 3] = code
+
+
+class DayStore:
+    """The open record (today, or an unknown-time segment) lives in RAM and in two files: a base
+    rewritten rarely and a tail small enough for littlefs to keep inline, rewritten every
+    FLUSH_EVERY_MIN minutes. Closed records are appended to detail and summary packs."""
+
+    def __init__(self, root, clock, capacity_bytes=128 * 1024):
+        self.root = root
+        self.clock = clock
+        self.capacity_bytes = capacity_bytes
+        self.slots = bytearray(MAX_MINUTES * _SLOT)
+        self.boot_id = 0
+        self.acked_seq = 0
+        self.lost_detail = 0
+        self.lost_summary = 0
+        self.quarantined = 0
+        self.failed_writes = 0
+        self.next_seq = 1
+        self.packs = {"d": [], "s": []}  # pack numbers, oldest first
+        self.pack_seqs = {}  # pack name -> (first_seq, last_seq, records)
+        self._open_none()
+
+    def _open_none(self):
+        self.open_key = -1  # no open record
+        self.open_flags = 0
+        self.open_seq = 0
+        self.start_s = 0
+        self.anchor = (NO_ANCHOR, NO_ANCHOR)
+        self.steps = 0
+        self.bouts = 0
+        self.longest_bout_s = 0
+        self.slots[:] = bytes(len(self.slots))
+        self.base_end = 0  # minutes [0, base_end) are in the base file
+        self.dirty_from = MAX_MINUTES  # lowest minute changed since the last write
+        self.unsaved_minutes = 0
+        self.bout_ended = False
+
+    # ---- boot: scan, quarantine, recover -------------------------------------------------
+
+    def boot(self):
+        """Mount-time recovery; call once after the filesystem is mounted. Never raises on data."""
+        try:
+            os.mkdir(self.root)
+        except OSError:
+            pass
+        names = sorted(os.listdir(self.root))
+        for name in names:
+            if name.endswith(".tmp"):
+                os.remove(self._path(name))
+        state = self._read_valid("state", KIND_STATE)
+        if state:
+            (self.boot_id, self.acked_seq, self.lost_detail, self.lost_summary, self.quarantined,
+             self.failed_writes) = struct.unpack(STATE, state[0][4])
+        self.boot_id += 1
+        for name in names:
+            if _is_pack(name):
+                records = self._read_valid(name, KIND_MINUTES if name[0] == "d" else KIND_SUMMARY)
+                if records:
+                    self.packs[name[0]].append(int(name[1:]))
+                    self._index_pack(name, records)
+                else:
+                    os.remove(self._path(name))
+        self.packs["d"].sort()
+        self.packs["s"].sort()
+        self._recover_open()
+        self._write_state()
+
+    def _read_valid(self, name, kind):
+        """Valid records of `kind` in a file; a damaged file is renamed q<boot>.<name> (kept for
+        the host) and its valid records written back."""
+        try:
+            with open(self._path(name), "rb") as f:
+                data = f.read()
+        except OSError:
+            return []
+        records, bad_bytes = parse_records(data)
+        kept = [r for r in records if r[0] == kind]
+        if bad_bytes or len(kept) != len(records):
+            self._quarantine(name)
+            if kept:
+                self._write(name, b"".join(pack_record(*r[:5]) for r in kept))
+        return kept
+
+    def _quarantine(self, name):
+        self.quarantined += 1
+        os.rename(self._path(name), self._path("q%d.%s" % (self.quarantined, name)))
+
+    def _index_pack(self, name, records):
+        self.pack_seqs[name] = (records[0][3], records[-1][3], len(records))
+        self.next_seq = max(self.next_seq, records[-1][3] + 1)
+
+    def _recover_open(self):
+        base = self._open_file("open.b")
+        tail = self._open_file("open.t")
+        if base and tail and tail[0][3] != base[0][3]:
+            if tail[0][3] > base[0][3]:
+                base = None
+            else:
+                tail = None
+        newest = tail or base
+        if not newest:
+            return
+        kind, flags, key, seq, payload, _ = newest[0]
+        self.open_key, self.open_flags, self.open_seq = key, flags, seq
+        self.next_seq = max(self.next_seq, seq + 1)
+        if base:
+            self.base_end = decode_minutes(base[1][4][2:], 0, self.slots)
+        summary = base[0][4] if base else None
+        if tail:
+            tail_first = struct.unpack_from("<H", tail[1][4])[0]
+            if tail_first >= self.base_end:
+                decode_minutes(tail[1][4][2:], tail_first, self.slots)
+                summary = tail[0][4]
+        self._load_summary(summary)
+        if self._packed(seq):
+            self._close()
+
+    def _open_file(self, name):
+        """[summary, minutes] of an open-record file, or None; a damaged one is quarantined."""
+        try:
+            data = self._read(name)
+        except OSError:
+            return None
+        records, bad_bytes = parse_records(data)
+        if (not bad_bytes and len(records) == 2 and records[0][0] == KIND_SUMMARY
+                and records[1][0] == KIND_MINUTES and records[1][3] == records[0][3]):
+            return records
+        self._quarantine(name)
+        return None
+
+    def _names(self):
+        return os.listdir(self.root)
+
+    def _load_summary(self, payload):
+        values = struct.unpack_from(SUMMARY, payload)
+        self.start_s, self.steps = values[0], values[1]
+        self.bouts, self.longest_bout_s = values[6], values[7]
+        if self.open_flags & FLAG_SEGMENT:
+            self.anchor = struct.unpack_from(ANCHOR, payload, SUMMARY_BYTES)
+
+    def _packed(self, seq):
+        for kind in "ds":
+            if self.packs[kind]:
+                first, last, _ = self.pack_seqs[self._pack_name(kind, self.packs[kind][-1])]
+                if last >= seq:
+                    return True
+        return False
+
+    # ---- recording ---------------------------------------------------------------------
+
+    def record_minute(self, walk_s, steps, pace, movement_mg):
+        """One detector minute, placed by the clock; writes to flash when the schedule says so."""
+        known, key, minute, start_s = self.clock.place(_MINUTE_END_LAG_S)
+        flags = 0
+        if not known:
+            key = (self.boot_id << 8) | (key & 0xFF)
+            flags = FLAG_SEGMENT
+        if (key, flags) != (self.open_key, self.open_flags):
+            if self.open_key >= 0:
+                if known and self.open_flags & FLAG_SEGMENT and self.open_key >> 8 == self.boot_id:
+                    self.anchor = self.clock.anchor()
+                self._close()
+            self.open_key, self.open_flags, self.open_seq = key, flags, self.next_seq
+            self.next_seq += 1
+            self.start_s = start_s
+        if minute >= MAX_MINUTES:
+            minute = MAX_MINUTES - 1
+        s = minute * _SLOT
+        if self.slots[s]:  # the host set the time back: the minute happened twice, combine
+            walk_s = min(60, walk_s + self.slots[s + 1])
+            steps_byte = min(255, steps + self.slots[s + 2])
+            pace = max(pace, self.slots[s] & 3)
+            code = max(movement_code(movement_mg), self.slots[s + 3])
+        else:
+            steps_byte = min(255, steps)
+            code = movement_code(movement_mg)
+        _set_slot(self.slots, minute, 0x80 | pace, walk_s, steps_byte, code)
+        self.steps += steps
+        self.dirty_from = min(self.dirty_from, minute)
+        self.unsaved_minutes += 1
+        if self.unsaved_minutes >= FLUSH_EVERY_MIN or self.bout_ended:
+            self.flush()
+
+    def record_bout(self, duration_s):
+        """A walking bout ended; the next minute record is written to flash at once."""
+        self.bouts += 1
+        self.longest_bout_s = max(self.longest_bout_s, min(duration_s, 0xFFFF))
+        self.bout_ended = True
+
+    def flush(self):
+        """Write the open record: the inline tail, or base then tail when the tail is full or an
+        older minute changed. Keeps the data in RAM when the filesystem refuses."""
+        if self.open_key < 0 or not self.unsaved_minutes:
+            return
+        end = self._end_minute()
+        summary = self._summary_record()
+        tail = summary + self._minutes_record(self.base_end, end)
+        if self.dirty_from < self.base_end or len(tail) > TAIL_BYTES:
+            if not self._write("open.b", summary + self._minutes_record(0, end)):
+                return
+            self.base_end = end
+            tail = summary + self._minutes_record(end, end)
+        if self._write("open.t", tail):
+            self.unsaved_minutes = 0
+            self.dirty_from = MAX_MINUTES
+            self.bout_ended = False
+
+    def _end_minute(self):
+        end = MAX_MINUTES
+        while end > 0 and not self.slots[(end - 1) * _SLOT]:
+            end -= 1
+        return end
+
+    def _summary_values(self):
+        walk_s = 0
+        pace_min = [0, 0, 0, 0]
+        worn = 0
+        recorded = 0
+        slots = self.slots
+        for s in range(0, len(slots), _SLOT):
+            if slots[s]:
+                recorded += 1
+                walk_s += slots[s + 1]
+                pace_min[slots[s] & 3] += 1
+                if octave(slots[s + 3]) >= WORN_OCTAVE:
+                    worn += 1
+        return (self.start_s, self.steps, walk_s, pace_min[1], pace_min[2], pace_min[3], self.bouts,
+                self.longest_bout_s, worn, recorded)
+
+    def _summary_record(self):
+        payload = struct.pack(SUMMARY, *self._summary_values())
+        if self.open_flags & FLAG_SEGMENT:
+            payload += struct.pack(ANCHOR, *self.anchor)
+        return pack_record(KIND_SUMMARY, self.open_flags, self.open_key, self.open_seq, payload)
+
+    def _minutes_record(self, first, end):
+        payload = struct.pack("<H", first) + encode_minutes(self.slots, first, end)
+        return pack_record(KIND_MINUTES, self.open_flags, self.open_key, self.open_seq, payload)
+
+    # ---- closing a record into the packs -----------------------------------------------
+
+    def _close(self):
+        """Append the open record to the packs (each step atomic and skipped if already done),
+        then drop the open files. A power cut anywhere here is finished at the next boot."""
+        summary = self._summary_record()
+        minutes = self._minutes_record(0, self._end_minute())
+        self._append("d", minutes)
+        self._append("s", summary)
+        for name in ("open.t", "open.b"):
+            try:
+                os.remove(self._path(name))
+            except OSError:
+                pass
+        self._open_none()
+
+    def _append(self, kind, record):
+        seq = self.open_seq
+        packs = self.packs[kind]
+        data = b""
+        number = 0
+        if packs:
+            number = packs[-1]
+            name = self._pack_name(kind, number)
+            if self.pack_seqs[name][1] >= seq:
+                return
+            data = self._read(name)
+            if len(data) + len(record) > PACK_BYTES:
+                data = b""
+                number += 1
+        name = self._pack_name(kind, number)
+        for _ in range(_WRITE_RETRIES):
+            if not self._make_room(len(data) + len(record), number if data else -1):
+                break
+            if self._write(name, data + record):
+                if data:
+                    first, last, count = self.pack_seqs[name]
+                    self.pack_seqs[name] = (first, seq, count + 1)
+                else:
+                    packs.append(number)
+                    self.pack_seqs[name] = (seq, seq, 1)
+                return
+        if kind == "d":
+            self.lost_detail += 1
+        else:
+            self.lost_summary += 1
+        self._write_state()
+
+    def _make_room(self, new_bytes, rewriting):
+        """Evict until the store fits capacity_bytes with new_bytes more; False if it cannot.
+        `rewriting` is the pack number being rewritten (never evicted), -1 for a new pack."""
+        block = self._block_size()
+        while self._used_blocks(block) + (new_bytes + block - 1) // block > self.capacity_bytes // block:
+            if not self._evict(rewriting):
+                return False
+        return True
+
+    def _evict(self, rewriting=-1):
+        """Drop one file: quarantine first (already reported), then the oldest summary pack past
+        two years if acked, then the oldest minutes pack, summaries last. Unacked drops are losses.
+        Never the pack numbered `rewriting`."""
+        for name in self._names():
+            if name[0] == "q":
+                os.remove(self._path(name))
+                return True
+        summaries = [n for n in self.packs["s"] if n != rewriting]
+        if len(summaries) > 1:
+            oldest = self.pack_seqs[self._pack_name("s", summaries[0])]
+            newer = sum(self.pack_seqs[self._pack_name("s", n)][2] for n in self.packs["s"][1:])
+            if newer >= SUMMARIES_KEPT and oldest[1] <= self.acked_seq:
+                return self._drop("s")
+        if [n for n in self.packs["d"] if n != rewriting]:
+            return self._drop("d")
+        if summaries:
+            return self._drop("s")
+        return False
+
+    def _drop(self, kind):
+        name = self._pack_name(kind, self.packs[kind].pop(0))
+        first, last, count = self.pack_seqs.pop(name)
+        if last > self.acked_seq:
+            lost = 0
+            for record in parse_records(self._read(name))[0]:
+                if record[3] > self.acked_seq:
+                    lost += 1
+            if kind == "d":
+                self.lost_detail += lost
+            else:
+                self.lost_summary += lost
+        os.remove(self._path(name))
+        self._write_state()
+        return True
+
+    def _used_blocks(self, block):
+        used = 0
+        for name in self._names():
+            size = os.stat(self._path(name))[6]
+            if size > TAIL_BYTES:
+                used += (size + block - 1) // block
+        return used
+
+    def _block_size(self):
+        try:
+            return os.statvfs(self.root)[0]
+        except (OSError, AttributeError):
+            return PACK_BYTES
+
+    # ---- files ---------------------------------------------------------------------------
+
+    def _path(self, name):
+        return self.root + "/" + name
+
+    def _pack_name(self, kind, number):
+        return "%s%05d" % (kind, number)
+
+    def _read(self, name):
+        with open(self._path(name), "rb") as f:
+            return f.read()
+
+    def _write(self, name, data):
+        """Write-temp-then-rename; on ENOSPC evict and retry. False if the data is not on flash."""
+        path = self._path(name)
+        for _ in range(_WRITE_RETRIES):
+            try:
+                with open(path + ".tmp", "wb") as f:
+                    f.write(data)
+                os.rename(path + ".tmp", path)
+                return True
+            except OSError as error:
+                try:
+                    os.remove(path + ".tmp")
+                except OSError:
+                    pass
+                if error.args[0] != _ENOSPC or not self._evict():
+                    break
+        self.failed_writes = min(self.failed_writes + 1, 0xFFFF)
+        return False
+
+    def _write_state(self):
+        payload = struct.pack(STATE, self.boot_id, self.acked_seq, min(self.lost_detail, 0xFFFF),
+                              min(self.lost_summary, 0xFFFF), min(self.quarantined, 0xFFFF),
+                              self.failed_writes)
+        self._write("state", pack_record(KIND_STATE, 0, 0, 0, payload))
+
+    # ---- sync protocol -------------------------------------------------------------------
+
+    def unsynced(self):
+        """[(seq, key, flags)] of records not yet acknowledged, oldest first; the open record last."""
+        found = []
+        for number in self.packs["s"]:
+            name = self._pack_name("s", number)
+            if self.pack_seqs[name][1] > self.acked_seq:
+                for kind, flags, key, seq, payload, end in parse_records(self._read(name))[0]:
+                    if seq > self.acked_seq:
+                        found.append((seq, key, flags))
+        if self.open_key >= 0:
+            found.append((self.open_seq, self.open_key, self.open_flags))
+        return found
+
+    def read(self, seq):
+        """Summary record then minutes record of `seq`, as bytes in the spec's format; b"" if the
+        store no longer has it (a minutes record may be gone while its summary is kept)."""
+        if seq == self.open_seq and self.open_key >= 0:
+            return self._summary_record() + self._minutes_record(0, self._end_minute())
+        out = b""
+        for kind in "sd":
+            for number in self.packs[kind]:
+                name = self._pack_name(kind, number)
+                first, last, _ = self.pack_seqs[name]
+                if first <= seq <= last:
+                    data = self._read(name)
+                    for record in parse_records(data)[0]:
+                        if record[3] == seq:
+                            out += pack_record(*record[:5])
+        return out
+
+    def ack(self, seq):
+        """The host stored every closed record up to seq; they may now be dropped when full."""
+        if self.open_key >= 0 and seq >= self.open_seq:
+            seq = self.open_seq - 1
+        if seq > self.acked_seq:
+            self.acked_seq = seq
+            self._write_state()
+
+    def report(self):
+        """Counters the host shows at sync: what was lost, quarantined or not written."""
+        return {"boot_id": self.boot_id, "acked_seq": self.acked_seq, "lost_detail": self.lost_detail,
+                "lost_summary": self.lost_summary, "quarantined": self.quarantined,
+                "failed_writes": self.failed_writes}
+
+    def clear_report(self):
+        self.lost_detail = self.lost_summary = self.quarantined = self.failed_writes = 0
+        self._write_state()
+
+    def quarantine_names(self):
+        return sorted(n for n in self._names() if n[0] == "q")
+
+    def read_quarantine(self, name):
+        return self._read(name)
+
+    def drop_quarantine(self, name):
+        os.remove(self._path(name))

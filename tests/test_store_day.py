@@ -1,0 +1,195 @@
+"""The day store as the main loop and the sync use it, on CPython over a temporary directory: write
+schedule, reboot recovery, midnight, acks, corrupt files, clock changes, DST, eviction."""
+import os
+import struct
+
+import pytest
+
+from firmware import store
+from firmware.clock import TICKS_PERIOD, Clock, days_from_civil
+from firmware.store import DayStore
+
+DAY = days_from_civil(2026, 1, 5)
+MIDNIGHT = DAY * 86400 - 3600  # UTC epoch of 2026-01-05 00:00 at UTC+1
+
+
+class Board:
+    def __init__(self, root, ms=TICKS_PERIOD - 90_000, capacity_bytes=128 * 1024):
+        self.ms = ms
+        self.clock = Clock(lambda: self.ms % TICKS_PERIOD)
+        self.store = DayStore(str(root), self.clock, capacity_bytes)
+        self.store.boot()
+
+    def set_local(self, minute_of_day, day=DAY, offset_s=3600, **dst):
+        """Host sync: the clock reads `minute_of_day` of `day`, 30 s into that minute."""
+        self.clock.set_time(day * 86400 - offset_s + minute_of_day * 60 + 30, offset_s, **dst)
+
+    def minute(self, walk_s=0, steps=0, pace=0, movement_mg=20):
+        """A detector minute, handed over just after it ended."""
+        self.ms += 60_000
+        self.store.record_minute(walk_s, steps, pace, movement_mg)
+
+
+def summary_of(store_, seq):
+    records, bad = store.parse_records(store_.read(seq))
+    assert not bad and [r[0] for r in records] == [store.KIND_SUMMARY, store.KIND_MINUTES]
+    return struct.unpack_from(store.SUMMARY, records[0][4]), records
+
+
+def test_the_tail_is_written_every_ten_minutes_and_stays_inline(tmp_path):
+    board = Board(tmp_path)
+    board.set_local(8 * 60)
+    for _ in range(9):
+        board.minute()
+    assert not (tmp_path / "open.t").exists()
+    board.minute()
+    assert (tmp_path / "open.t").stat().st_size <= store.TAIL_BYTES
+    assert not (tmp_path / "open.b").exists()
+
+
+def test_a_day_summary_counts_what_was_recorded(tmp_path):
+    board = Board(tmp_path)
+    board.set_local(8 * 60 - 1)
+    board.minute(movement_mg=3)  # 08:00 on the nightstand: recorded, not worn
+    for walk_s, steps, pace in ((30, 40, 1), (60, 110, 2), (60, 125, 3), (45, 300, 3)):
+        board.minute(walk_s, steps, pace, movement_mg=250)
+    board.store.record_bout(195)
+    board.minute()
+    start_s, steps, walk_s, slow, moderate, brisk, bouts, longest, worn, recorded = summary_of(
+        board.store, board.store.open_seq)[0]
+    assert start_s == MIDNIGHT
+    assert (steps, walk_s, slow, moderate, brisk) == (40 + 110 + 125 + 300, 195, 1, 1, 2)
+    assert (bouts, longest, worn, recorded) == (1, 195, 5, 6)
+
+
+def test_a_reboot_keeps_every_written_minute(tmp_path):
+    board = Board(tmp_path)
+    board.set_local(-1)
+    for m in range(95):  # 09:30 worth: base merges and tails
+        board.minute(60 if m % 7 == 0 else 0, 90 if m % 7 == 0 else 0, 1 if m % 7 == 0 else 0, 5 + m)
+    written = board.store.read(board.store.open_seq)
+    reboot = Board(tmp_path)
+    assert reboot.store.boot_id == 2
+    assert reboot.store.read(reboot.store.open_seq)[:-4] != b""
+    before, after = summary_of(board.store, 1)[1], summary_of(reboot.store, 1)[1]
+    slots_before, slots_after = bytearray(6000), bytearray(6000)
+    store.decode_minutes(before[1][4][2:], 0, slots_before)
+    store.decode_minutes(after[1][4][2:], 0, slots_after)
+    assert slots_after[:90 * 4] == slots_before[:90 * 4]  # 90 of 95 written; 5 in RAM only
+    assert not any(slots_after[90 * 4:])
+    assert written != reboot.store.read(1)
+
+
+def test_midnight_closes_the_day_into_packs_and_acks_persist(tmp_path):
+    board = Board(tmp_path)
+    board.set_local(23 * 60 + 57)
+    for _ in range(4):
+        board.minute(movement_mg=40)
+    assert [(seq, key) for seq, key, flags in board.store.unsynced()] == [(1, DAY), (2, DAY + 1)]
+    assert sorted(os.listdir(tmp_path)) == ["d00000", "s00000", "state"]
+    summary, records = summary_of(board.store, 1)
+    assert summary[9] == 2 and records[1][4][:2] == struct.pack("<H", 0)
+    board.store.ack(2)  # the open day cannot be acked: clamps to 1
+    assert Board(tmp_path).store.acked_seq == 1
+
+
+def test_a_corrupt_pack_is_quarantined_and_reported_not_fatal(tmp_path):
+    board = Board(tmp_path)
+    board.set_local(23 * 60 + 55)
+    for day in range(3):
+        for _ in range(24 * 60):
+            board.minute(movement_mg=40)
+    pack = tmp_path / "d00000"
+    data = bytearray(pack.read_bytes())
+    first_end = store.record_at(bytes(data), 0)[5]
+    data[first_end + 30] ^= 0x10  # inside the second day's minutes record
+    pack.write_bytes(bytes(data))
+    reboot = Board(tmp_path)
+    assert reboot.store.report()["quarantined"] == 1
+    assert reboot.store.quarantine_names() == ["q1.d00000"]
+    assert reboot.store.read_quarantine("q1.d00000") == bytes(data)
+    assert [r[3] for r in store.parse_records(pack.read_bytes())[0]] == [1, 3]
+    assert summary_of(reboot.store, 3)[0][9] == 1440
+
+
+def test_a_corrupt_tail_leaves_the_base(tmp_path):
+    board = Board(tmp_path)
+    board.set_local(-1)
+    for _ in range(60):
+        board.minute(60, 100, 2, 300)  # active minutes: the tail overflows, the base is written
+    assert (tmp_path / "open.b").exists()
+    base_minutes = store.decode_minutes(
+        store.parse_records((tmp_path / "open.b").read_bytes())[0][1][4][2:], 0, bytearray(6000))
+    (tmp_path / "open.t").write_bytes(b"\xd5garbage")
+    reboot = Board(tmp_path)
+    assert reboot.store.report()["quarantined"] == 1
+    assert reboot.store.base_end == base_minutes and summary_of(reboot.store, 1)[0][9] == base_minutes
+
+
+def test_time_set_back_combines_minutes_and_keeps_steps_exact(tmp_path):
+    board = Board(tmp_path)
+    board.set_local(10 * 60 - 1)
+    for _ in range(5):
+        board.minute(60, 200, 3, 400)  # 10:00-10:04
+    board.set_local(10 * 60 + 2)  # the board was 2 minutes fast
+    board.minute(60, 100, 2, 300)  # 10:03 again
+    summary, records = summary_of(board.store, board.store.open_seq)
+    assert summary[1] == 1100 and summary[9] == 5
+    slots = bytearray(6000)
+    store.decode_minutes(records[1][4][2:], 0, slots)
+    assert tuple(slots[603 * 4:604 * 4]) == (0x83, 60, 255, store.movement_code(400))
+
+
+def test_time_set_forward_opens_a_new_day(tmp_path):
+    board = Board(tmp_path)
+    board.set_local(9 * 60)
+    board.minute()
+    board.set_local(9 * 60, day=DAY + 2)
+    board.minute()
+    assert [key for seq, key, flags in board.store.unsynced()] == [DAY, DAY + 2]
+
+
+def test_a_fall_back_day_keeps_1500_minutes_in_one_record(tmp_path):
+    day = days_from_civil(2026, 10, 25)
+    board = Board(tmp_path)
+    change_s = day * 86400 - 7200 + 3 * 3600  # 03:00 CEST becomes 02:00 CET
+    board.set_local(-1, day=day, offset_s=7200, next_change_epoch_s=change_s, next_offset_s=3600)
+    for _ in range(1501):
+        board.minute()
+    seqs = [(seq, key) for seq, key, flags in board.store.unsynced()]
+    assert seqs == [(1, day), (2, day + 1)]
+    summary = summary_of(board.store, 1)[0]
+    assert summary[0] == day * 86400 - 7200 and summary[9] == 1500
+
+
+def test_unknown_time_goes_to_a_segment_placed_by_the_next_sync(tmp_path):
+    board = Board(tmp_path)
+    for _ in range(30):
+        board.minute()
+    board.set_local(12 * 60)
+    board.minute()
+    (seq, key, flags), (_, day_key, day_flags) = board.store.unsynced()
+    assert (key, flags, day_key, day_flags) == (1 << 8 | 0, store.FLAG_SEGMENT, DAY, 0)
+    records = store.parse_records(board.store.read(seq))[0]
+    anchor_uptime_s, anchor_epoch_s = struct.unpack_from(store.ANCHOR, records[0][4], store.SUMMARY_BYTES)
+    assert anchor_uptime_s == 30 * 60 and anchor_epoch_s == MIDNIGHT + 12 * 3600 + 30
+    assert struct.unpack_from(store.SUMMARY, records[0][4])[9] == 30
+
+
+def test_when_full_the_oldest_detail_goes_first_and_unacked_loss_is_reported(tmp_path):
+    board = Board(tmp_path, capacity_bytes=4 * 4096)
+    board.set_local(-1)
+    for day in range(12):
+        if day == 2:
+            board.store.ack(1)  # the host has day 0 only
+        for m in range(24 * 60):
+            board.minute(movement_mg=8 + (m * 37 + day) % 100)
+    names = sorted(os.listdir(tmp_path))
+    assert "d00000" not in names and "s00000" in names
+    kept_minutes = [seq for seq in range(1, 12)
+                    if [r[0] for r in store.parse_records(board.store.read(seq))[0]] == [1, 2]]
+    dropped = [seq for seq in range(1, 12) if seq not in kept_minutes]
+    assert dropped[0] == 1 and len(dropped) >= 2
+    report = board.store.report()
+    assert report["lost_detail"] == len(dropped) - 1 and report["lost_summary"] == 0
+    assert [seq for seq, key, flags in board.store.unsynced()] == list(range(2, 13))
