@@ -52,6 +52,7 @@ DOUBLE_TO_EIGHTHS = const(19)
 BOUT_MIN_MS = const(10000)
 BOUT_GAP_MS = const(3000)
 
+M_MAX = const(14190)  # |(x, y, z) >> 2| can reach sqrt(3) * 8192; a Newton step from far below overshoots
 A3_Q9_PER_G = const(4096000)  # one g as a3 (mg in Q3: 8000) times 2^9
 
 
@@ -191,6 +192,8 @@ class Detector:
             j += 3
             m2 = x * x + y * y + z * z
             m = (m + m2 // m + 1) >> 1
+            if m > M_MAX:
+                m = M_MAX
             a3 = m * mg_q9 >> 9
             lp1 += (a3 - lp1) * k_lp >> 12
             lp2 += (lp1 - lp2) * k_lp >> 12

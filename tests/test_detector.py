@@ -1,0 +1,125 @@
+"""The detector's behaviour on signals whose truth is known by construction, at every device rate."""
+import pytest
+
+from walkdose import replay
+from walkdose.firmware import detector as spec
+
+from synthetic import concat, still, to_counts, walking
+
+RATES_MHZ = (12500, 25000, 26000, 50000, 52000, 100000, 104000)
+
+
+def run(g, rate_mhz, counts_per_g=4096):
+    return replay.run("python", [to_counts(g * counts_per_g / 4096)], rate_mhz, counts_per_g)
+
+
+@pytest.mark.parametrize("rate_mhz", RATES_MHZ)
+def test_steady_walk_counts_every_step_and_its_time(rate_mhz):
+    rate_hz = rate_mhz / 1000
+    result = run(concat(still(5, rate_hz), walking(60, rate_hz, 110), still(5, rate_hz)), rate_mhz)
+    assert abs(result["steps"] - 110) <= 2
+    assert abs(result["walking_s"] - 60) <= 1.5
+    assert len(result["bouts"]) == 1
+    assert abs(result["bouts"][0]["cadence_spm"] - 110) <= 3
+
+
+@pytest.mark.parametrize("cadence", (60, 80, 100, 130, 170))
+def test_cadences_from_slow_walkers_to_runners(cadence):
+    result = run(walking(90, 50, cadence), 50000)
+    assert abs(result["steps"] - cadence * 1.5) <= 3
+
+
+@pytest.mark.parametrize("counts_per_g", (2048, 4096, 8192, 16384))
+def test_scale_does_not_change_what_is_counted(counts_per_g):
+    result = run(walking(30, 50, 100, amplitude_g=0.25), 50000, counts_per_g)
+    assert abs(result["steps"] - 50) <= 2
+
+
+def test_still_board_counts_nothing_and_reports_every_minute():
+    result = run(still(185, 50), 50000)
+    assert result["steps"] == 0 and result["walking"] == [] and result["bouts"] == []
+    assert [m["t_s"] for m in result["minutes"]] == [0, 60, 120, 180]
+    assert all(m["walk_s"] == 0 and m["pace"] == "none" and m["movement"] == 0 for m in result["minutes"])
+
+
+def test_tiny_vibration_is_not_walking():
+    # 8 Hz engine buzz of 0.05 g and a 2 Hz wobble below THR_MIN_MG: no steps.
+    g = still(60, 50)
+    import numpy as np
+    t = np.arange(len(g)) / 50
+    g[:, 2] += 0.05 * np.sin(2 * np.pi * 8 * t) + 0.01 * np.sin(2 * np.pi * 2 * t)
+    assert run(g, 50000)["steps"] == 0
+
+
+def test_too_few_regular_steps_never_count():
+    # N_CONFIRM - 1 steps then stillness: not enough rhythm to call it walking (no minimum bout otherwise).
+    steps = spec.N_CONFIRM - 2
+    g = concat(still(5, 50), walking(steps * 60 / 110, 50, 110), still(10, 50))
+    assert run(g, 50000)["steps"] == 0
+
+
+def test_short_walk_counts_without_a_bout():
+    # HUNT counted all walking: 8 s of walking is walking time, but not a >= 10 s bout.
+    g = concat(still(5, 50), walking(8, 50, 120), still(10, 50))
+    result = run(g, 50000)
+    assert abs(result["steps"] - 16) <= 2
+    assert 6 <= result["walking_s"] <= 9
+    assert result["bouts"] == []
+
+
+@pytest.mark.parametrize("pause_s, bouts", ((2.0, 1), (6.0, 2)))
+def test_bouts_join_across_gaps_up_to_three_seconds(pause_s, bouts):
+    g = concat(still(3, 50), walking(20, 50, 110), still(pause_s, 50), walking(20, 50, 110, seed=1), still(8, 50))
+    result = run(g, 50000)
+    assert len(result["bouts"]) == bouts
+    assert sum(b["steps"] for b in result["bouts"]) == result["steps"]
+
+
+def test_minute_records_add_up_and_split_at_the_minute():
+    # 30 s still, 60 s walking at 130/min, 40 s still: the walk straddles minutes 0 and 1.
+    g = concat(still(30, 50), walking(60, 50, 130), still(40, 50))
+    result = run(g, 50000)
+    minutes = result["minutes"]
+    assert [m["t_s"] for m in minutes] == [0, 60, 120]
+    assert sum(m["steps"] for m in minutes) == result["steps"]
+    assert abs(minutes[0]["walk_s"] - 30) <= 1 and abs(minutes[1]["walk_s"] - 30) <= 1
+    assert minutes[2]["walk_s"] == 0 and minutes[2]["steps"] == 0
+    assert minutes[0]["pace"] == "brisk" and minutes[1]["pace"] == "brisk"
+    assert minutes[1]["movement"] > minutes[2]["movement"]
+
+
+@pytest.mark.parametrize("steps, walk_s, pace", (
+    (0, 0, spec.PACE_NONE), (50, 60, spec.PACE_SLOW), (99, 60, spec.PACE_SLOW), (100, 60, spec.PACE_MODERATE),
+    (119, 60, spec.PACE_MODERATE), (120, 60, spec.PACE_BRISK), (30, 15, spec.PACE_BRISK), (20, 15, spec.PACE_SLOW)))
+def test_pace_classes_follow_cadence_while_walking(steps, walk_s, pace):
+    spm = 3000  # 50 Hz
+    assert spec.pace_of(steps, walk_s * 50, spm) == pace
+
+
+def test_configuration_is_checked():
+    with pytest.raises(ValueError):
+        spec.Detector(5000, 4096)
+    with pytest.raises(ValueError):
+        spec.Detector(52631, 4096)  # not a whole number of samples per minute
+    with pytest.raises(ValueError):
+        spec.Detector(50000, 100)
+
+
+def test_feed_returns_early_when_events_fill_and_loses_nothing():
+    from array import array
+    counts = to_counts(walking(120, 100, 150))
+    flat = array("h", counts.tobytes())
+    det = spec.Detector(100000, 4096)
+    steps = 0
+    start, left, calls = 0, len(counts), 0
+    while left:
+        used = det.feed(flat, start, left)
+        assert 0 < used <= left and det.n_events <= spec.EV_CAP
+        steps += sum(1 for k in range(det.n_events) if det.events[k * spec.EV_WORDS] == spec.EV_STEP)
+        start += used
+        left -= used
+        calls += 1
+    n = det.flush()
+    steps += sum(1 for k in range(n) if det.events[k * spec.EV_WORDS] == spec.EV_STEP)
+    assert calls > 1  # 300 steps in one call cannot fit EV_CAP events
+    assert abs(steps - 300) <= 3
