@@ -12,6 +12,11 @@ from array import array
 
 from .compat import const
 
+try:
+    import micropython
+except ImportError:
+    from . import compat as micropython
+
 # Events, EV_WORDS ints each in `events`: kind, minute, then up to four fields (positions are samples
 # relative to the start of `minute`, negative for earlier minutes).
 EV_STEP = const(1)  # pos
@@ -20,9 +25,9 @@ EV_BOUT = const(3)  # start_pos, end_pos, steps, cadence_spm: >= BOUT_MIN_MS wit
 EV_MINUTE = const(4)  # walk_s, steps, pace, movement_mg: the record of minute `minute`
 EV_WORDS = const(6)
 EV_CAP = const(64)
-# A candidate step commits at most N_CONFIRM_SLOW steps plus a walk and a bout; a due point adds a walk, a bout
-# and a minute. feed() returns early once fewer than this many event slots are left.
-EV_HEADROOM = const(16)
+# One trough emits at most N_CONFIRM_SLOW + 2 events and one due point at most N_CONFIRM_SLOW + 6; feed()
+# checks the slots left after each trough and before each due point, and returns early when they run short.
+EV_HEADROOM = const(24)
 
 # Pace classes stand in for HUNT's slow/moderate/brisk walking (2.8/3.8/4.8 MET); CADENCE-Adults puts
 # ~100 steps/min at 3 MET and 120 at 5 MET in adults over 60.
@@ -33,14 +38,16 @@ PACE_BRISK = const(3)
 MODERATE_FROM_SPM = const(100)
 BRISK_FROM_SPM = const(120)
 
-# Signal chain, chosen on the public sets (see README, "Accuracy"): magnitude -> two-pole low-pass ->
-# minus a slow baseline -> lobes above an adaptive threshold -> regular rhythm -> steps.
+# Signal chain, chosen on all public sets together (README, "Accuracy"): |a| -> two-pole low-pass ->
+# depth below a slow baseline (hp) -> its peaks, i.e. acceleration troughs, found with a hysteresis that
+# follows the recent mean |motion| -> a regular rhythm of them -> steps. Troughs, because on the wrist the
+# tallest acceleration peak comes once per stride (arm swing) while troughs come once per step.
 LP_CUTOFF_MHZ = const(3000)  # keeps 3 Hz (180 steps/min) and drops the jitter of hand and vehicle
 BASELINE_TAU_MS = const(640)  # removes gravity and posture; passes 1 Hz (60 steps/min)
 LEVEL_TAU_MS = const(1280)  # time constant of the mean |dynamic acceleration| the threshold follows
-THR_MIN_MG = const(25)  # a peak lower than this is never a step (typing, vibration)
-SWING_EIGHTHS = const(2)  # peak and trough must differ by THR_MIN_MG plus 2/8 of the recent mean |motion|
-STEP_MIN_MS = const(270)  # 222 steps/min: faster lobes are tremor, brushing or vibration
+THR_MIN_MG = const(25)  # a trough shallower than this is never a step (typing, vibration)
+SWING_EIGHTHS = const(2)  # hysteresis: THR_MIN_MG plus 2/8 of the recent mean |motion| between turns
+STEP_MIN_MS = const(270)  # 222 steps/min: closer troughs are one movement (the deepest one counts)
 STEP_MAX_MS = const(1250)  # 48 steps/min: slower is not a gait (counts walking down to ~60 steps/min)
 N_CONFIRM = const(5)  # steps in a regular rhythm before any of them count
 N_RESUME = const(3)  # ... within BOUT_GAP_MS of earlier walking (a turn, a door, a kerb)
@@ -107,9 +114,9 @@ class Detector:
         self.d_max = samples_for_ms(STEP_MAX_MS, rate_mhz)
         self.bout_min = samples_for_ms(BOUT_MIN_MS, rate_mhz)
         self.bout_gap = samples_for_ms(BOUT_GAP_MS, rate_mhz)
+        self.d_slow = samples_for_ms(SLOW_STEP_MS, rate_mhz)
         # A minute is reported this long after it ends: a rhythm still being confirmed, and the interval
         # before its first step, can reach back this far.
-        self.d_slow = samples_for_ms(SLOW_STEP_MS, rate_mhz)
         self.lag = (N_CONFIRM_SLOW + 2) * self.d_max
         self.events = array("i", [0] * (EV_CAP * EV_WORDS))
         self.n_events = 0
@@ -153,6 +160,7 @@ class Detector:
         self.prev_move = 0
         self.n_events = 0
 
+    @micropython.native
     def feed(self, samples, start, n):
         """Detect over samples[start:start+n] (x, y, z interleaved int16 counts). Returns how many samples
         were consumed (n unless the event buffer filled: call again with the rest after reading events)."""
@@ -180,6 +188,10 @@ class Detector:
         for i in range(n):
             pos += 1
             if pos == due:
+                if self.n_events > ev_limit:
+                    pos -= 1
+                    done = i
+                    break
                 self.pos = pos
                 self.peak_pos = peak_pos
                 mv = self.reach_due(mv)

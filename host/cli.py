@@ -134,6 +134,18 @@ def cmd_eval(args):
     return 0 if len(rows) == len(paths) else 1
 
 
+def cmd_bench(args):
+    from . import bench
+
+    result = bench.bench(days=args.days, quick=args.quick)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    for key, value in result.items():
+        print(f"{key:34s} {value:,.3f}" if isinstance(value, float) else f"{key:34s} {value}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="walkdose", description="Count daily minutes of walking.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -156,6 +168,12 @@ def build_parser():
     ev.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel processes")
     ev.add_argument("--json", action="store_true", help="print per-file rows and the table as one JSON object")
     ev.set_defaults(func=cmd_eval)
+
+    bp = sub.add_parser("bench", help="engine speed on a synthetic week, firmware cost per sample under micropython")
+    bp.add_argument("--days", type=int, default=7, help="length of the synthetic recording (default 7)")
+    bp.add_argument("--quick", action="store_true", help="one day: a smoke run")
+    bp.add_argument("--json", action="store_true", help="print one JSON object")
+    bp.set_defaults(func=cmd_bench)
     return parser
 
 
@@ -166,6 +184,8 @@ def main(argv=None):
     except recording.RecordingError as exc:
         print(f"walkdose: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return 0
     except KeyboardInterrupt:
         print("walkdose: interrupted", file=sys.stderr)
         return 130

@@ -123,3 +123,22 @@ def test_feed_returns_early_when_events_fill_and_loses_nothing():
     steps += sum(1 for k in range(n) if det.events[k * spec.EV_WORDS] == spec.EV_STEP)
     assert calls > 1  # 300 steps in one call cannot fit EV_CAP events
     assert abs(steps - 300) <= 3
+
+
+def test_one_long_feed_of_stillness_returns_early_instead_of_overrunning_events():
+    # Two hours still in a single feed() call: 120 minute records cannot fit EV_CAP at once.
+    from array import array
+    counts = to_counts(still(7200, 50))
+    flat = array("h", counts.tobytes())
+    det = spec.Detector(50000, 4096)
+    minutes = []
+    start, left = 0, len(counts)
+    while left:
+        used = det.feed(flat, start, left)
+        minutes += [det.events[k * spec.EV_WORDS + 1] for k in range(det.n_events)
+                    if det.events[k * spec.EV_WORDS] == spec.EV_MINUTE]
+        start += used
+        left -= used
+    det.flush()
+    minutes += [det.events[k * spec.EV_WORDS + 1] for k in range(det.n_events)]
+    assert minutes == list(range(120))

@@ -1,0 +1,148 @@
+"""`walkdose bench`: how fast the host mirror replays a week, and what the firmware detector costs a board
+(MicroPython instructions and heap bytes per sample). Also the home of the synthetic week it replays."""
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+
+from . import replay
+
+SEED = 20240607
+CALLGRIND_SAMPLES = 12000  # 4 minutes at 50 Hz: walking, stillness and a minute rollover
+ALLOC_SAMPLES = 30000
+
+# Under MicroPython: feed a raw int16 file with gc off, print heap bytes allocated inside feed() and samples fed.
+FEED_SCRIPT = """
+import gc, sys
+from array import array
+from firmware.detector import Detector
+det = Detector(int(sys.argv[2]), int(sys.argv[3]))
+buf = array("h", [0] * (3 * 4096))
+fed = 0
+alloc = 0
+gc.collect()
+gc.disable()
+with open(sys.argv[1], "rb") as f:
+    while True:
+        n = f.readinto(buf) // 6
+        if not n:
+            break
+        start = 0
+        while n:
+            before = gc.mem_alloc()
+            used = det.feed(buf, start, n)
+            alloc += gc.mem_alloc() - before
+            fed += used
+            start += used
+            n -= used
+print(alloc, fed)
+"""
+
+
+def synthetic_chunks(days, rate_mhz=50000, counts_per_g=4096, seed=SEED):
+    """A deterministic wearer, one int16 (k, 3) chunk per activity: still (sitting, asleep; the wrist at
+    rest in a random pose), walking (90-130 steps/min, 0.15-0.6 g vertical bounce, a half-cadence arm
+    swing, sensor noise) and fidgeting (broadband bursts). Starts with a walk so short slices hold steps."""
+    rng = np.random.default_rng(seed)
+    rate_hz = rate_mhz / 1000.0
+    total = int(days * 86400 * rate_hz)
+    made = 0
+    kind = "walk"
+    while made < total:
+        n = min(total - made, int(rng.uniform(20, 600) * rate_hz))
+        t = np.arange(n) / rate_hz
+        down = rng.normal(size=3)
+        down /= np.linalg.norm(down)
+        g = np.tile(down, (n, 1))
+        if kind == "walk":
+            step_hz = rng.uniform(90, 130) / 60.0
+            bounce = rng.uniform(0.15, 0.6)
+            phase = rng.uniform(0, 2 * math.pi)
+            swing_axis = np.cross(down, rng.normal(size=3))
+            swing_axis /= np.linalg.norm(swing_axis)
+            g += np.outer(bounce * np.sin(2 * math.pi * step_hz * t + phase), down)
+            g += np.outer(0.5 * bounce * np.sin(math.pi * step_hz * t + phase), swing_axis)
+            g += rng.normal(scale=0.03, size=(n, 3))
+        elif kind == "fidget":
+            g += rng.normal(scale=rng.uniform(0.05, 0.4), size=(n, 3))
+        else:
+            g += rng.normal(scale=0.004, size=(n, 3))
+        yield np.clip(np.rint(g * counts_per_g), -32768, 32767).astype(np.int16)
+        made += n
+        kind = rng.choice(["walk", "still", "still", "fidget"])
+
+
+def micropython_feed(raw_path, rate_mhz, counts_per_g, valgrind=None):
+    """Run FEED_SCRIPT on a raw int16 file; (heap bytes allocated in feed, samples fed, callgrind Ir or None)."""
+    root = replay.firmware_root()
+    command = [replay.micropython_binary(), "-c", FEED_SCRIPT, raw_path, str(rate_mhz), str(counts_per_g)]
+    with tempfile.TemporaryDirectory() as tmp:
+        out_file = os.path.join(tmp, "callgrind.out")
+        if valgrind:
+            command = [valgrind, "--tool=callgrind", "--callgrind-out-file=" + out_file] + command
+        done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, MICROPYPATH=root))
+        if done.returncode != 0:
+            raise RuntimeError(f"micropython feed failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
+        alloc, fed = (int(word) for word in done.stdout.split()[-2:])
+        instructions = None
+        if valgrind:
+            with open(out_file) as f:
+                instructions = next(int(line.split()[1]) for line in f if line.startswith("summary:"))
+    return alloc, fed, instructions
+
+
+def write_raw(path, samples):
+    with open(path, "wb") as f:
+        f.write(np.ascontiguousarray(samples, dtype="<i2").tobytes())
+
+
+def bench(days=7, rate_mhz=50000, quick=False):
+    """Measure the engines on the synthetic week (one day with quick=True). Keys ending in _per_s or
+    _per_sample are the results; micropython_instr_per_sample is None with a reason if valgrind is absent."""
+    if quick:
+        days = 1
+    counts_per_g = 4096
+    samples = np.concatenate(list(synthetic_chunks(days, rate_mhz, counts_per_g)))
+    n = len(samples)
+
+    began = time.perf_counter()
+    result = replay.run("cython", [samples], rate_mhz, counts_per_g)
+    cython_s = time.perf_counter() - began
+    began = time.perf_counter()
+    np.abs(samples).sum(axis=0)
+    numpy_s = time.perf_counter() - began
+
+    out = {
+        "days": days,
+        "rate_mhz": rate_mhz,
+        "samples": n,
+        "steps": result["steps"],
+        "walking_s": result["walking_s"],
+        "cython_s": round(cython_s, 3),
+        "cython_samples_per_s": round(n / cython_s),
+        "numpy_pass_s": round(numpy_s, 3),
+        "numpy_pass_ratio": round(cython_s / numpy_s, 2),
+    }
+
+    with tempfile.TemporaryDirectory() as tmp:
+        slice_path = os.path.join(tmp, "slice.i16")
+        empty_path = os.path.join(tmp, "empty.i16")
+        write_raw(empty_path, samples[:0])
+        write_raw(slice_path, samples[:ALLOC_SAMPLES])
+        alloc, fed, _ = micropython_feed(slice_path, rate_mhz, counts_per_g)
+        out["micropython_bytes_per_sample"] = alloc / fed
+        valgrind = shutil.which("valgrind")
+        if valgrind is None:
+            out["micropython_instr_per_sample"] = None
+            out["micropython_instr_reason"] = "valgrind not found on PATH (apt-get install valgrind)"
+        else:
+            write_raw(slice_path, samples[:CALLGRIND_SAMPLES])
+            _, fed, with_samples = micropython_feed(slice_path, rate_mhz, counts_per_g, valgrind)
+            _, _, start_up = micropython_feed(empty_path, rate_mhz, counts_per_g, valgrind)
+            out["micropython_instr_per_sample"] = round((with_samples - start_up) / fed)
+            out["micropython_callgrind_samples"] = fed
+    return out

@@ -1,0 +1,471 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Walking detector, host mirror of firmware/detector.py: same names, same order, line for line.
+
+The firmware file is the specification; this file only restates it in C types so a week of samples replays in
+seconds. Change the firmware first, then this file; tests/test_mirror.py fails on any divergence. Integer
+semantics are Python's: `//` on operands that can be negative goes through floordiv(), `>>` relies on the
+arithmetic shift that the static assertion below demands of the compiler.
+"""
+from array import array
+
+cimport cython
+
+cdef extern from *:
+    """
+    /* Python's >> floors; C leaves >> of a negative signed value to the compiler. Refuse to build where it
+       is not an arithmetic shift (gcc, clang and MSVC all shift arithmetically). */
+    _Static_assert((-3LL >> 1) == -2LL && (-1 >> 5) == -1, "walkdose.detector needs arithmetic >>");
+    """
+
+
+cdef inline long long floordiv(long long a, long long b) noexcept nogil:
+    """Python's a // b (floor) for C integers; C's / truncates toward zero."""
+    cdef long long q = a / b
+    if (a % b != 0) and ((a < 0) != (b < 0)):
+        q -= 1
+    return q
+
+
+# Events, EV_WORDS ints each in `events`: kind, minute, then up to four fields (positions are samples
+# relative to the start of `minute`, negative for earlier minutes).
+cpdef enum:
+    EV_STEP = 1  # pos
+    EV_WALK = 2  # start_pos, end_pos, steps: one stretch of walking as the classifier saw it
+    EV_BOUT = 3  # start_pos, end_pos, steps, cadence_spm: >= BOUT_MIN_MS with gaps <= BOUT_GAP_MS
+    EV_MINUTE = 4  # walk_s, steps, pace, movement_mg: the record of minute `minute`
+    EV_WORDS = 6
+    EV_CAP = 64
+    # One trough emits at most N_CONFIRM_SLOW + 2 events and one due point at most N_CONFIRM_SLOW + 6; feed()
+    # checks the slots left after each trough and before each due point, and returns early when they run short.
+    EV_HEADROOM = 24
+
+    # Pace classes stand in for HUNT's slow/moderate/brisk walking (2.8/3.8/4.8 MET); CADENCE-Adults puts
+    # ~100 steps/min at 3 MET and 120 at 5 MET in adults over 60.
+    PACE_NONE = 0
+    PACE_SLOW = 1
+    PACE_MODERATE = 2
+    PACE_BRISK = 3
+    MODERATE_FROM_SPM = 100
+    BRISK_FROM_SPM = 120
+
+    # Signal chain, chosen on the public sets (see README, "Accuracy"): magnitude -> two-pole low-pass ->
+    # minus a slow baseline -> lobes above an adaptive threshold -> regular rhythm -> steps.
+    LP_CUTOFF_MHZ = 3000  # keeps 3 Hz (180 steps/min) and drops the jitter of hand and vehicle
+    BASELINE_TAU_MS = 640  # removes gravity and posture; passes 1 Hz (60 steps/min)
+    LEVEL_TAU_MS = 1280  # time constant of the mean |dynamic acceleration| the threshold follows
+    THR_MIN_MG = 25  # a peak lower than this is never a step (typing, vibration)
+    SWING_EIGHTHS = 2  # peak and trough must differ by THR_MIN_MG plus 2/8 of the recent mean |motion|
+    STEP_MIN_MS = 270  # 222 steps/min: faster lobes are tremor, brushing or vibration
+    STEP_MAX_MS = 1250  # 48 steps/min: slower is not a gait (counts walking down to ~60 steps/min)
+    N_CONFIRM = 5  # steps in a regular rhythm before any of them count
+    N_RESUME = 3  # ... within BOUT_GAP_MS of earlier walking (a turn, a door, a kerb)
+    N_CONFIRM_SLOW = 8  # ... when the rhythm is slower than SLOW_STEP_MS: vehicles and gestures sway slowly
+    SLOW_STEP_MS = 750  # 80 steps/min
+    REGULAR_EIGHTHS = 3  # consecutive step intervals differ by at most 3/8 while a rhythm starts
+    DOUBLE_FROM_EIGHTHS = 13  # while walking, an interval of 13/8..19/8 of the step interval is two steps
+    DOUBLE_TO_EIGHTHS = 19
+    BOUT_MIN_MS = 10000
+    BOUT_GAP_MS = 3000
+
+    M_MAX = 14190  # |(x, y, z) >> 2| can reach sqrt(3) * 8192; a Newton step from far below overshoots
+    A3_Q9_PER_G = 4096000  # one g as a3 (mg in Q3: 8000) times 2^9
+
+
+cpdef long long samples_for_ms(long long ms, long long rate_mhz):
+    """Whole samples in ms milliseconds at rate_mhz, rounded to nearest (start-up only)."""
+    return floordiv(ms * rate_mhz + 500000, 1000000)
+
+
+cpdef int shift_for_ms(long long ms, long long rate_mhz):
+    """The k whose 2^k samples come closest to ms milliseconds: time constant of a shift-only average."""
+    cdef long long target_x1000 = floordiv(ms * rate_mhz, 1000)  # samples x 1000
+    cdef int k = 0
+    while (1LL << (k + 1)) * 1000000 <= target_x1000 * 1414:  # 2^(k+1) <= target * sqrt(2)
+        k += 1
+    return k
+
+
+cpdef long long lowpass_q12(long long cutoff_mhz, long long rate_mhz):
+    """One-pole smoothing coefficient in Q12: w/(1+w) with w = 2*pi*fc/fs (close to 1-exp(-w) below fs/6)."""
+    cdef long long w_num = 6283 * cutoff_mhz
+    return floordiv(4096 * w_num, 1000 * rate_mhz + w_num)
+
+
+cpdef int pace_of(long long steps, long long walk_samples, long long spm) noexcept nogil:
+    """Pace class of a minute from its steps and walking samples (cadence while walking)."""
+    if steps == 0 or walk_samples == 0:
+        return PACE_NONE
+    cdef long long cadence = floordiv(steps * spm, walk_samples)
+    if cadence >= BRISK_FROM_SPM:
+        return PACE_BRISK
+    if cadence >= MODERATE_FROM_SPM:
+        return PACE_MODERATE
+    return PACE_SLOW
+
+
+# The cold methods return 0, or -1 with IndexError set if `events` overflowed (where the firmware's array
+# raises): C return codes carry the error out of the nogil loop at no cost per call.
+cdef class Detector:
+    cdef readonly long long rate_mhz, counts_per_g, spm, mg_q9, k_lp, kb, ka, thr_min
+    cdef readonly long long d_min, d_max, bout_min, bout_gap, d_slow, lag
+    cdef readonly int[::1] events
+    cdef readonly int n_events
+    cdef readonly int[::1] pend
+    cdef readonly long long m, lp1, lp2, bsum, asum, mv, rising, peak, peak_pos, valley, held_pos, held_amp
+    cdef readonly long long minute, pos, due, has_prev, cand_pos, d_prev, d_step, run_n, walking
+    cdef readonly long long seg_start, seg_end, seg_steps, bout_start, bout_end, bout_steps
+    cdef readonly long long cur_walk, cur_steps, prev_walk, prev_steps, prev_move
+
+    def __init__(self, long long rate_mhz, long long counts_per_g):
+        if rate_mhz < 10000 or rate_mhz > 200000 or rate_mhz * 60 % 1000:
+            raise ValueError("rate_mhz must be 10000..200000 with a whole number of samples per minute")
+        if counts_per_g < 1024 or counts_per_g > 16384:
+            raise ValueError("counts_per_g must be 1024..16384 (e.g. 4096 for +/-8 g)")
+        self.rate_mhz = rate_mhz
+        self.counts_per_g = counts_per_g
+        self.spm = rate_mhz * 60 // 1000
+        # |a| is computed on counts >> 2 so that three squares stay below 3 * 2^26.
+        self.mg_q9 = A3_Q9_PER_G * 4 // counts_per_g
+        self.k_lp = lowpass_q12(LP_CUTOFF_MHZ, rate_mhz)
+        self.kb = shift_for_ms(BASELINE_TAU_MS, rate_mhz)
+        self.ka = shift_for_ms(LEVEL_TAU_MS, rate_mhz)
+        self.thr_min = THR_MIN_MG << 3
+        self.d_min = samples_for_ms(STEP_MIN_MS, rate_mhz)
+        self.d_max = samples_for_ms(STEP_MAX_MS, rate_mhz)
+        self.bout_min = samples_for_ms(BOUT_MIN_MS, rate_mhz)
+        self.bout_gap = samples_for_ms(BOUT_GAP_MS, rate_mhz)
+        # A minute is reported this long after it ends: a rhythm still being confirmed, and the interval
+        # before its first step, can reach back this far.
+        self.d_slow = samples_for_ms(SLOW_STEP_MS, rate_mhz)
+        self.lag = (N_CONFIRM_SLOW + 2) * self.d_max
+        self.events = array("i", [0] * (EV_CAP * EV_WORDS))
+        self.n_events = 0
+        self.pend = array("i", [0] * N_CONFIRM_SLOW)
+        self.reset()
+
+    def reset(self):
+        """Forget everything: the state of a board that has just booted."""
+        cdef long long one_g = self.counts_per_g >> 2
+        self.m = one_g
+        self.lp1 = one_g * self.mg_q9 >> 9
+        self.lp2 = self.lp1
+        self.bsum = self.lp2 << self.kb
+        self.asum = 0
+        self.mv = 0
+        self.rising = 1
+        self.peak = 0
+        self.peak_pos = 0
+        self.valley = 0
+        self.held_pos = 0
+        self.held_amp = 0
+        self.minute = 0
+        self.pos = -1
+        self.due = self.spm
+        self.has_prev = 0
+        self.cand_pos = -2 * self.d_max
+        self.d_prev = 0
+        self.d_step = 0
+        self.run_n = 0
+        self.walking = 0
+        self.seg_start = 0
+        self.seg_end = 0
+        self.seg_steps = 0
+        self.bout_start = 0
+        self.bout_end = 0
+        self.bout_steps = 0
+        self.cur_walk = 0
+        self.cur_steps = 0
+        self.prev_walk = 0
+        self.prev_steps = 0
+        self.prev_move = 0
+        self.n_events = 0
+
+    def feed(self, const short[::1] samples, Py_ssize_t start, Py_ssize_t n):
+        """Detect over samples[start:start+n] (x, y, z interleaved int16 counts). Returns how many samples
+        were consumed (n unless the event buffer filled: call again with the rest after reading events)."""
+        if start < 0 or n < 0 or 3 * (start + n) > samples.shape[0]:
+            raise IndexError(f"feed: samples[{start}:{start + n}] is outside the {samples.shape[0] // 3} "
+                             f"samples given")
+        cdef Py_ssize_t i, j
+        cdef long long x, y, z, m2, a3, hp, ahp
+        self.n_events = 0
+        cdef int ev_limit = EV_CAP - EV_HEADROOM
+        cdef long long mg_q9 = self.mg_q9
+        cdef long long k_lp = self.k_lp
+        cdef long long kb = self.kb
+        cdef long long ka = self.ka
+        cdef long long thr_min = self.thr_min
+        cdef long long m = self.m
+        cdef long long lp1 = self.lp1
+        cdef long long lp2 = self.lp2
+        cdef long long bsum = self.bsum
+        cdef long long asum = self.asum
+        cdef long long mv = self.mv
+        cdef long long rising = self.rising
+        cdef long long peak = self.peak
+        cdef long long valley = self.valley
+        cdef long long peak_pos = self.peak_pos
+        cdef long long pos = self.pos
+        cdef long long due = self.due
+        j = 3 * start
+        cdef Py_ssize_t done = n
+        with nogil:
+            for i in range(n):
+                pos += 1
+                if pos == due:
+                    if self.n_events > ev_limit:
+                        pos -= 1
+                        done = i
+                        break
+                    self.pos = pos
+                    self.peak_pos = peak_pos
+                    mv = self.reach_due(mv)
+                    pos = self.pos
+                    due = self.due
+                    peak_pos = self.peak_pos
+                x = samples[j] >> 2
+                y = samples[j + 1] >> 2
+                z = samples[j + 2] >> 2
+                j += 3
+                m2 = x * x + y * y + z * z
+                m = (m + m2 // m + 1) >> 1  # C division is floor here: m2 >= 0 and m >= 1 (m = 1 is a fixed point)
+                if m > M_MAX:
+                    m = M_MAX
+                a3 = m * mg_q9 >> 9
+                lp1 += (a3 - lp1) * k_lp >> 12
+                lp2 += (lp1 - lp2) * k_lp >> 12
+                bsum += lp2 - (bsum >> kb)
+                hp = (bsum >> kb) - lp2
+                ahp = hp if hp >= 0 else -hp
+                asum += ahp - (asum >> ka)
+                mv += ahp >> 3
+                if rising:
+                    if hp > peak:
+                        peak = hp
+                        peak_pos = pos
+                    elif hp < peak - ((asum >> ka) * SWING_EIGHTHS >> 3) - thr_min:
+                        rising = 0
+                        valley = hp
+                        if peak > thr_min:
+                            self.lobe(peak_pos, peak)
+                            if self.n_events > ev_limit:
+                                done = i + 1
+                                break
+                elif hp < valley:
+                    valley = hp
+                elif hp > valley + ((asum >> ka) * SWING_EIGHTHS >> 3) + thr_min:
+                    rising = 1
+                    peak = hp
+                    peak_pos = pos
+        self.m = m
+        self.lp1 = lp1
+        self.lp2 = lp2
+        self.bsum = bsum
+        self.asum = asum
+        self.mv = mv
+        self.rising = rising
+        self.peak = peak
+        self.valley = valley
+        self.peak_pos = peak_pos
+        self.pos = pos
+        self.due = due
+        return done
+
+    @cython.boundscheck(True)
+    cdef int emit(self, long long kind, long long minute, long long a, long long b, long long c,
+                  long long d) except -1 nogil:
+        cdef Py_ssize_t k = self.n_events * EV_WORDS
+        cdef int[::1] ev = self.events
+        ev[k] = kind
+        ev[k + 1] = minute
+        ev[k + 2] = a
+        ev[k + 3] = b
+        ev[k + 4] = c
+        ev[k + 5] = d
+        self.n_events += 1
+        return 0
+
+    cdef int lobe(self, long long at, long long amp) except -1 nogil:
+        """A peak at `at`. Peaks closer than d_min are one movement: the highest of them is held until no
+        higher one follows within d_min, then it becomes a step candidate."""
+        if self.held_amp:
+            if at - self.held_pos < self.d_min:
+                if amp > self.held_amp:
+                    self.held_pos = at
+                    self.held_amp = amp
+                return 0
+            self.candidate(self.held_pos)
+        self.held_pos = at
+        self.held_amp = amp
+        return 0
+
+    cdef int release(self, long long now) except -1 nogil:
+        """A held peak with no rival left in reach is a candidate."""
+        if self.held_amp and now - self.held_pos >= self.d_min:
+            self.held_amp = 0
+            self.candidate(self.held_pos)
+        return 0
+
+    cdef int candidate(self, long long at) except -1 nogil:
+        """A peak at `at` is a step if it continues walking or completes a regular rhythm."""
+        cdef long long d = at - self.cand_pos
+        self.cand_pos = at
+        cdef bint fits = self.d_min <= d <= self.d_max
+        if self.walking:
+            if fits:
+                self.walk_on(at, d)
+                return 0
+            self.end_walk()
+        if not fits:
+            self.pend[0] = at
+            self.run_n = 1
+            return 0
+        if self.run_n >= 2 and (d - self.d_prev if d > self.d_prev else self.d_prev - d) * 8 > self.d_prev * REGULAR_EIGHTHS:
+            self.pend[0] = self.pend[self.run_n - 1]
+            self.run_n = 1
+        self.pend[self.run_n] = at
+        self.run_n += 1
+        self.d_prev = d
+        cdef long long need = N_RESUME if self.bout_steps and self.pend[0] - self.bout_end <= self.bout_gap else N_CONFIRM
+        if self.run_n == N_CONFIRM_SLOW or (self.run_n >= need and at - self.pend[0] <= self.d_slow * (self.run_n - 1)):
+            self.confirm_run()
+        return 0
+
+    cdef int confirm_run(self) except -1 nogil:
+        """A regular rhythm: every peak in it was a step. The first step's interval is taken to equal the
+        second's, so the stretch starts one step before the first heel strike."""
+        cdef int[::1] pend = self.pend
+        cdef long long first_d = pend[1] - pend[0]
+        cdef Py_ssize_t k
+        self.walking = 1
+        self.seg_start = pend[0] - first_d
+        self.seg_steps = 0
+        self.d_step = floordiv(pend[self.run_n - 1] - pend[0], self.run_n - 1)
+        self.count_step(pend[0], first_d)
+        for k in range(1, self.run_n):
+            self.count_step(pend[k], pend[k] - pend[k - 1])
+        self.run_n = 0
+        return 0
+
+    cdef int walk_on(self, long long at, long long d) except -1 nogil:
+        """A step while walking. An interval near twice the walker's own step interval hides a step whose
+        peak was too small to see (the wrist's weaker side): count it at the midpoint."""
+        cdef long long d_step = self.d_step
+        cdef long long half
+        if d * 8 >= d_step * DOUBLE_FROM_EIGHTHS and d * 8 <= d_step * DOUBLE_TO_EIGHTHS:
+            half = d >> 1
+            self.count_step(at - d + half, half)
+            self.count_step(at, d - half)
+            return 0
+        self.count_step(at, d)
+        self.d_step = d_step + ((d - d_step) >> 2)
+        return 0
+
+    cdef int count_step(self, long long at, long long d) except -1 nogil:
+        self.emit(EV_STEP, self.minute, at, 0, 0, 0)
+        self.seg_end = at
+        self.seg_steps += 1
+        if at < 0:
+            self.prev_steps += 1
+        else:
+            self.cur_steps += 1
+        cdef long long begin = at - d
+        if at <= 0:
+            self.prev_walk += d
+        elif begin >= 0:
+            self.cur_walk += d
+        else:
+            self.prev_walk -= begin
+            self.cur_walk += at
+        return 0
+
+    cdef int end_walk(self) except -1 nogil:
+        """The current stretch of walking is over: report it and grow or close the bout."""
+        self.walking = 0
+        self.emit(EV_WALK, self.minute, self.seg_start, self.seg_end, self.seg_steps, 0)
+        if self.bout_steps and self.seg_start - self.bout_end <= self.bout_gap:
+            self.bout_end = self.seg_end
+            self.bout_steps += self.seg_steps
+            return 0
+        self.close_bout()
+        self.bout_start = self.seg_start
+        self.bout_end = self.seg_end
+        self.bout_steps = self.seg_steps
+        return 0
+
+    cdef int close_bout(self) except -1 nogil:
+        cdef long long length = self.bout_end - self.bout_start
+        cdef long long cadence
+        if self.bout_steps and length >= self.bout_min:
+            cadence = floordiv(self.bout_steps * self.spm, length)
+            self.emit(EV_BOUT, self.minute, self.bout_start, self.bout_end, self.bout_steps, cadence)
+        self.bout_steps = 0
+        return 0
+
+    cdef int settle(self, long long now) except -1 nogil:
+        """Close what time alone ends: walking with no step for d_max, a bout with no walking for bout_gap."""
+        self.release(now)
+        if self.walking and now - self.cand_pos > self.d_max:
+            self.end_walk()
+        if self.bout_steps and not self.walking and now - self.bout_end > self.bout_gap:
+            self.close_bout()
+        return 0
+
+    cdef long long reach_due(self, long long mv) except -1 nogil:  # mv >= 0: -1 only ever means an error
+        """pos reached `due`: either a minute ended (roll over) or the previous minute can be reported."""
+        if self.pos == self.spm:
+            self.settle(self.pos)
+            self.roll_minute(mv)
+            return 0
+        self.settle(self.pos)
+        self.report_prev()
+        self.due = self.spm
+        return mv
+
+    cdef int roll_minute(self, long long mv) except -1 nogil:
+        cdef long long spm = self.spm
+        cdef Py_ssize_t k
+        if self.has_prev:
+            self.report_prev()
+        self.prev_walk = self.cur_walk
+        self.prev_steps = self.cur_steps
+        self.prev_move = floordiv(mv, spm)
+        self.cur_walk = 0
+        self.cur_steps = 0
+        self.has_prev = 1
+        self.minute += 1
+        self.pos = 0
+        self.due = self.lag
+        self.peak_pos -= spm
+        self.held_pos -= spm
+        self.seg_start -= spm
+        self.seg_end -= spm
+        self.bout_start -= spm
+        self.bout_end -= spm
+        for k in range(self.run_n):
+            self.pend[k] -= spm
+        # Anything older than two d_max is as good as never: clamp so idle months stay small ints.
+        self.cand_pos = self.cand_pos - spm if self.cand_pos - spm > -2 * self.d_max else -2 * self.d_max
+        return 0
+
+    cdef int report_prev(self) except -1 nogil:
+        self.report(self.minute - 1, self.prev_walk, self.prev_steps, self.prev_move)
+        self.has_prev = 0
+        return 0
+
+    cdef int report(self, long long minute, long long walk, long long steps, long long move) except -1 nogil:
+        cdef long long walk_s = floordiv(walk * 1000 + floordiv(self.rate_mhz, 2), self.rate_mhz)
+        cdef int pace = pace_of(steps, walk, self.spm)
+        self.emit(EV_MINUTE, minute, walk_s if walk_s < 60 else 60, steps, pace, move)
+        return 0
+
+    def flush(self):
+        """End of input (host replay): close walking and bouts and report every minute still open."""
+        self.n_events = 0
+        self.settle(self.pos + self.d_max + self.bout_gap + 1)
+        if self.has_prev:
+            self.report_prev()
+        cdef long long n = self.pos + 1
+        if n > 0:
+            self.report(self.minute, self.cur_walk, self.cur_steps, floordiv(self.mv, n))
+        return self.n_events
