@@ -13,7 +13,9 @@ bmi270_config.bin, or pass its bytes as `config`. Allocates nothing after __init
 import time
 
 from .compat import const
+from .imu import ByteRegisters, burst_views, check_chip_id, full_scale_code, rate_index, signed16, watermark_samples_for
 
+_CHIP = "BMI270"
 _CHIP_ID = const(0x00)
 _INTERNAL_STATUS = const(0x21)
 _FIFO_LENGTH_0 = const(0x24)
@@ -54,43 +56,23 @@ _ODR_MHZ = (12500, 25000, 50000, 100000, 200000, 400000, 800000, 1600000)
 _RANGE_BY_COUNTS_PER_G = {16384: 0, 8192: 1, 4096: 2, 2048: 3}  # acc_range: 2, 4, 8, 16 g
 
 
-class BMI270:
+class BMI270(ByteRegisters):
     def __init__(self, i2c, address=0x68, rate_mhz=50000, counts_per_g=4096, watermark_samples=None,
                  config="bmi270_config.bin"):
-        self._i2c = i2c
-        self._address = address
-        self._reg = bytearray(1)
+        super().__init__(i2c, address)
         self._length = bytearray(2)
         self._scratch = bytearray(_FRAME_BYTES * _CHUNK_FRAMES)
-        whole = memoryview(self._scratch)
-        # One view per burst length, made now so that reads never slice (slicing allocates).
-        self._bursts = [whole[: _FRAME_BYTES * n] for n in range(_CHUNK_FRAMES + 1)]
-        self._shorts = [whole[:n] for n in range(_FRAME_BYTES)]  # control frames alone: 2 or 4 bytes
+        self._bursts = burst_views(self._scratch, _FRAME_BYTES, _CHUNK_FRAMES)
+        self._shorts = burst_views(self._scratch, 1, _FRAME_BYTES - 1)  # control frames alone: 2 or 4 bytes
         self.overflows = 0
 
-        try:
-            chip_id = self._read_u8(_CHIP_ID)
-        except OSError as e:
-            raise OSError(e.args[0] if e.args else 19,
-                          "BMI270: no answer at I2C address 0x%02x; check wiring, power and SDO" % address)
-        if chip_id != _CHIP_ID_VALUE:
-            raise ValueError("BMI270: CHIP_ID at I2C 0x%02x reads 0x%02x, expected 0x%02x; wrong chip or address"
-                             % (address, chip_id, _CHIP_ID_VALUE))
-        odr_code = 0
-        for i in range(len(_ODR_MHZ)):
-            if _ODR_MHZ[i] >= rate_mhz:
-                odr_code = i + 5
-                break
-        if rate_mhz <= 0 or not odr_code:
-            raise ValueError("BMI270: rate_mhz=%d outside 1..%d" % (rate_mhz, _ODR_MHZ[-1]))
-        range_code = _RANGE_BY_COUNTS_PER_G.get(counts_per_g)
-        if range_code is None:
-            raise ValueError("BMI270: counts_per_g=%d; choose one of 16384, 8192, 4096, 2048" % counts_per_g)
+        check_chip_id(_CHIP, self, _CHIP_ID, "CHIP_ID", _CHIP_ID_VALUE, "SDO")
+        odr_code = rate_index(_CHIP, _ODR_MHZ, rate_mhz) + 5
+        range_code = full_scale_code(_CHIP, _RANGE_BY_COUNTS_PER_G, counts_per_g)
         self.rate_mhz = _ODR_MHZ[odr_code - 5]
         self.counts_per_g = counts_per_g
-        if watermark_samples is None:
-            watermark_samples = self.rate_mhz * 3 // 2000  # 1.5 s of samples
-        self.watermark_samples = max(1, min(watermark_samples, _FIFO_BYTES // _FRAME_BYTES - 1))
+        self.watermark_samples = watermark_samples_for(self.rate_mhz, watermark_samples,
+                                                       _FIFO_BYTES // _FRAME_BYTES - 1)
 
         self._write_u8(_CMD, _SOFTRESET)
         time.sleep(0.002)  # 4.3: 2 ms after soft reset
@@ -141,14 +123,6 @@ class BMI270:
             raise OSError(5, "BMI270: INTERNAL_STATUS 0x%02x after config upload (0x01 = init_ok); "
                              "is the config file Bosch's bmi270_config_file?" % status)
 
-    def _read_u8(self, reg):
-        self._i2c.readfrom_mem_into(self._address, reg, self._reg)
-        return self._reg[0]
-
-    def _write_u8(self, reg, value):
-        self._reg[0] = value
-        self._i2c.writeto_mem(self._address, reg, self._reg)
-
     def _fifo_bytes(self):
         self._i2c.readfrom_mem_into(self._address, _FIFO_LENGTH_0, self._length)
         return self._length[0] | (self._length[1] & 0x3F) << 8
@@ -183,8 +157,7 @@ class BMI270:
                     if i + _FRAME_BYTES > n:
                         break  # cut by the burst: it comes again whole
                     for k in range(i + 1, i + _FRAME_BYTES, 2):
-                        value = scratch[k] | scratch[k + 1] << 8
-                        buf[j] = value - 0x10000 if value & 0x8000 else value
+                        buf[j] = signed16(scratch[k] | scratch[k + 1] << 8)
                         j += 1
                     done += 1
                     i += _FRAME_BYTES

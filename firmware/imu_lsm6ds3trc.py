@@ -5,6 +5,8 @@ Follows datasheet DocID030071 Rev 3 (5.5 FIFO, 6.3 I2C, 9.4-9.8 FIFO_CTRL1-5, 9.
 note AN5130 Rev 1 section 8 (FIFO). Knows nothing of steps; allocates nothing after __init__.
 """
 from .compat import const
+from .imu import (ByteRegisters, burst_views, check_chip_id, full_scale_code, rate_index, signed16, soft_reset,
+                  watermark_samples_for)
 
 _FIFO_CTRL1 = const(0x06)
 _FIFO_CTRL3 = const(0x08)
@@ -16,6 +18,7 @@ _CTRL3_C = const(0x12)
 _FIFO_STATUS1 = const(0x3A)
 _FIFO_DATA_OUT_L = const(0x3E)
 
+_CHIP = "LSM6DS3TR-C"
 _CHIP_ID = const(0x6A)
 _SW_RESET = const(0x01)
 _IF_INC = const(0x04)
@@ -29,7 +32,6 @@ _FIFO_EMPTY = const(0x10)
 
 _FIFO_WORDS = const(2046)  # one data set in FIFO: 682 x,y,z sets (AN5130 figures 28-29)
 _CHUNK_SAMPLES = const(32)  # samples per I2C burst; 192 bytes of scratch
-_RESET_POLLS = const(100)
 
 # ODR_XL and ODR_FIFO share codes 1..10 (tables 41, 52): rate in mHz at index code - 1.
 _ODR_MHZ = (12500, 26000, 52000, 104000, 208000, 416000, 833000, 1660000, 3330000, 6660000)
@@ -37,68 +39,31 @@ _ODR_MHZ = (12500, 26000, 52000, 104000, 208000, 416000, 833000, 1660000, 333000
 _FS_BY_COUNTS_PER_G = {16384: 0, 8192: 2, 4096: 3, 2048: 1}
 
 
-class LSM6DS3TRC:
+class LSM6DS3TRC(ByteRegisters):
     def __init__(self, i2c, address=0x6A, rate_mhz=52000, counts_per_g=4096, watermark_samples=None):
-        self._i2c = i2c
-        self._address = address
-        self._reg = bytearray(1)
+        super().__init__(i2c, address)
         self._status = bytearray(4)  # FIFO_STATUS1..4
         self._scratch = bytearray(6 * _CHUNK_SAMPLES)
-        whole = memoryview(self._scratch)
-        # One view per burst length, made now so that reads never slice (slicing allocates).
-        self._bursts = [whole[: 6 * n] for n in range(_CHUNK_SAMPLES + 1)]
-        self._skips = [whole[: 2 * n] for n in range(3)]
+        self._bursts = burst_views(self._scratch, 6, _CHUNK_SAMPLES)
+        self._skips = burst_views(self._scratch, 2, 2)
         self.overflows = 0
 
-        try:
-            chip_id = self._read_u8(_WHO_AM_I)
-        except OSError as e:
-            raise OSError(e.args[0] if e.args else 19,
-                          "LSM6DS3TR-C: no answer at I2C address 0x%02x; check wiring, power and SA0" % address)
-        if chip_id != _CHIP_ID:
-            raise ValueError("LSM6DS3TR-C: WHO_AM_I at I2C 0x%02x reads 0x%02x, expected 0x%02x; wrong chip or address"
-                             % (address, chip_id, _CHIP_ID))
-
-        odr_code = 0
-        for i in range(len(_ODR_MHZ)):
-            if _ODR_MHZ[i] >= rate_mhz:
-                odr_code = i + 1
-                break
-        if rate_mhz <= 0 or not odr_code:
-            raise ValueError("LSM6DS3TR-C: rate_mhz=%d outside 1..%d" % (rate_mhz, _ODR_MHZ[-1]))
-        fs_code = _FS_BY_COUNTS_PER_G.get(counts_per_g)
-        if fs_code is None:
-            raise ValueError("LSM6DS3TR-C: counts_per_g=%d; choose one of 16384, 8192, 4096, 2048" % counts_per_g)
+        check_chip_id(_CHIP, self, _WHO_AM_I, "WHO_AM_I", _CHIP_ID, "SA0")
+        odr_code = rate_index(_CHIP, _ODR_MHZ, rate_mhz) + 1
+        fs_code = full_scale_code(_CHIP, _FS_BY_COUNTS_PER_G, counts_per_g)
         self.rate_mhz = _ODR_MHZ[odr_code - 1]
         self.counts_per_g = counts_per_g
+        self.watermark_samples = watermark_samples_for(self.rate_mhz, watermark_samples, _FIFO_WORDS // 3 - 1)
 
-        if watermark_samples is None:
-            watermark_samples = self.rate_mhz * 3 // 2000  # 1.5 s of samples
-        watermark_samples = max(1, min(watermark_samples, _FIFO_WORDS // 3 - 1))
-        self.watermark_samples = watermark_samples
-
-        self._write_u8(_CTRL3_C, _IF_INC | _SW_RESET)
-        for _ in range(_RESET_POLLS):
-            if not self._read_u8(_CTRL3_C) & _SW_RESET:
-                break
-        else:
-            raise OSError(110, "LSM6DS3TR-C: SW_RESET did not complete")
+        soft_reset(_CHIP, self, _CTRL3_C, _IF_INC | _SW_RESET, _SW_RESET, "SW_RESET")
         self._write_u8(_CTRL3_C, _BDU | _IF_INC)
         # AN5130 8.3.1: configure with the FIFO in bypass, then select the mode last.
         self._write_u8(_FIFO_CTRL5, 0)
         self._write_u8(_CTRL1_XL, odr_code << 4 | fs_code << 2)
         self._write_u8(_CTRL2_G, 0)
-        fth_words = 3 * watermark_samples
+        fth_words = 3 * self.watermark_samples
         self._i2c.writeto_mem(address, _FIFO_CTRL1, bytes((fth_words & 0xFF, fth_words >> 8, _DEC_FIFO_XL_1, 0)))
         self._write_u8(_FIFO_CTRL5, odr_code << 3 | _FIFO_MODE_CONTINUOUS)
-
-    def _read_u8(self, reg):
-        self._i2c.readfrom_mem_into(self._address, reg, self._reg)
-        return self._reg[0]
-
-    def _write_u8(self, reg, value):
-        self._reg[0] = value
-        self._i2c.writeto_mem(self._address, reg, self._reg)
 
     def watermark_reached(self):
         """True when the FIFO holds at least watermark_samples (FIFO_STATUS2 WaterM)."""
@@ -133,8 +98,7 @@ class LSM6DS3TRC:
             i2c.readfrom_mem_into(address, _FIFO_DATA_OUT_L, self._bursts[n])
             j = 3 * done
             for i in range(0, 6 * n, 2):
-                value = scratch[i] | scratch[i + 1] << 8
-                buf[j] = value - 0x10000 if value & 0x8000 else value
+                buf[j] = signed16(scratch[i] | scratch[i + 1] << 8)
                 j += 1
             done += n
         return wanted

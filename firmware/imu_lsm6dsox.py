@@ -6,6 +6,8 @@ CTRL3_C (12h), FIFO_STATUS1-2 (3Ah-3Bh), FIFO_DATA_OUT_TAG (78h). Style of micro
 lsm6dsox.py. Knows nothing of steps; allocates nothing after __init__.
 """
 from .compat import const
+from .imu import (ByteRegisters, burst_views, check_chip_id, full_scale_code, rate_index, signed16, soft_reset,
+                  watermark_samples_for)
 
 _FIFO_CTRL1 = const(0x07)
 _FIFO_CTRL3 = const(0x09)
@@ -17,6 +19,7 @@ _CTRL3_C = const(0x12)
 _FIFO_STATUS1 = const(0x3A)
 _FIFO_DATA_OUT_TAG = const(0x78)
 
+_CHIP = "LSM6DSOX"
 _CHIP_ID = const(0x6C)
 _SW_RESET = const(0x01)
 _IF_INC = const(0x04)
@@ -29,58 +32,29 @@ _FIFO_OVR_LATCHED = const(0x08)
 
 _FIFO_WORDS = const(512)
 _CHUNK_WORDS = const(32)  # words per I2C burst; 224 bytes of scratch
-_RESET_POLLS = const(100)
 
 # ODR_XL and BDR_XL share codes 1..10, rate in mHz at index code - 1.
 _ODR_MHZ = (12500, 26000, 52000, 104000, 208000, 416000, 833000, 1666000, 3333000, 6666000)
 _FS_BY_COUNTS_PER_G = {16384: 0, 8192: 2, 4096: 3, 2048: 1}  # FS_XL: 2, 4, 8, 16 g
 
 
-class LSM6DSOX:
+class LSM6DSOX(ByteRegisters):
     def __init__(self, i2c, address=0x6A, rate_mhz=52000, counts_per_g=4096, watermark_samples=None):
-        self._i2c = i2c
-        self._address = address
-        self._reg = bytearray(1)
+        super().__init__(i2c, address)
         self._status = bytearray(2)  # FIFO_STATUS1..2
         self._scratch = bytearray(7 * _CHUNK_WORDS)
-        whole = memoryview(self._scratch)
-        # One view per burst length, made now so that reads never slice (slicing allocates).
-        self._bursts = [whole[: 7 * n] for n in range(_CHUNK_WORDS + 1)]
+        self._bursts = burst_views(self._scratch, 7, _CHUNK_WORDS)
         self.overflows = 0
 
-        try:
-            chip_id = self._read_u8(_WHO_AM_I)
-        except OSError as e:
-            raise OSError(e.args[0] if e.args else 19,
-                          "LSM6DSOX: no answer at I2C address 0x%02x; check wiring, power and SA0" % address)
-        if chip_id != _CHIP_ID:
-            raise ValueError("LSM6DSOX: WHO_AM_I at I2C 0x%02x reads 0x%02x, expected 0x%02x; wrong chip or address"
-                             % (address, chip_id, _CHIP_ID))
-
-        odr_code = 0
-        for i in range(len(_ODR_MHZ)):
-            if _ODR_MHZ[i] >= rate_mhz:
-                odr_code = i + 1
-                break
-        if rate_mhz <= 0 or not odr_code:
-            raise ValueError("LSM6DSOX: rate_mhz=%d outside 1..%d" % (rate_mhz, _ODR_MHZ[-1]))
-        fs_code = _FS_BY_COUNTS_PER_G.get(counts_per_g)
-        if fs_code is None:
-            raise ValueError("LSM6DSOX: counts_per_g=%d; choose one of 16384, 8192, 4096, 2048" % counts_per_g)
+        check_chip_id(_CHIP, self, _WHO_AM_I, "WHO_AM_I", _CHIP_ID, "SA0")
+        odr_code = rate_index(_CHIP, _ODR_MHZ, rate_mhz) + 1
+        fs_code = full_scale_code(_CHIP, _FS_BY_COUNTS_PER_G, counts_per_g)
         self.rate_mhz = _ODR_MHZ[odr_code - 1]
         self.counts_per_g = counts_per_g
-
-        if watermark_samples is None:
-            watermark_samples = self.rate_mhz * 3 // 2000  # 1.5 s of samples
-        watermark_samples = max(1, min(watermark_samples, _FIFO_WORDS - 1))  # WTM[8:0]
+        watermark_samples = watermark_samples_for(self.rate_mhz, watermark_samples, _FIFO_WORDS - 1)  # WTM[8:0]
         self.watermark_samples = watermark_samples
 
-        self._write_u8(_CTRL3_C, _IF_INC | _SW_RESET)
-        for _ in range(_RESET_POLLS):
-            if not self._read_u8(_CTRL3_C) & _SW_RESET:
-                break
-        else:
-            raise OSError(110, "LSM6DSOX: SW_RESET did not complete")
+        soft_reset(_CHIP, self, _CTRL3_C, _IF_INC | _SW_RESET, _SW_RESET, "SW_RESET")
         self._write_u8(_CTRL3_C, _BDU | _IF_INC)
         self._write_u8(_FIFO_CTRL4, 0)  # bypass while configuring
         self._write_u8(_CTRL1_XL, odr_code << 4 | fs_code << 2)
@@ -88,14 +62,6 @@ class LSM6DSOX:
         # FIFO_CTRL1 WTM[7:0], FIFO_CTRL2 WTM8, FIFO_CTRL3 BDR_XL (gyro not batched).
         self._i2c.writeto_mem(address, _FIFO_CTRL1, bytes((watermark_samples & 0xFF, watermark_samples >> 8, odr_code)))
         self._write_u8(_FIFO_CTRL4, _FIFO_MODE_CONTINUOUS)
-
-    def _read_u8(self, reg):
-        self._i2c.readfrom_mem_into(self._address, reg, self._reg)
-        return self._reg[0]
-
-    def _write_u8(self, reg, value):
-        self._reg[0] = value
-        self._i2c.writeto_mem(self._address, reg, self._reg)
 
     def watermark_reached(self):
         """True when the FIFO holds at least watermark_samples words (FIFO_STATUS2 FIFO_WTM_IA)."""
@@ -128,8 +94,7 @@ class LSM6DSOX:
                 if scratch[i] >> 3 != _TAG_XL_NC:
                     continue
                 for k in range(i + 1, i + 7, 2):
-                    value = scratch[k] | scratch[k + 1] << 8
-                    buf[j] = value - 0x10000 if value & 0x8000 else value
+                    buf[j] = signed16(scratch[k] | scratch[k + 1] << 8)
                     j += 1
                 done += 1
         return done

@@ -6,6 +6,8 @@ USER_CTRL (6Ah), PWR_MGMT_1/2 (6Bh/6Ch), FIFO_COUNTH/L (72h/73h), FIFO_R_W (74h)
 Knows nothing of steps; allocates nothing after __init__.
 """
 from .compat import const
+from .imu import (ByteRegisters, burst_views, check_chip_id, check_rate, full_scale_code, signed16, soft_reset,
+                  watermark_samples_for)
 
 _SMPLRT_DIV = const(0x19)
 _CONFIG = const(0x1A)
@@ -21,6 +23,7 @@ _FIFO_COUNTH = const(0x72)
 _FIFO_R_W = const(0x74)
 _WHO_AM_I = const(0x75)
 
+_CHIP = "MPU6886"
 _CHIP_ID = const(0x19)
 _DEVICE_RESET = const(0x80)
 _CLKSEL_AUTO = const(0x01)
@@ -34,7 +37,6 @@ _FIFO_OFLOW_INT = const(0x10)
 _FRAME_BYTES = const(8)  # ACCEL_X/Y/Z and TEMP, big-endian; temperature comes with the accelerometer
 _FIFO_BYTES = const(1024)
 _CHUNK_FRAMES = const(32)
-_RESET_POLLS = const(100)
 _INTERNAL_RATE_MHZ = const(1000000)  # 1 kHz
 
 _FS_BY_COUNTS_PER_G = {16384: 0, 8192: 1, 4096: 2, 2048: 3}  # ACCEL_FS_SEL: 2, 4, 8, 16 g
@@ -42,31 +44,17 @@ _FS_BY_COUNTS_PER_G = {16384: 0, 8192: 1, 4096: 2, 2048: 3}  # ACCEL_FS_SEL: 2, 
 _ACCEL_DLPF = ((99000, 2), (44800, 3), (21200, 4), (10200, 5), (5100, 6))
 
 
-class MPU6886:
+class MPU6886(ByteRegisters):
     def __init__(self, i2c, address=0x68, rate_mhz=52000, counts_per_g=4096, watermark_samples=None):
-        self._i2c = i2c
-        self._address = address
-        self._reg = bytearray(1)
+        super().__init__(i2c, address)
         self._count = bytearray(2)
         self._scratch = bytearray(_FRAME_BYTES * _CHUNK_FRAMES)
-        whole = memoryview(self._scratch)
-        # One view per burst length, made now so that reads never slice (slicing allocates).
-        self._bursts = [whole[: _FRAME_BYTES * n] for n in range(_CHUNK_FRAMES + 1)]
+        self._bursts = burst_views(self._scratch, _FRAME_BYTES, _CHUNK_FRAMES)
         self.overflows = 0
 
-        try:
-            chip_id = self._read_u8(_WHO_AM_I)
-        except OSError as e:
-            raise OSError(e.args[0] if e.args else 19,
-                          "MPU6886: no answer at I2C address 0x%02x; check wiring, power and AD0" % address)
-        if chip_id != _CHIP_ID:
-            raise ValueError("MPU6886: WHO_AM_I at I2C 0x%02x reads 0x%02x, expected 0x%02x; wrong chip or address"
-                             % (address, chip_id, _CHIP_ID))
-        if not 0 < rate_mhz <= _INTERNAL_RATE_MHZ:
-            raise ValueError("MPU6886: rate_mhz=%d outside 1..%d" % (rate_mhz, _INTERNAL_RATE_MHZ))
-        fs_code = _FS_BY_COUNTS_PER_G.get(counts_per_g)
-        if fs_code is None:
-            raise ValueError("MPU6886: counts_per_g=%d; choose one of 16384, 8192, 4096, 2048" % counts_per_g)
+        check_chip_id(_CHIP, self, _WHO_AM_I, "WHO_AM_I", _CHIP_ID, "AD0")
+        check_rate(_CHIP, rate_mhz, _INTERNAL_RATE_MHZ)
+        fs_code = full_scale_code(_CHIP, _FS_BY_COUNTS_PER_G, counts_per_g)
         divider = min(255, _INTERNAL_RATE_MHZ // rate_mhz - 1)
         self.rate_mhz = _INTERNAL_RATE_MHZ // (1 + divider)
         self.counts_per_g = counts_per_g
@@ -75,17 +63,10 @@ class MPU6886:
             if 2 * bandwidth_mhz < self.rate_mhz:
                 dlpf_code = code
                 break
+        self.watermark_samples = watermark_samples_for(self.rate_mhz, watermark_samples,
+                                                       _FIFO_BYTES // _FRAME_BYTES - 1)
 
-        if watermark_samples is None:
-            watermark_samples = self.rate_mhz * 3 // 2000  # 1.5 s of samples
-        self.watermark_samples = max(1, min(watermark_samples, _FIFO_BYTES // _FRAME_BYTES - 1))
-
-        self._write_u8(_PWR_MGMT_1, _DEVICE_RESET)
-        for _ in range(_RESET_POLLS):
-            if not self._read_u8(_PWR_MGMT_1) & _DEVICE_RESET:
-                break
-        else:
-            raise OSError(110, "MPU6886: DEVICE_RESET did not complete")
+        soft_reset(_CHIP, self, _PWR_MGMT_1, _DEVICE_RESET, _DEVICE_RESET, "DEVICE_RESET")
         self._write_u8(_PWR_MGMT_1, _CLKSEL_AUTO)
         self._write_u8(_PWR_MGMT_2, _GYRO_STANDBY)
         self._write_u8(_SMPLRT_DIV, divider)
@@ -95,14 +76,6 @@ class MPU6886:
         self._write_u8(_ACCEL_CONFIG2, dlpf_code)
         self._write_u8(_FIFO_EN, _ACCEL_FIFO_EN)
         self._write_u8(_USER_CTRL, _USER_FIFO_EN | _FIFO_RST)
-
-    def _read_u8(self, reg):
-        self._i2c.readfrom_mem_into(self._address, reg, self._reg)
-        return self._reg[0]
-
-    def _write_u8(self, reg, value):
-        self._reg[0] = value
-        self._i2c.writeto_mem(self._address, reg, self._reg)
 
     def _frames(self):
         self._i2c.readfrom_mem_into(self._address, _FIFO_COUNTH, self._count)
@@ -133,8 +106,7 @@ class MPU6886:
             j = 3 * done
             for i in range(0, _FRAME_BYTES * n, _FRAME_BYTES):
                 for k in range(i, i + 6, 2):
-                    value = scratch[k] << 8 | scratch[k + 1]
-                    buf[j] = value - 0x10000 if value & 0x8000 else value
+                    buf[j] = signed16(scratch[k] << 8 | scratch[k + 1])
                     j += 1
             done += n
         return wanted

@@ -43,32 +43,29 @@ ODR_MHZ = {5: 12500, 6: 25000, 7: 50000, 8: 100000, 9: 200000, 10: 400000, 11: 8
 
 
 class FakeBMI270(FakeAccelChip):
+    _RESET_VALUES = (
+        (_CHIP_ID, CHIP_ID_VALUE),
+        (_PWR_CONF, 0x03),  # adv_power_save and fifo_self_wake_up on after reset
+        (_ACC_CONF, 0xA8),
+        (_FIFO_CONFIG_0, 0x02),
+        (_FIFO_CONFIG_1, 0x10),
+    )
+    _READ_ONLY = (_CHIP_ID, _INTERNAL_STATUS, _FIFO_LENGTH_0, _FIFO_LENGTH_1, _FIFO_DATA)
+    _NEXT_REG = {_FIFO_DATA: _FIFO_DATA, _INIT_DATA: _INIT_DATA}  # bursts there stream data
+
     def __init__(self, samples=None, config_ok=True):
-        super().__init__(samples)
         self.config_ok = config_ok  # False: the chip rejects any config file (INTERNAL_STATUS init_err)
         self.config = bytearray(CONFIG_BYTES)
-        self._fifo = bytearray(FIFO_BYTES)
-        self._reset()
-        self.empty_reads = 0
+        super().__init__(FIFO_BYTES, 1, samples)
 
     def _reset(self):
-        regs = self.regs
-        for i in range(len(regs)):
-            regs[i] = 0
-        regs[_CHIP_ID] = CHIP_ID_VALUE
-        regs[_PWR_CONF] = 0x03  # adv_power_save and fifo_self_wake_up on after reset
-        regs[_ACC_CONF] = 0xA8
-        regs[_FIFO_CONFIG_0] = 0x02
-        regs[_FIFO_CONFIG_1] = 0x10
         self._initialised = False
         self._uploaded = 0
         self._init_offset = 0
-        self._clear_fifo()
-        self._set_fifo_rate(0)
+        super()._reset()
 
     def _clear_fifo(self):
-        self._head = 0
-        self._count = 0
+        super()._clear_fifo()
         self._skipped = 0   # frames dropped since the last read: reported by a skip frame
         self._cursor = 0    # bytes of the oldest frame already sent in the current burst
 
@@ -82,18 +79,13 @@ class FakeBMI270(FakeAccelChip):
             self.samples_lost += 1
             if regs[_FIFO_CONFIG_0] & 0x01:  # fifo_stop_on_full
                 return
-            self._head = (self._head + 7) % FIFO_BYTES
-            self._count -= 7
+            self._drop_oldest(7)
             self._skipped = min(self._skipped + 1, 0xFF)
         self._put(_HEADER_ACC)
         for value in (x, y, z):
             self._put(value & 0xFF)
             self._put((value >> 8) & 0xFF)
         self.samples_stored += 1
-
-    def _put(self, byte):
-        self._fifo[(self._head + self._count) % FIFO_BYTES] = byte
-        self._count += 1
 
     def _length(self):
         return self._count + (2 if self._skipped else 0)
@@ -128,21 +120,13 @@ class FakeBMI270(FakeAccelChip):
         if at >= self._count:
             self.empty_reads += 1
             return _OVER_READ
-        value = self._fifo[(self._head + at) % FIFO_BYTES]
+        value = self._oldest(at)
         if at == 6:
-            self._head = (self._head + 7) % FIFO_BYTES
-            self._count -= 7
+            self._drop_oldest(7)
             self._cursor = 0
         return value
 
-    def _next_reg(self, reg):
-        if reg == _FIFO_DATA or reg == _INIT_DATA:
-            return reg
-        return (reg + 1) & 0xFF
-
     def _write_reg(self, reg, value):
-        if reg in (_CHIP_ID, _INTERNAL_STATUS, _FIFO_LENGTH_0, _FIFO_LENGTH_1, _FIFO_DATA):
-            return
         if reg == _CMD:
             if value == _SOFTRESET:
                 self._reset()

@@ -46,23 +46,38 @@ class FakeI2C:
 class FakeAccelChip:
     """Register file, I2C address auto-increment and an accelerometer sampling simulated time.
 
-    Subclasses give the chip its registers: `_read_reg(reg)`, `_write_reg(reg, value)`,
-    `_next_reg(reg)` and `_store(x, y, z)` (one sample offered to the FIFO, which keeps, drops
-    or overwrites per its mode); they call `_set_fifo_rate(mhz, divide)` whenever their control
-    registers change the rate at which the accelerometer feeds the FIFO (0: not at all) or the
-    decimation (keep every `divide`-th sample).
+    Subclasses give the chip its registers: `_RESET_VALUES` ((register, value) pairs after a
+    reset; all others read 0), `_READ_ONLY` (registers that ignore writes), `_NEXT_REG` (where a
+    burst goes after a register that it does not simply step past), `_read_reg(reg)`,
+    `_write_reg(reg, value)` and `_store(x, y, z)` (one sample offered to the FIFO, which keeps,
+    drops or overwrites per its mode); they call `_set_fifo_rate(mhz, divide)` whenever their
+    control registers change the rate at which the accelerometer feeds the FIFO (0: not at all)
+    or the decimation (keep every `divide`-th sample).
+
+    The FIFO is a ring of `fifo_slots` slots of `slot_bytes` bytes each (a byte, a 16-bit word,
+    a tagged word): `_append_slot()`, `_oldest(offset)` and `_drop_oldest(slots)` move through it.
 
     Acceleration comes from `feed(xyz)`: signed 16-bit counts, x, y, z interleaved, one sample
     per tick of that rate. Once the feed runs dry the chip keeps measuring the last acceleration
     it saw (0, 0, 0 before any), like a sensor lying still.
     """
 
-    def __init__(self, samples=None):
+    _RESET_VALUES = ()
+    _READ_ONLY = ()
+    _NEXT_REG = {}
+    _SOFT_RESET = None      # (register, bit): writing the bit resets the chip at once; it reads back cleared
+    _AUTO_INCREMENT = None  # (register, bit): while the bit is clear, bursts stay on one register
+
+    def __init__(self, fifo_slots, slot_bytes, samples=None):
         self.regs = bytearray(256)
         self.answering = True
         self.now_us = 0
         self.samples_stored = 0   # samples the FIFO accepted
         self.samples_lost = 0     # samples the chip dropped or overwrote, as its FIFO mode says
+        self.empty_reads = 0      # FIFO data reads while the FIFO was empty (every datasheet forbids them)
+        self._fifo = bytearray(fifo_slots * slot_bytes)
+        self._fifo_slots = fifo_slots
+        self._slot_bytes = slot_bytes
         self._feed = array("h")
         self._feed_at = 0
         self._last = array("h", (0, 0, 0))
@@ -72,6 +87,40 @@ class FakeAccelChip:
         self._ticks = 0
         if samples is not None:
             self.feed(samples)
+        self._reset()
+
+    def _reset(self):
+        """Power-on state: registers at their reset values, the FIFO empty and not fed."""
+        regs = self.regs
+        for i in range(len(regs)):
+            regs[i] = 0
+        for reg, value in self._RESET_VALUES:
+            regs[reg] = value
+        self._clear_fifo()
+        self._set_fifo_rate(0)
+
+    # --- the FIFO ring ---
+
+    def _clear_fifo(self):
+        self._head = 0   # the oldest slot
+        self._count = 0  # slots filled
+
+    def _append_slot(self):
+        """Count one more slot filled, after the newest; return the byte offset to write it at."""
+        at = self._slot_bytes * ((self._head + self._count) % self._fifo_slots)
+        self._count += 1
+        return at
+
+    def _put(self, byte):
+        self._fifo[self._append_slot()] = byte
+
+    def _oldest(self, offset):
+        """The byte `offset` bytes into the FIFO from the start of the oldest slot."""
+        return self._fifo[(self._slot_bytes * self._head + offset) % len(self._fifo)]
+
+    def _drop_oldest(self, slots):
+        self._head = (self._head + slots) % self._fifo_slots
+        self._count -= slots
 
     def feed(self, xyz):
         if len(xyz) % 3:
@@ -115,8 +164,12 @@ class FakeAccelChip:
             reg = self._next_reg(reg)
 
     def write(self, reg, buf):
+        soft_reset = self._SOFT_RESET
         for i in range(len(buf)):
-            self._write_reg(reg, buf[i])
+            if soft_reset and reg == soft_reset[0] and buf[i] & soft_reset[1]:
+                self._reset()
+            elif reg not in self._READ_ONLY:
+                self._write_reg(reg, buf[i])
             reg = self._next_reg(reg)
 
     def _read_reg(self, reg):
@@ -126,4 +179,7 @@ class FakeAccelChip:
         self.regs[reg] = value
 
     def _next_reg(self, reg):
-        return (reg + 1) & 0xFF
+        auto_increment = self._AUTO_INCREMENT
+        if auto_increment and not self.regs[auto_increment[0]] & auto_increment[1]:
+            return reg
+        return self._NEXT_REG.get(reg, (reg + 1) & 0xFF)

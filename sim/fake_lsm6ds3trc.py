@@ -42,24 +42,19 @@ _DECIMATION = (0, 1, 2, 3, 4, 8, 16, 32)  # DEC_FIFO_XL codes (table 34)
 
 
 class FakeLSM6DS3TRC(FakeAccelChip):
-    def __init__(self, samples=None):
-        super().__init__(samples)
-        self._words = bytearray(2 * FIFO_WORDS)  # ring of little-endian words, x,y,z per set
-        self._reset()
-        self.empty_reads = 0  # FIFO_DATA_OUT reads while the FIFO was empty (AN5130 8.4 forbids them)
+    _RESET_VALUES = ((_WHO_AM_I, WHO_AM_I_VALUE), (_CTRL3_C, _CTRL3_C_DEFAULT))
+    _READ_ONLY = (_WHO_AM_I,) + tuple(range(_FIFO_STATUS1, _FIFO_DATA_OUT_H + 1))
+    # A burst from FIFO_DATA_OUT_L rolls back to it after FIFO_DATA_OUT_H, as the Linux
+    # st_lsm6dsx driver relies on when it reads a whole pattern in one transfer.
+    _SOFT_RESET = (_CTRL3_C, _SW_RESET)  # table 57: completes at once here
+    _AUTO_INCREMENT = (_CTRL3_C, _IF_INC)
+    _NEXT_REG = {_FIFO_DATA_OUT_H: _FIFO_DATA_OUT_L}
 
-    def _reset(self):
-        regs = self.regs
-        for i in range(len(regs)):
-            regs[i] = 0
-        regs[_WHO_AM_I] = WHO_AM_I_VALUE
-        regs[_CTRL3_C] = _CTRL3_C_DEFAULT
-        self._clear_fifo()
-        self._set_fifo_rate(0)
+    def __init__(self, samples=None):
+        super().__init__(FIFO_WORDS, 2, samples)  # a ring of little-endian words, x,y,z per set
 
     def _clear_fifo(self):
-        self._head = 0        # index of the oldest word in the ring
-        self._count = 0       # unread words
+        super()._clear_fifo()
         self._removed = 0     # words read or overwritten since the FIFO was cleared: gives the pattern
         self._overrun = False
 
@@ -75,22 +70,15 @@ class FakeLSM6DS3TRC(FakeAccelChip):
                 return
             # Continuous: the write index wraps and overwrites the oldest words one by one (8.2.3).
             drop = self._count + 3 - FIFO_WORDS
-            self._head = (self._head + drop) % FIFO_WORDS
-            self._count -= drop
+            self._drop_oldest(drop)
             self._removed += drop
             self._overrun = True
             self.samples_lost += 1
-        self._put(x)
-        self._put(y)
-        self._put(z)
+        for value in (x, y, z):
+            at = self._append_slot()
+            self._fifo[at] = value & 0xFF
+            self._fifo[at + 1] = (value >> 8) & 0xFF
         self.samples_stored += 1
-
-    def _put(self, value):
-        at = 2 * ((self._head + self._count) % FIFO_WORDS)
-        value &= 0xFFFF
-        self._words[at] = value & 0xFF
-        self._words[at + 1] = value >> 8
-        self._count += 1
 
     # --- registers ---
 
@@ -119,33 +107,17 @@ class FakeLSM6DS3TRC(FakeAccelChip):
             if self._count == 0:
                 self.empty_reads += 1
                 return 0
-            at = 2 * self._head
             if reg == _FIFO_DATA_OUT_L:
-                return self._words[at]
-            value = self._words[at + 1]
+                return self._oldest(0)
+            value = self._oldest(1)
             # Reading the high byte releases the slot; the output registers load the next word.
-            self._head = (self._head + 1) % FIFO_WORDS
-            self._count -= 1
+            self._drop_oldest(1)
             self._removed += 1
             self._overrun = False
             return value
         return self.regs[reg]
 
-    def _next_reg(self, reg):
-        if not self.regs[_CTRL3_C] & _IF_INC:
-            return reg
-        # A burst from FIFO_DATA_OUT_L rolls back to it after FIFO_DATA_OUT_H, as the Linux
-        # st_lsm6dsx driver relies on when it reads a whole pattern in one transfer.
-        if reg == _FIFO_DATA_OUT_H:
-            return _FIFO_DATA_OUT_L
-        return (reg + 1) & 0xFF
-
     def _write_reg(self, reg, value):
-        if reg == _WHO_AM_I or _FIFO_STATUS1 <= reg <= _FIFO_DATA_OUT_H:
-            return  # read-only
-        if reg == _CTRL3_C and value & _SW_RESET:
-            self._reset()  # completes at once here; the bit reads back cleared (table 57)
-            return
         self.regs[reg] = value
         if reg == _FIFO_CTRL3 and value & 0x38:
             raise NotImplementedError("fake LSM6DS3TR-C: gyroscope data set in FIFO not modelled")

@@ -37,25 +37,23 @@ ODR_MHZ = (0, 12500, 26000, 52000, 104000, 208000, 416000, 833000, 1666000, 3333
 
 
 class FakeLSM6DSOX(FakeAccelChip):
+    _RESET_VALUES = ((_WHO_AM_I, WHO_AM_I_VALUE), (_CTRL3_C, _IF_INC))
+    _READ_ONLY = (_WHO_AM_I, _FIFO_STATUS1, _FIFO_STATUS2) + tuple(range(_FIFO_DATA_OUT_TAG, 0x100))
+    # Bursts over the FIFO output roll back from Z_H to the tag: the Linux st_lsm6dsx driver
+    # reads several tagged words in one transfer.
+    _SOFT_RESET = (_CTRL3_C, _SW_RESET)  # completes at once here
+    _AUTO_INCREMENT = (_CTRL3_C, _IF_INC)
+    _NEXT_REG = {_FIFO_DATA_OUT_Z_H: _FIFO_DATA_OUT_TAG}
+
     def __init__(self, samples=None):
-        super().__init__(samples)
-        self._words = bytearray(7 * FIFO_WORDS)
-        self._reset()
-        self.empty_reads = 0
+        super().__init__(FIFO_WORDS, 7, samples)  # a ring of tagged words: TAG, then x, y, z little-endian
 
     def _reset(self):
-        regs = self.regs
-        for i in range(len(regs)):
-            regs[i] = 0
-        regs[_WHO_AM_I] = WHO_AM_I_VALUE
-        regs[_CTRL3_C] = _IF_INC
-        self._clear_fifo()
         self._tag_cnt = 0
-        self._set_fifo_rate(0)
+        super()._reset()
 
     def _clear_fifo(self):
-        self._head = 0
-        self._count = 0
+        super()._clear_fifo()
         self._full = False             # FIFO_OVR_IA: full and a word was overwritten
         self._overrun_latched = False  # FIFO_OVR_LATCHED: cleared by reading FIFO_STATUS2
 
@@ -67,26 +65,24 @@ class FakeLSM6DSOX(FakeAccelChip):
             if mode == _MODE_FIFO:
                 self.samples_lost += 1
                 return
-            self._head = (self._head + 1) % FIFO_WORDS
-            self._count -= 1
+            self._drop_oldest(1)
             self._full = True
             self._overrun_latched = True
             self.samples_lost += 1
-        at = 7 * ((self._head + self._count) % FIFO_WORDS)
+        at = self._append_slot()
         tag = TAG_XL_NC << 3 | self._tag_cnt << 1
         ones = 0
         for bit in range(1, 8):
             ones += tag >> bit & 1
-        self._words[at] = tag | (ones & 1)  # TAG_PARITY (driver does not use it)
+        w = self._fifo
+        w[at] = tag | (ones & 1)  # TAG_PARITY (driver does not use it)
         self._tag_cnt = (self._tag_cnt + 1) & 3
-        w = self._words
         w[at + 1] = x & 0xFF
         w[at + 2] = (x >> 8) & 0xFF
         w[at + 3] = y & 0xFF
         w[at + 4] = (y >> 8) & 0xFF
         w[at + 5] = z & 0xFF
         w[at + 6] = (z >> 8) & 0xFF
-        self._count += 1
         self.samples_stored += 1
 
     def _read_reg(self, reg):
@@ -109,29 +105,14 @@ class FakeLSM6DSOX(FakeAccelChip):
             if self._count == 0:
                 self.empty_reads += 1
                 return 0
-            value = self._words[7 * self._head + reg - _FIFO_DATA_OUT_TAG]
+            value = self._oldest(reg - _FIFO_DATA_OUT_TAG)
             if reg == _FIFO_DATA_OUT_Z_H:  # the last byte of a word releases it
-                self._head = (self._head + 1) % FIFO_WORDS
-                self._count -= 1
+                self._drop_oldest(1)
                 self._full = False
             return value
         return self.regs[reg]
 
-    def _next_reg(self, reg):
-        if not self.regs[_CTRL3_C] & _IF_INC:
-            return reg
-        # Bursts over the FIFO output roll back from Z_H to the tag: the Linux st_lsm6dsx driver
-        # reads several tagged words in one transfer.
-        if reg == _FIFO_DATA_OUT_Z_H:
-            return _FIFO_DATA_OUT_TAG
-        return (reg + 1) & 0xFF
-
     def _write_reg(self, reg, value):
-        if reg == _WHO_AM_I or reg in (_FIFO_STATUS1, _FIFO_STATUS2) or reg >= _FIFO_DATA_OUT_TAG:
-            return
-        if reg == _CTRL3_C and value & _SW_RESET:
-            self._reset()
-            return
         self.regs[reg] = value
         if reg == _FIFO_CTRL3 and value & 0xF0:
             raise NotImplementedError("fake LSM6DSOX: gyroscope batching not modelled")

@@ -33,25 +33,17 @@ _GYRO_FIFO_EN = 0x10
 
 
 class FakeMPU6886(FakeAccelChip):
+    _RESET_VALUES = ((_WHO_AM_I, WHO_AM_I_VALUE), (_PWR_MGMT_1, 0x40))  # SLEEP after reset
+    _READ_ONLY = (_WHO_AM_I, _INT_STATUS, _FIFO_COUNTH, _FIFO_COUNTL)
+    _SOFT_RESET = (_PWR_MGMT_1, 0x80)  # DEVICE_RESET completes at once here
+    _NEXT_REG = {_FIFO_R_W: _FIFO_R_W}  # bursts on FIFO_R_W keep reading the FIFO
+
     def __init__(self, samples=None):
-        super().__init__(samples)
-        self._bytes = bytearray(FIFO_BYTES)
-        self._reset()
-        self.empty_reads = 0
+        super().__init__(FIFO_BYTES, 1, samples)
 
     def _reset(self):
-        regs = self.regs
-        for i in range(len(regs)):
-            regs[i] = 0
-        regs[_WHO_AM_I] = WHO_AM_I_VALUE
-        regs[_PWR_MGMT_1] = 0x40  # SLEEP after reset
-        self._clear_fifo()
         self._count_latch = 0
-        self._set_fifo_rate(0)
-
-    def _clear_fifo(self):
-        self._head = 0
-        self._count = 0
+        super()._reset()
 
     def _store(self, x, y, z):
         regs = self.regs
@@ -63,16 +55,11 @@ class FakeMPU6886(FakeAccelChip):
             if regs[_CONFIG] & 0x40:  # FIFO_MODE=1: further writes are not written
                 return
             drop = self._count + FRAME_BYTES - FIFO_BYTES  # FIFO_MODE=0: replace the oldest data
-            self._head = (self._head + drop) % FIFO_BYTES
-            self._count -= drop
+            self._drop_oldest(drop)
         for value in (x, y, z, TEMP_COUNTS):
             self._put((value >> 8) & 0xFF)
             self._put(value & 0xFF)
         self.samples_stored += 1
-
-    def _put(self, byte):
-        self._bytes[(self._head + self._count) % FIFO_BYTES] = byte
-        self._count += 1
 
     def _read_reg(self, reg):
         if reg == _INT_STATUS:
@@ -88,23 +75,12 @@ class FakeMPU6886(FakeAccelChip):
             if not self._count:
                 self.empty_reads += 1
                 return 0xFF
-            value = self._bytes[self._head]
-            self._head = (self._head + 1) % FIFO_BYTES
-            self._count -= 1
+            value = self._oldest(0)
+            self._drop_oldest(1)
             return value
         return self.regs[reg]
 
-    def _next_reg(self, reg):
-        if reg == _FIFO_R_W:
-            return reg  # bursts on FIFO_R_W keep reading the FIFO
-        return (reg + 1) & 0xFF
-
     def _write_reg(self, reg, value):
-        if reg in (_WHO_AM_I, _INT_STATUS, _FIFO_COUNTH, _FIFO_COUNTL):
-            return
-        if reg == _PWR_MGMT_1 and value & 0x80:
-            self._reset()  # DEVICE_RESET completes at once here and reads back cleared
-            return
         if reg == _USER_CTRL and value & _FIFO_RST:
             self._clear_fifo()
             value &= ~_FIFO_RST

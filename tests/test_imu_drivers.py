@@ -245,7 +245,7 @@ def test_driver_and_fake_run_under_micropython_without_allocating(part, tmp_path
     assert result.stdout.split() == ["samples", str(samples), "exact", "True", "overflows", "0"]
 
 
-DRIVER_FILES = ["imu_lsm6ds3trc.py", "imu_lsm6dsox.py", "imu_bmi270.py", "imu_mpu6886.py", "compat.py"]
+DRIVER_FILES = ["imu_lsm6ds3trc.py", "imu_lsm6dsox.py", "imu_bmi270.py", "imu_mpu6886.py", "imu.py", "compat.py"]
 # nRF52840 (XIAO Sense, Nano 33 BLE Sense) is a Cortex-M4F; the RP2040 and ESP32 builds differ.
 MARCH = {"imu_lsm6dsox.py": "armv6m", "imu_mpu6886.py": "xtensawin"}
 

@@ -66,5 +66,5 @@ def test_words_with_other_tags_are_skipped(rig):
     fed = ramp(6)
     chip.feed(fed)
     chip.advance_us(us_for(52000, 6))
-    chip._words[7 * 2] = 0x04 << 3  # the third word re-tagged as a timestamp word
+    chip._fifo[7 * 2] = 0x04 << 3  # the third word re-tagged as a timestamp word
     assert list(drain(imu)) == list(fed[:6]) + list(fed[9:])
