@@ -305,6 +305,8 @@ class Detector:
         second's, so the stretch starts one step before the first heel strike."""
         pend = self.pend
         first_d = pend[1] - pend[0]
+        if self.minute == 0 and first_d > pend[0]:
+            first_d = pend[0]  # walking already when the detector started: the stretch starts at sample 0
         self.walking = 1
         self.seg_start = pend[0] - first_d
         self.seg_steps = 0

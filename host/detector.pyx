@@ -336,6 +336,8 @@ cdef class Detector:
         second's, so the stretch starts one step before the first heel strike."""
         cdef int[::1] pend = self.pend
         cdef long long first_d = pend[1] - pend[0]
+        if self.minute == 0 and first_d > pend[0]:
+            first_d = pend[0]  # walking already when the detector started: the stretch starts at sample 0
         cdef Py_ssize_t k
         self.walking = 1
         self.seg_start = pend[0] - first_d

@@ -142,3 +142,9 @@ def test_one_long_feed_of_stillness_returns_early_instead_of_overrunning_events(
     det.flush()
     minutes += [det.events[k * spec.EV_WORDS + 1] for k in range(det.n_events)]
     assert minutes == list(range(120))
+
+
+def test_walking_from_the_first_sample_never_starts_before_it():
+    result = run(walking(30, 50, 110), 50000)
+    assert result["walking"][0][0] >= 0 and result["bouts"][0]["start_s"] >= 0
+    assert result["minutes"][0]["walk_s"] == round(result["walking_s"])
