@@ -33,8 +33,9 @@ def _parse_rows(path, lines, first_line):
     return rows
 
 
-def iter_rows(path, chunk_rows=CHUNK_ROWS):
+def iter_rows(path, chunk_rows=None):
     """Yield float64 arrays of shape (k, 4) with t, x, y, z, validated: header, finite, time increasing."""
+    chunk_rows = chunk_rows or CHUNK_ROWS
     try:
         handle = open(path, encoding="ascii", errors="strict")
     except OSError as exc:
@@ -65,14 +66,16 @@ def iter_rows(path, chunk_rows=CHUNK_ROWS):
 
 
 class Resampler:
-    """Linear interpolation onto the device grid t_k = k / rate, box-averaged over the `oversample` sub-grid
-    points of each output period (the IMU's own anti-alias filter), then scaled, rounded and clipped to int16.
+    """Linear interpolation onto `oversample` sub-grid points per output period, centred on t_k = k / rate,
+    averaged (a box filter: the IMU's own anti-alias filter), then scaled, rounded and clipped to int16.
     Deterministic: the same input gives the same counts, however it is chunked."""
 
     def __init__(self, rate_mhz, counts_per_g, input_rate_hz):
         self.rate_hz = rate_mhz / 1000.0
         self.counts_per_g = counts_per_g
-        self.oversample = max(1, int(input_rate_hz // self.rate_hz))
+        # 1/0.005 s is 199.99999...: allow for the float before flooring to whole sub-samples.
+        self.oversample = max(1, int(input_rate_hz / self.rate_hz + 1e-6))
+        self.offset = (self.oversample - 1) / 2.0  # sub-steps from the first sub-point to the centre
         self.next_k = 0  # next sub-grid index to produce
         self.tail = None  # last input row of the previous chunk
         self.partial = np.zeros((0, 3))
@@ -83,10 +86,10 @@ class Resampler:
         self.tail = rows[-1:]
         t = rows[:, 0]
         step = 1.0 / (self.rate_hz * self.oversample)
-        last_k = int(math.floor(t[-1] / step + 1e-9))
+        last_k = int(math.floor(t[-1] / step + self.offset + 1e-9))
         if last_k < self.next_k:
             return np.zeros((0, 3), dtype=np.int16)
-        grid = np.arange(self.next_k, last_k + 1) * step
+        grid = (np.arange(self.next_k, last_k + 1) - self.offset) * step
         self.next_k = last_k + 1
         fine = np.column_stack([np.interp(grid, t, rows[:, c]) for c in (1, 2, 3)])
         fine = np.vstack((self.partial, fine))
