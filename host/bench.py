@@ -15,32 +15,6 @@ SEED = 20240607
 CALLGRIND_SAMPLES = 12000  # 4 minutes at 50 Hz: walking, stillness and a minute rollover
 ALLOC_SAMPLES = 30000
 
-# Under MicroPython: feed a raw int16 file with gc off, print heap bytes allocated inside feed() and samples fed.
-FEED_SCRIPT = """
-import gc, sys
-from array import array
-from firmware.detector import Detector
-det = Detector(int(sys.argv[2]), int(sys.argv[3]))
-buf = array("h", [0] * (3 * 4096))
-fed = 0
-alloc = 0
-gc.collect()
-gc.disable()
-with open(sys.argv[1], "rb") as f:
-    while True:
-        n = f.readinto(buf) // 6
-        if not n:
-            break
-        start = 0
-        while n:
-            before = gc.mem_alloc()
-            used = det.feed(buf, start, n)
-            alloc += gc.mem_alloc() - before
-            fed += used
-            start += used
-            n -= used
-print(alloc, fed)
-"""
 
 
 def synthetic_chunks(days, rate_mhz=50000, counts_per_g=4096, seed=SEED):
@@ -76,10 +50,13 @@ def synthetic_chunks(days, rate_mhz=50000, counts_per_g=4096, seed=SEED):
         kind = rng.choice(["walk", "still", "still", "fidget"])
 
 
-def micropython_feed(raw_path, rate_mhz, counts_per_g, valgrind=None):
-    """Run FEED_SCRIPT on a raw int16 file; (heap bytes allocated in feed, samples fed, callgrind Ir or None)."""
+def micropython_feed(raw_path, rate_mhz, counts_per_g, mode, valgrind=None):
+    """sim/replay_driver.py in `mode` on a raw int16 file: (the integers it printed, callgrind instructions or
+    None). Count instructions in `locked` mode only: `alloc` mode's gc.mem_alloc() walks the whole heap and
+    would add thousands of instructions per sample that a board never spends."""
     root = replay.firmware_root()
-    command = [replay.micropython_binary(), "-c", FEED_SCRIPT, raw_path, str(rate_mhz), str(counts_per_g)]
+    driver = os.path.join(root, "sim", "replay_driver.py")
+    command = [replay.micropython_binary(), driver, raw_path, str(rate_mhz), str(counts_per_g), mode]
     with tempfile.TemporaryDirectory() as tmp:
         out_file = os.path.join(tmp, "callgrind.out")
         if valgrind:
@@ -87,12 +64,12 @@ def micropython_feed(raw_path, rate_mhz, counts_per_g, valgrind=None):
         done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, MICROPYPATH=root))
         if done.returncode != 0:
             raise RuntimeError(f"micropython feed failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
-        alloc, fed = (int(word) for word in done.stdout.split()[-2:])
+        printed = [int(word) for word in done.stdout.split()]
         instructions = None
         if valgrind:
             with open(out_file) as f:
                 instructions = next(int(line.split()[1]) for line in f if line.startswith("summary:"))
-    return alloc, fed, instructions
+    return printed, instructions
 
 
 def write_raw(path, samples):
@@ -133,7 +110,7 @@ def bench(days=7, rate_mhz=50000, quick=False):
         empty_path = os.path.join(tmp, "empty.i16")
         write_raw(empty_path, samples[:0])
         write_raw(slice_path, samples[:ALLOC_SAMPLES])
-        alloc, fed, _ = micropython_feed(slice_path, rate_mhz, counts_per_g)
+        (alloc, fed), _ = micropython_feed(slice_path, rate_mhz, counts_per_g, "alloc")
         out["micropython_bytes_per_sample"] = alloc / fed
         valgrind = shutil.which("valgrind")
         if valgrind is None:
@@ -141,8 +118,8 @@ def bench(days=7, rate_mhz=50000, quick=False):
             out["micropython_instr_reason"] = "valgrind not found on PATH (apt-get install valgrind)"
         else:
             write_raw(slice_path, samples[:CALLGRIND_SAMPLES])
-            _, fed, with_samples = micropython_feed(slice_path, rate_mhz, counts_per_g, valgrind)
-            _, _, start_up = micropython_feed(empty_path, rate_mhz, counts_per_g, valgrind)
+            (fed, _, _), with_samples = micropython_feed(slice_path, rate_mhz, counts_per_g, "locked", valgrind)
+            _, start_up = micropython_feed(empty_path, rate_mhz, counts_per_g, "locked", valgrind)
             out["micropython_instr_per_sample"] = round((with_samples - start_up) / fed)
             out["micropython_callgrind_samples"] = fed
     return out

@@ -1,5 +1,6 @@
 """The firmware detector under the real MicroPython unix port: a whole recording is fed in FIFO-sized batches
-with the heap locked, so any allocation in the per-sample path would raise MemoryError."""
+(170 samples, about the LSM6DS3TR-C watermark) with the heap locked by sim/replay_driver.py, so any
+allocation in the per-sample path would raise MemoryError."""
 import os
 import subprocess
 
@@ -12,54 +13,15 @@ from synthetic import concat, still, to_counts, walking
 
 SHIPPED = os.path.join(REPO, "recordings", "Samsung_Jamie_Hard_InHand_1.csv")
 
-DRIVER = """
-import micropython
-from array import array
-from firmware.detector import Detector, EV_WORDS, EV_STEP, EV_MINUTE
-BATCH = 170  # samples: the LSM6DS3TR-C watermark at 52 Hz is in this range
-det = Detector(RATE, 4096)
-buf = array('h', bytes(6 * BATCH))
-steps = 0
-minutes = 0
-samples = 0
-with open(PATH, 'rb') as f:
-    while True:
-        got = f.readinto(buf) // 6
-        if not got:
-            break
-        micropython.heap_lock()
-        start = 0
-        while got:
-            used = det.feed(buf, start, got)
-            k = 0
-            while k < det.n_events:
-                kind = det.events[k * EV_WORDS]
-                if kind == EV_STEP:
-                    steps += 1
-                elif kind == EV_MINUTE:
-                    minutes += 1
-                k += 1
-            start += used
-            got -= used
-            samples += used
-        micropython.heap_unlock()
-n = det.flush()
-for k in range(n):
-    if det.events[k * EV_WORDS] == EV_STEP:
-        steps += 1
-    elif det.events[k * EV_WORDS] == EV_MINUTE:
-        minutes += 1
-print(samples, steps, minutes)
-"""
 
 
 def run_locked(micropython, counts, rate_mhz, tmp_path):
     raw = tmp_path / "counts.bin"
     raw.write_bytes(np.ascontiguousarray(counts, dtype="<i2").tobytes())
-    script = tmp_path / "driver.py"
-    script.write_text(f"RATE = {rate_mhz}\nPATH = {str(raw)!r}\n" + DRIVER)
+    driver = os.path.join(REPO, "sim", "replay_driver.py")
     env = dict(os.environ, MICROPYPATH=REPO)
-    out = subprocess.run([micropython, str(script)], capture_output=True, text=True, env=env, timeout=600)
+    out = subprocess.run([micropython, driver, str(raw), str(rate_mhz), "4096", "locked"], capture_output=True,
+                         text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stderr + out.stdout
     return [int(v) for v in out.stdout.split()]
 
