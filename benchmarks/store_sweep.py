@@ -3,7 +3,8 @@ erase count and projected flash life, capacity. Prints one JSON object; no pass/
 
     micropython benchmarks/store_sweep.py sweep-short   # what tests/test_store_powercut.py runs
     micropython benchmarks/store_sweep.py sweep-full    # every cut point of a 3-day run
-    micropython benchmarks/store_sweep.py wear          # erases per day, flash life on 256 KB
+    micropython benchmarks/store_sweep.py wear [days [static_kb [warmup_days]]]
+                                                        # erases per day, flash life on 256 KB
     micropython benchmarks/store_sweep.py capacity      # 760 design days in 128 KB
 
 Cut points: every program and every erase, and the first read of each run of reads (a cut at any
@@ -185,22 +186,26 @@ def expected_slot(tally):
 
 
 def check_after_cut(board, truth, durable, fed):
+    """(minutes lost, worn or active minutes lost, acked seq) after a reboot; `durable` and `fed`
+    are (all, worn or active) minute counts written to flash and handed to the store."""
     found, rebooted = recovered_minutes(board)
     if rebooted.quarantined:
         raise AssertionError("a power cut left a record the store had to quarantine")
-    lost = 0
+    lost = lost_worn = 0
     for key, minutes in truth.items():
         slots = found.get(key)
         for minute, expected in minutes.items():
             s = minute * 4
             if slots is None or not slots[s]:
                 lost += 1
+                lost_worn += store_format.is_worn_or_active(expected, 0)
             elif bytes(slots[s:s + 4]) != expected:
                 raise AssertionError("day %d minute %d read back as %s, written as %s"
                                      % (key, minute, bytes(slots[s:s + 4]), expected))
-    if lost > fed - durable:
-        raise AssertionError("lost %d minutes, only %d were not yet written" % (lost, fed - durable))
-    return lost, rebooted.acked_seq
+    if lost > fed[0] - durable[0] or lost_worn > fed[1] - durable[1]:
+        raise AssertionError("lost %d minutes (%d worn), only %d (%d worn) were not yet written"
+                             % (lost, lost_worn, fed[0] - durable[0], fed[1] - durable[1]))
+    return lost, lost_worn, rebooted.acked_seq
 
 
 def cut_points(log):
@@ -221,8 +226,9 @@ def sweep(first_minute, minutes):
     board.sync()
     days = []
     truth = {}
-    durable = fed = 0
-    result = {"operations": 0, "cut_points": 0, "max_minutes_lost": 0, "events_swept": 0}
+    durable = fed = (0, 0)  # minutes (all, worn or active)
+    result = {"operations": 0, "cut_points": 0, "max_minutes_lost": 0, "max_worn_minutes_lost": 0,
+              "events_swept": 0}
     acked_seen = 0
     for n in range(minutes):
         minute_of_run = first_minute + n
@@ -239,8 +245,9 @@ def sweep(first_minute, minutes):
         log = board.flash.operation_log
         board.flash.operation_log = None
         after = board.snapshot()
-        truth.setdefault(FIRST_DAY + day, {})[minute] = expected_slot(tally)
-        fed += 1
+        expected = expected_slot(tally)
+        truth.setdefault(FIRST_DAY + day, {})[minute] = expected
+        fed = (fed[0] + 1, fed[1] + store_format.is_worn_or_active(expected, 0))
         points = cut_points(log)
         result["operations"] += len(log)
         if points:
@@ -255,10 +262,11 @@ def sweep(first_minute, minutes):
                 raise AssertionError("no power cut at operation %d of %d" % (point, len(log)))
             except PowerCut:
                 pass
-            lost, acked = check_after_cut(board, truth, durable, fed)
+            lost, lost_worn, acked = check_after_cut(board, truth, durable, fed)
             if acked < acked_seen:
                 raise AssertionError("acked seq went back from %d to %d" % (acked_seen, acked))
             result["max_minutes_lost"] = max(result["max_minutes_lost"], lost)
+            result["max_worn_minutes_lost"] = max(result["max_worn_minutes_lost"], lost_worn)
             result["cut_points"] += 1
         board.restore(after)
         if not board.store.unsaved_minutes:
@@ -268,9 +276,10 @@ def sweep(first_minute, minutes):
     return result
 
 
-def wear(days, block_count, ballast_bytes):
-    """Erases on a block_count x 4 KB littlefs holding ballast_bytes of static files (firmware and a
-    full store) while the store records `days` design days with a daily sync."""
+def wear(days, block_count, ballast_bytes, warmup_days):
+    """Erases on a block_count x 4 KB littlefs holding ballast_bytes of static files (firmware)
+    while the store records `days` design days with a daily sync, counted after `warmup_days` that
+    fill the store, so its own packs sit still for the whole count as they do on a full device."""
     flash = RamFlash(4096, block_count)
     os.VfsLfs2.mkfs(flash)
     os.mount(os.VfsLfs2(flash), MOUNT)
@@ -279,18 +288,21 @@ def wear(days, block_count, ballast_bytes):
     os.umount(MOUNT)
     board = Board(flash)
     board.sync()
-    start = flash.erase_count()
-    for day in range(days):
+    for day in range(warmup_days + days):
+        if day == warmup_days:
+            start = list(board.flash.erases_per_block)
         for minute, tally in enumerate(DesignDay(1000 + day).minutes()):
             if minute == SYNC_MINUTE:
                 board.sync()
             board.minute(tally)
-    erases_per_day = (flash.erase_count() - start) / days
-    worst_block_per_day = max(flash.erases_per_block) / days
+    erases = [after - before for after, before in zip(board.flash.erases_per_block, start)]
+    worst = max(erases)
     os.umount(MOUNT)
-    return {"days": days, "fs_bytes": 4096 * block_count, "ballast_bytes": ballast_bytes,
-            "erases_per_day": erases_per_day, "worst_block_erases_per_day": worst_block_per_day,
-            "life_years_at_10k_cycles": 10000 / worst_block_per_day / 365}
+    return {"days": days, "warmup_days": warmup_days, "fs_bytes": 4096 * block_count,
+            "ballast_bytes": ballast_bytes, "erases_per_day": sum(erases) / days,
+            "worst_block": erases.index(worst), "erases_per_block": erases,
+            "worst_block_erases_per_day": worst / days,
+            "life_years_at_10k_cycles": 10000 * days / worst / 365}
 
 
 def capacity(days):
@@ -326,7 +338,9 @@ if __name__ == "__main__":
     elif mode == "sweep-full":
         out = sweep(0, 3 * 1440)
     elif mode == "wear":
-        out = wear(int(sys.argv[2]) if len(sys.argv) > 2 else 30, 64, 160 * 1024)
+        given = [int(a) for a in sys.argv[2:5]]
+        days, static_kb, warmup_days = given + [30, 160, 0][len(given):]
+        out = wear(days, 64, static_kb * 1024, warmup_days)
     elif mode == "capacity":
         out = capacity(int(sys.argv[2]) if len(sys.argv) > 2 else 760)
     else:

@@ -1,6 +1,7 @@
 """Day store: per-minute records and day summaries on littlefs, in the format of
 docs/store-format.md. Survives a power cut at any flash operation (loses at most the minutes since the
-last write) and never raises on bad data found on flash. Knows nothing of steps or serial links."""
+last write: <= 10 worn, <= 60 in all) and never raises on bad data found on flash. Knows nothing of
+steps or serial links."""
 import os
 import struct
 from binascii import crc32
@@ -26,7 +27,9 @@ STATE = "<IIHHHH"  # boot_id, acked_seq, lost_detail, lost_summary, quarantined,
 STATE_BYTES = const(16)
 
 MAX_MINUTES = const(1500)  # a local day has up to 25 h (DST fall-back)
-FLUSH_EVERY_MIN = const(10)  # the loss bound: minutes not yet on flash
+FLUSH_EVERY_MIN = const(10)  # the loss bound: worn or active minutes not yet on flash
+FLUSH_STILL_EVERY_MIN = const(60)  # the loss bound for still minutes (below WORN_MOVEMENT_MG): not
+# rewriting them every 10 minutes took erases from 30 to 24.6 a day (spec, 'Write schedule')
 WORN_MOVEMENT_MG = const(8)  # mean |dynamic accel| over a minute at or above this: worn. Placeholder
 # above a still device's noise floor; calibrate on recordings. Equals movement octave >= 4.
 WORN_OCTAVE = const(4)
@@ -133,6 +136,11 @@ def _is_active(slots, s):
     return (slots[s] & 3) or slots[s + 1] or slots[s + 2] or octave(slots[s + 3]) > IDLE_MAX_OCTAVE
 
 
+def is_worn_or_active(slots, s):
+    """A minute the loss bound of FLUSH_EVERY_MIN covers: on the wrist, or with steps or walking."""
+    return bool(_is_active(slots, s)) or octave(slots[s + 3]) >= WORN_OCTAVE
+
+
 def _is_idle(slots, s):
     return slots[s] and not _is_active(slots, s)
 
@@ -182,8 +190,9 @@ def _set_slot(slots, minute, head, walk_s, steps, code):
 
 class DayStore:
     """The open record (today, or an unknown-time segment) lives in RAM and in two files: a base
-    rewritten rarely and a tail small enough for littlefs to keep inline, rewritten every
-    FLUSH_EVERY_MIN minutes. Closed records are appended to detail and summary packs."""
+    rewritten rarely and a tail small enough for littlefs to keep inline, rewritten after
+    FLUSH_EVERY_MIN worn minutes or FLUSH_STILL_EVERY_MIN minutes in all. Closed records are
+    appended to detail and summary packs."""
 
     def __init__(self, root, clock, capacity_bytes=128 * 1024):
         self.root = root
@@ -214,6 +223,7 @@ class DayStore:
         self.base_end = 0  # minutes [0, base_end) are in the base file
         self.dirty_from = MAX_MINUTES  # lowest minute changed since the last write
         self.unsaved_minutes = 0
+        self.unsaved_worn_minutes = 0  # of unsaved_minutes, those worn or active
         self.bout_ended = False
 
     # ---- boot: scan, quarantine, recover -------------------------------------------------
@@ -359,7 +369,10 @@ class DayStore:
         self.steps += steps
         self.dirty_from = min(self.dirty_from, minute)
         self.unsaved_minutes += 1
-        if self.unsaved_minutes >= FLUSH_EVERY_MIN or self.bout_ended:
+        if is_worn_or_active(self.slots, s):
+            self.unsaved_worn_minutes += 1
+        if (self.unsaved_worn_minutes >= FLUSH_EVERY_MIN or self.bout_ended
+                or self.unsaved_minutes >= FLUSH_STILL_EVERY_MIN):
             self.flush()
 
     def record_bout(self, duration_s):
@@ -382,7 +395,7 @@ class DayStore:
             self.base_end = end
             tail = summary + self._minutes_record(end, end)
         if self._write("open.t", tail):
-            self.unsaved_minutes = 0
+            self.unsaved_minutes = self.unsaved_worn_minutes = 0
             self.dirty_from = MAX_MINUTES
             self.bout_ended = False
 

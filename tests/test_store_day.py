@@ -47,6 +47,27 @@ def test_the_tail_is_written_every_ten_minutes_and_stays_inline(tmp_path):
     assert not (tmp_path / "open.b").exists()
 
 
+def test_minutes_off_the_wrist_are_written_hourly_worn_ones_every_ten(tmp_path):
+    board = Board(tmp_path)
+    board.set_local(60)  # 01:00, the nightstand: 3 mg is octave 2, below WORN_MOVEMENT_MG
+    for _ in range(59):
+        board.minute(movement_mg=3)
+    assert not (tmp_path / "open.t").exists()
+    board.minute(movement_mg=3)  # 60 minutes in all, none worn: FLUSH_STILL_EVERY_MIN
+    assert board.store.unsaved_minutes == 0
+    # 02:00 on: 4 worn minutes, 20 still, a walking minute at 5 mg (steps count as worn), 4 worn:
+    # 34 minutes unsaved, 9 of them worn or active - no write yet.
+    tail = (tmp_path / "open.t").read_bytes()
+    for movement_mg in [20] * 4 + [3] * 20:
+        board.minute(movement_mg=movement_mg)
+    board.minute(30, 40, 1, movement_mg=5)
+    for _ in range(4):
+        board.minute(movement_mg=8)  # exactly WORN_MOVEMENT_MG: octave 4, worn
+    assert board.store.unsaved_minutes == 29 and (tmp_path / "open.t").read_bytes() == tail
+    board.minute(movement_mg=120)  # the tenth worn minute
+    assert board.store.unsaved_minutes == 0 and (tmp_path / "open.t").read_bytes() != tail
+
+
 def test_a_day_summary_counts_what_was_recorded(tmp_path):
     board = Board(tmp_path)
     board.set_local(8 * 60 - 1)
@@ -75,8 +96,10 @@ def test_a_reboot_keeps_every_written_minute(tmp_path):
     slots_before, slots_after = bytearray(6000), bytearray(6000)
     store.decode_minutes(before[1][4][2:], 0, slots_before)
     store.decode_minutes(after[1][4][2:], 0, slots_after)
-    assert slots_after[:90 * 4] == slots_before[:90 * 4]  # 90 of 95 written; 5 in RAM only
-    assert not any(slots_after[90 * 4:])
+    # Minutes 1 and 2 (6 and 7 mg, no steps) are not worn, so the tenth worn or active minute is
+    # minute 11, then 21, ..., 91: 92 of 95 written, 3 in RAM only.
+    assert slots_after[:92 * 4] == slots_before[:92 * 4]
+    assert not any(slots_after[92 * 4:])
     assert written != reboot.store.read(1)
 
 

@@ -121,3 +121,10 @@ def test_capacity_arithmetic_in_the_spec():
     assert "| summary record, day | %d |" % day_summary in SPEC
     assert "| summaries of 730 days | {:,} ({} packs of {}) |".format(
         730 * day_summary, -(-730 // per_pack), per_pack) in SPEC
+
+
+def test_write_schedule_constants_in_the_spec():
+    assert "(`FLUSH_EVERY_MIN` = %d)" % store.FLUSH_EVERY_MIN in SPEC
+    assert "(`FLUSH_STILL_EVERY_MIN` = %d)" % store.FLUSH_STILL_EVERY_MIN in SPEC
+    assert "at most %d worn minutes, and at most\n  %d minutes in all" % (
+        store.FLUSH_EVERY_MIN, store.FLUSH_STILL_EVERY_MIN) in SPEC
