@@ -61,6 +61,9 @@ BOUT_GAP_MS = const(3000)
 
 M_MAX = const(14190)  # |(x, y, z) >> 2| can reach sqrt(3) * 8192; a Newton step from far below overshoots
 A3_Q9_PER_G = const(4096000)  # one g as a3 (mg in Q3: 8000) times 2^9
+# Positions stop ageing here (2^28 samples back, 30 days at 104 Hz): nothing that old still counts, and an
+# idle board's stale positions stay small ints.
+POS_FLOOR = const(-268435456)
 
 
 def samples_for_ms(ms, rate_mhz):
@@ -81,6 +84,11 @@ def lowpass_q12(cutoff_mhz, rate_mhz):
     """One-pole smoothing coefficient in Q12: w/(1+w) with w = 2*pi*fc/fs (close to 1-exp(-w) below fs/6)."""
     w_num = 6283 * cutoff_mhz
     return 4096 * w_num // (1000 * rate_mhz + w_num)
+
+
+def aged(pos, spm, floor):
+    """pos moved one minute back at a rollover, no further back than floor."""
+    return pos - spm if pos - spm > floor else floor
 
 
 def pace_of(steps, walk_samples, spm):
@@ -375,11 +383,10 @@ class Detector:
 
     def reach_due(self, mv):
         """pos reached `due`: either a minute ended (roll over) or the previous minute can be reported."""
+        self.settle(self.pos)
         if self.pos == self.spm:
-            self.settle(self.pos)
             self.roll_minute(mv)
             return 0
-        self.settle(self.pos)
         self.report_prev()
         self.due = self.spm
         return mv
@@ -397,16 +404,16 @@ class Detector:
         self.minute += 1
         self.pos = 0
         self.due = self.lag
-        self.peak_pos -= spm
-        self.held_pos -= spm
-        self.seg_start -= spm
-        self.seg_end -= spm
-        self.bout_start -= spm
-        self.bout_end -= spm
+        self.peak_pos = aged(self.peak_pos, spm, POS_FLOOR)
+        self.held_pos = aged(self.held_pos, spm, POS_FLOOR)
+        self.seg_start = aged(self.seg_start, spm, POS_FLOOR)
+        self.seg_end = aged(self.seg_end, spm, POS_FLOOR)
+        self.bout_start = aged(self.bout_start, spm, POS_FLOOR)
+        self.bout_end = aged(self.bout_end, spm, POS_FLOOR)
         for k in range(self.run_n):
-            self.pend[k] -= spm
-        # Anything older than two d_max is as good as never: clamp so idle months stay small ints.
-        self.cand_pos = self.cand_pos - spm if self.cand_pos - spm > -2 * self.d_max else -2 * self.d_max
+            self.pend[k] = aged(self.pend[k], spm, POS_FLOOR)
+        # A previous peak older than two d_max is as good as none.
+        self.cand_pos = aged(self.cand_pos, spm, -2 * self.d_max)
 
     def report_prev(self):
         self.report(self.minute - 1, self.prev_walk, self.prev_steps, self.prev_move)

@@ -69,6 +69,9 @@ cpdef enum:
 
     M_MAX = 14190  # |(x, y, z) >> 2| can reach sqrt(3) * 8192; a Newton step from far below overshoots
     A3_Q9_PER_G = 4096000  # one g as a3 (mg in Q3: 8000) times 2^9
+    # Positions stop ageing here (2^28 samples back, 30 days at 104 Hz): nothing that old still counts, and an
+    # idle board's stale positions stay small ints.
+    POS_FLOOR = -268435456
 
 
 cpdef long long samples_for_ms(long long ms, long long rate_mhz):
@@ -89,6 +92,11 @@ cpdef long long lowpass_q12(long long cutoff_mhz, long long rate_mhz):
     """One-pole smoothing coefficient in Q12: w/(1+w) with w = 2*pi*fc/fs (close to 1-exp(-w) below fs/6)."""
     cdef long long w_num = 6283 * cutoff_mhz
     return floordiv(4096 * w_num, 1000 * rate_mhz + w_num)
+
+
+cpdef long long aged(long long pos, long long spm, long long floor) noexcept nogil:
+    """pos moved one minute back at a rollover, no further back than floor."""
+    return pos - spm if pos - spm > floor else floor
 
 
 cpdef int pace_of(long long steps, long long walk_samples, long long spm) noexcept nogil:
@@ -415,11 +423,10 @@ cdef class Detector:
 
     cdef long long reach_due(self, long long mv) except -1 nogil:  # mv >= 0: -1 only ever means an error
         """pos reached `due`: either a minute ended (roll over) or the previous minute can be reported."""
+        self.settle(self.pos)
         if self.pos == self.spm:
-            self.settle(self.pos)
             self.roll_minute(mv)
             return 0
-        self.settle(self.pos)
         self.report_prev()
         self.due = self.spm
         return mv
@@ -438,16 +445,16 @@ cdef class Detector:
         self.minute += 1
         self.pos = 0
         self.due = self.lag
-        self.peak_pos -= spm
-        self.held_pos -= spm
-        self.seg_start -= spm
-        self.seg_end -= spm
-        self.bout_start -= spm
-        self.bout_end -= spm
+        self.peak_pos = aged(self.peak_pos, spm, POS_FLOOR)
+        self.held_pos = aged(self.held_pos, spm, POS_FLOOR)
+        self.seg_start = aged(self.seg_start, spm, POS_FLOOR)
+        self.seg_end = aged(self.seg_end, spm, POS_FLOOR)
+        self.bout_start = aged(self.bout_start, spm, POS_FLOOR)
+        self.bout_end = aged(self.bout_end, spm, POS_FLOOR)
         for k in range(self.run_n):
-            self.pend[k] -= spm
-        # Anything older than two d_max is as good as never: clamp so idle months stay small ints.
-        self.cand_pos = self.cand_pos - spm if self.cand_pos - spm > -2 * self.d_max else -2 * self.d_max
+            self.pend[k] = aged(self.pend[k], spm, POS_FLOOR)
+        # A previous peak older than two d_max is as good as none.
+        self.cand_pos = aged(self.cand_pos, spm, -2 * self.d_max)
         return 0
 
     cdef int report_prev(self) except -1 nogil:

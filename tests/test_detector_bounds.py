@@ -15,7 +15,7 @@ from synthetic import concat, still, to_counts, walking
 BOUND = 1 << 29
 # Start-up code (constructor and constant helpers) may use big ints once; these run per sample or per event.
 PER_SAMPLE = {"feed", "emit", "lobe", "release", "candidate", "confirm_run", "walk_on", "count_step",
-              "end_walk", "close_bout", "settle", "reach_due", "roll_minute", "report_prev", "report", "pace_of"}
+              "end_walk", "close_bout", "settle", "reach_due", "roll_minute", "aged", "report_prev", "report", "pace_of"}
 
 
 class OutOfBound(AssertionError):
@@ -75,10 +75,9 @@ BOUNDED = instrumented_detector_module()
 def drive(counts, rate_mhz, counts_per_g=4096, batch=640):
     det = BOUNDED["Detector"](rate_mhz, counts_per_g)
     flat = array("h", np.ascontiguousarray(counts, dtype=np.int16).tobytes())
-    start, left, steps = 0, len(counts), 0
+    start, left = 0, len(counts)
     while left:
         used = det.feed(flat, start, min(batch, left))
-        steps += det.n_events
         start += used
         left -= used
     det.flush()
@@ -124,6 +123,17 @@ def test_a_long_idle_run_keeps_positions_small():
     rate = 104000
     det = drive(concat(to_counts(still(6 * 3600, 104)), to_counts(walking(30, 104, 100))), rate, batch=4096)
     assert abs(det.cand_pos) < det.spm and det.minute == 6 * 60
+
+
+def test_stale_positions_of_an_idle_board_stop_at_the_floor():
+    # Months without a step would otherwise push a finished walk's positions past 2^29 at the rollovers.
+    det = BOUNDED["Detector"](104000, 4096)
+    floor = BOUNDED["POS_FLOOR"]
+    det.seg_start = det.seg_end = det.bout_start = det.peak_pos = floor + 100
+    for _ in range(3):
+        det.roll_minute(0)
+    assert det.seg_start == det.seg_end == det.bout_start == det.peak_pos == floor
+    assert det.cand_pos == -2 * det.d_max
 
 
 def test_real_recordings_stay_within_small_ints():
