@@ -14,8 +14,8 @@ COUNTS_PER_G = 4096  # +/-8 g on every supported IMU
 
 def _rate_mhz(rate_hz):
     rate_mhz = int(round(rate_hz * 1000))
-    if rate_mhz not in recording.device_rates_mhz():
-        rates = ", ".join(f"{r / 1000:g}" for r in recording.device_rates_mhz())
+    if rate_mhz not in recording.DEVICE_RATES_MHZ:
+        rates = ", ".join(f"{r / 1000:g}" for r in recording.DEVICE_RATES_MHZ)
         raise recording.RecordingError(f"--rate {rate_hz:g} Hz is not a device rate (choose from {rates})")
     return rate_mhz
 

@@ -1,13 +1,13 @@
 """Recording readers: the interchange CSV (`t,x,y,z`, seconds and g) turned into the int16 counts an IMU
 would deliver at the device rate. Reads in chunks so a week at 100 Hz never sits in memory as text or floats.
 Knows nothing of steps."""
+import itertools
 import math
 import os
 
 import numpy as np
 
 MIN_RATE_HZ = 10.0
-FULL_SCALE_G = 8  # the detector's IMU setting: +/-8 g at 4096 counts/g
 CHUNK_ROWS = 1 << 16
 
 
@@ -15,21 +15,21 @@ class RecordingError(ValueError):
     """A recording that cannot be read; the message names the file and what is wrong."""
 
 
-def device_rates_mhz():
-    """ODRs the boards offer (mHz): LSM6DS* 12.5/26/52/104, BMI270 and MPU6886 12.5/25/50/100."""
-    return (12500, 25000, 26000, 50000, 52000, 100000, 104000)
+# ODRs the boards offer (mHz): LSM6DS* 12.5/26/52/104, BMI270 and MPU6886 12.5/25/50/100.
+DEVICE_RATES_MHZ = (12500, 25000, 26000, 50000, 52000, 100000, 104000)
 
 
-def _parse_rows(path, lines, first_line):
+def _parse_rows(path, lines, numbers):
+    """lines: the non-blank text rows; numbers: their line numbers in the file, for the error messages."""
     try:
         rows = np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2)
     except ValueError as exc:
-        raise RecordingError(f"{path}: line {first_line}+: not four numbers per row ({exc})") from None
+        raise RecordingError(f"{path}: line {numbers[0]}+: not four numbers per row ({exc})") from None
     if rows.shape[1] != 4:
-        raise RecordingError(f"{path}: line {first_line}: expected 4 columns t,x,y,z, found {rows.shape[1]}")
+        raise RecordingError(f"{path}: line {numbers[0]}: expected 4 columns t,x,y,z, found {rows.shape[1]}")
     bad = ~np.isfinite(rows).all(axis=1)
     if bad.any():
-        raise RecordingError(f"{path}: line {first_line + int(np.argmax(bad))}: NaN or infinite value")
+        raise RecordingError(f"{path}: line {numbers[int(np.argmax(bad))]}: NaN or infinite value")
     return rows
 
 
@@ -49,19 +49,22 @@ def iter_rows(path, chunk_rows=None):
         line_no = 2
         last_t = -math.inf
         while True:
-            lines = [ln for ln in (handle.readline() for _ in range(chunk_rows)) if ln]
-            lines = [ln for ln in lines if ln.strip()]
-            if not lines:
+            raw = list(itertools.islice(handle, chunk_rows))
+            if not raw:
                 return
-            rows = _parse_rows(path, lines, line_no)
+            lines = [ln for ln in raw if ln.strip()]
+            numbers = [line_no + i for i, ln in enumerate(raw) if ln.strip()]
+            line_no += len(raw)
+            if not lines:
+                continue
+            rows = _parse_rows(path, lines, numbers)
             t = rows[:, 0]
             steps = np.diff(t, prepend=last_t)
             if (steps <= 0).any():
                 at = int(np.argmax(steps <= 0))
-                raise RecordingError(f"{path}: line {line_no + at}: time goes backwards or repeats "
+                raise RecordingError(f"{path}: line {numbers[at]}: time goes backwards or repeats "
                                      f"({t[at]:.6f} s after {t[at - 1] if at else last_t:.6f} s)")
             last_t = float(t[-1])
-            line_no += len(lines)
             yield rows
 
 

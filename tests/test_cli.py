@@ -41,6 +41,7 @@ def test_replay_summary_and_minutes_are_readable():
     ("t,x,y,z\n0,0,0,1\n0.02,0,0,1\n0.01,0,0,1\n", "line 4: time goes backwards"),
     ("t,x,y,z\n0,0,0,1\n0.2,0,0,1\n0.4,0,0,1\n", "below the 10 Hz minimum"),
     ("t,x,y,z\n0,0,0,1\n0.02,zero,0,1\n", "not four numbers"),
+    ("t,x,y,z\n0,0,0,1\n\n\n0.02,nan,0,1\n", "line 5: NaN"),  # blank lines still count
 ])
 def test_bad_input_gives_one_line_naming_file_and_problem(tmp_path, content, message):
     path = tmp_path / "bad.csv"

@@ -1,19 +1,19 @@
 """The detector's behaviour on signals whose truth is known by construction, at every device rate."""
+import numpy as np
 import pytest
 
 from walkdose import replay
+from walkdose.recording import DEVICE_RATES_MHZ
 from walkdose.firmware import detector as spec
 
 from synthetic import concat, still, to_counts, walking
-
-RATES_MHZ = (12500, 25000, 26000, 50000, 52000, 100000, 104000)
 
 
 def run(g, rate_mhz, counts_per_g=4096):
     return replay.run("python", [to_counts(g * counts_per_g / 4096)], rate_mhz, counts_per_g)
 
 
-@pytest.mark.parametrize("rate_mhz", RATES_MHZ)
+@pytest.mark.parametrize("rate_mhz", DEVICE_RATES_MHZ)
 def test_steady_walk_counts_every_step_and_its_time(rate_mhz):
     rate_hz = rate_mhz / 1000
     result = run(concat(still(5, rate_hz), walking(60, rate_hz, 110), still(5, rate_hz)), rate_mhz)
@@ -45,7 +45,6 @@ def test_still_board_counts_nothing_and_reports_every_minute():
 def test_tiny_vibration_is_not_walking():
     # 8 Hz engine buzz of 0.05 g and a 2 Hz wobble below THR_MIN_MG: no steps.
     g = still(60, 50)
-    import numpy as np
     t = np.arange(len(g)) / 50
     g[:, 2] += 0.05 * np.sin(2 * np.pi * 8 * t) + 0.01 * np.sin(2 * np.pi * 2 * t)
     assert run(g, 50000)["steps"] == 0

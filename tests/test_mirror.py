@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from walkdose import detector as mirror
 from walkdose import replay
 from walkdose.firmware import detector as spec
-from walkdose.recording import device_rates_mhz, load_counts
+from walkdose.recording import DEVICE_RATES_MHZ, load_counts
 
 from conftest import PUBLIC, REPO
 from synthetic import concat, still, to_counts, walking
@@ -69,7 +69,7 @@ def test_every_constant_of_the_spec_has_the_same_value_in_the_mirror():
     assert mirror_constants == spec_constants
 
 
-@pytest.mark.parametrize("rate_mhz", device_rates_mhz() + (10000, 200000))
+@pytest.mark.parametrize("rate_mhz", DEVICE_RATES_MHZ + (10000, 200000))
 def test_start_up_arithmetic_is_the_same(rate_mhz):
     for ms in (270, 640, 750, 1250, 1280, 3000, 10000):
         assert mirror.samples_for_ms(ms, rate_mhz) == spec.samples_for_ms(ms, rate_mhz)
@@ -113,7 +113,7 @@ def test_three_engines_agree_on_recordings(path):
 @st.composite
 def signals(draw):
     """(counts, rate_mhz, counts_per_g): one of saturation, a constant, impulses, white noise or a sine sweep."""
-    rate_mhz = draw(st.sampled_from(device_rates_mhz()))
+    rate_mhz = draw(st.sampled_from(DEVICE_RATES_MHZ))
     counts_per_g = draw(st.sampled_from(SCALES))
     kind = draw(st.sampled_from(("saturation", "constant", "impulses", "noise", "sweep")))
     n = draw(st.integers(0, int(150 * rate_mhz / 1000)))  # up to 150 s: two minute rollovers and their reports

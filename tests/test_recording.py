@@ -68,3 +68,11 @@ def test_find_recordings_pairs_truth_files(tmp_path):
     assert truths["a.csv"].endswith("a.truth.json") and truths["b.csv"] is None
     with pytest.raises(recording.RecordingError):
         recording.find_recordings([str(tmp_path / "missing")])
+
+
+def test_a_chunk_of_blank_lines_does_not_end_the_recording(tmp_path, monkeypatch):
+    path = tmp_path / "gap.csv"
+    rows = [f"{k / 50:.2f},0,0,1" for k in range(50)]
+    path.write_text("t,x,y,z\n" + "\n".join(rows[:10]) + "\n" * 40 + "\n".join(rows[10:]) + "\n")
+    monkeypatch.setattr(recording, "CHUNK_ROWS", 16)
+    assert sum(len(chunk) for chunk in recording.iter_rows(str(path))) == 50
