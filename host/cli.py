@@ -1,12 +1,14 @@
 """The `walkdose` command line: argument parsing, progress and error reporting over the host library.
 Holds no algorithm; every command is a thin call into replay, evaluate and friends."""
 import argparse
+import importlib
 import json
 import multiprocessing
 import os
 import sys
 
 from . import evaluate, recording, replay
+from .errors import UserError
 
 DEFAULT_RATE_HZ = 50.0
 COUNTS_PER_G = 4096  # +/-8 g on every supported IMU
@@ -146,6 +148,20 @@ def cmd_bench(args):
     return 0
 
 
+# Commands that live in their own module: name -> (module, help). Each module has configure(parser), which
+# adds the command's options, and run(args) -> exit status; bad input raises errors.UserError.
+COMMAND_MODULES = {
+}
+
+
+def _add_module_commands(sub):
+    for name, (module_name, help_text) in COMMAND_MODULES.items():
+        module = importlib.import_module(f".{module_name}", __package__)
+        parser = sub.add_parser(name, help=help_text, description=help_text)
+        module.configure(parser)
+        parser.set_defaults(func=module.run)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="walkdose", description="Count daily minutes of walking.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -174,6 +190,7 @@ def build_parser():
     bp.add_argument("--quick", action="store_true", help="one day: a smoke run")
     bp.add_argument("--json", action="store_true", help="print one JSON object")
     bp.set_defaults(func=cmd_bench)
+    _add_module_commands(sub)
     return parser
 
 
@@ -181,7 +198,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except recording.RecordingError as exc:
+    except UserError as exc:
         print(f"walkdose: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:

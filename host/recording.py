@@ -7,11 +7,13 @@ import os
 
 import numpy as np
 
+from .errors import UserError
+
 MIN_RATE_HZ = 10.0
 CHUNK_ROWS = 1 << 16
 
 
-class RecordingError(ValueError):
+class RecordingError(UserError, ValueError):
     """A recording that cannot be read; the message names the file and what is wrong."""
 
 
