@@ -375,6 +375,14 @@ class DayStore:
                 or self.unsaved_minutes >= FLUSH_STILL_EVERY_MIN):
             self.flush()
 
+    def open_walk_s(self):
+        """Walking seconds of the open record (today, once the clock is set): the board's target cue."""
+        slots = self.slots
+        total = 0
+        for s in range(1, len(slots), _SLOT):
+            total += slots[s]
+        return total
+
     def record_bout(self, duration_s):
         """A walking bout ended; the next minute record is written to flash at once."""
         self.bouts += 1
