@@ -1,0 +1,499 @@
+"""The host database: synced device records in SQLite (schema in docs/db-schema.md), their placement on
+the calendar, and the per-minute and per-local-day queries the report and export read. Never decodes
+the on-flash format itself: firmware/store.py is its one home."""
+import datetime
+import os
+import sqlite3
+import struct
+import zoneinfo
+
+import platformdirs
+
+from .errors import UserError
+from .firmware import detector, store
+
+VALID_WORN_MIN = 600  # a valid day is worn >= 10 h, as in HUNT's accelerometer analyses
+# HUNT's MET values for slow, moderate and brisk walking; walking seconds of a minute without a pace
+# class (its steps fell in the neighbouring minute) count as slow.
+MET_OF_PACE = {detector.PACE_NONE: 2.8, detector.PACE_SLOW: 2.8, detector.PACE_MODERATE: 3.8, detector.PACE_BRISK: 4.8}
+PACE_NAMES = {detector.PACE_SLOW: "slow", detector.PACE_MODERATE: "moderate", detector.PACE_BRISK: "brisk"}
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x77616C6B  # 'walk': tells a walkdose database from any other SQLite file
+DEFAULT_NAME = "walkdose.sqlite"
+
+SCHEMA = """
+CREATE TABLE devices (
+    device_id TEXT PRIMARY KEY,
+    board TEXT,
+    firmware TEXT,
+    battery_mv INTEGER,
+    boot_id INTEGER,
+    uptime_s INTEGER,
+    clock_set INTEGER,
+    synced_epoch_s INTEGER
+);
+CREATE TABLE boots (
+    device_id TEXT NOT NULL,
+    boot_id INTEGER NOT NULL,
+    base_epoch_s INTEGER NOT NULL,
+    placement TEXT NOT NULL CHECK (placement IN ('current_boot', 'anchored')),
+    PRIMARY KEY (device_id, boot_id)
+);
+CREATE TABLE records (
+    device_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    key INTEGER NOT NULL,
+    segment INTEGER NOT NULL,
+    start_s INTEGER NOT NULL,
+    anchor_uptime_s INTEGER,
+    anchor_epoch_s INTEGER,
+    steps INTEGER NOT NULL,
+    walk_s INTEGER NOT NULL,
+    slow_min INTEGER NOT NULL,
+    moderate_min INTEGER NOT NULL,
+    brisk_min INTEGER NOT NULL,
+    bouts INTEGER NOT NULL,
+    longest_bout_s INTEGER NOT NULL,
+    worn_min INTEGER NOT NULL,
+    recorded_min INTEGER NOT NULL,
+    has_minutes INTEGER NOT NULL,
+    start_epoch_s INTEGER,
+    placement TEXT CHECK (placement IN ('clock', 'current_boot', 'anchored', 'estimated')),
+    PRIMARY KEY (device_id, seq)
+);
+CREATE TABLE minutes (
+    device_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    minute INTEGER NOT NULL,
+    walk_s INTEGER NOT NULL,
+    steps INTEGER NOT NULL,
+    pace INTEGER NOT NULL,
+    movement_code INTEGER NOT NULL,
+    PRIMARY KEY (device_id, seq, minute)
+) WITHOUT ROWID;
+CREATE TABLE losses (
+    device_id TEXT PRIMARY KEY,
+    epoch_s INTEGER NOT NULL,
+    boot_id INTEGER NOT NULL,
+    acked_seq INTEGER NOT NULL,
+    lost_detail INTEGER NOT NULL,
+    lost_summary INTEGER NOT NULL,
+    quarantined INTEGER NOT NULL,
+    failed_writes INTEGER NOT NULL
+);
+CREATE TABLE plan (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    goal_min INTEGER NOT NULL,
+    step_min INTEGER NOT NULL,
+    start_date TEXT
+);
+"""
+
+
+def default_path():
+    """$WALKDOSE_DB, else walkdose.sqlite in the user's data folder."""
+    return os.environ.get("WALKDOSE_DB") or os.path.join(platformdirs.user_data_dir("walkdose"), DEFAULT_NAME)
+
+
+def open_db(path=None):
+    """The database at path (None: default_path()), created with mode 0600 and the schema if new.
+    UserError if the file is not a walkdose database or was written by a newer walkdose."""
+    path = path or default_path()
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        # Health data: the file exists with mode 0600 before SQLite opens it (SQLite gives its
+        # journal the database's mode).
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot open the database ({exc.strerror}); choose another with --db or WALKDOSE_DB")
+    if os.fstat(fd).st_size == 0:
+        os.fchmod(fd, 0o600)
+    os.close(fd)
+    conn = sqlite3.connect(path)
+    try:
+        _check_or_create(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _check_or_create(conn, path):
+    try:
+        application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    except sqlite3.DatabaseError:
+        raise UserError(f"{path}: not a walkdose database (not SQLite); choose another file with --db or WALKDOSE_DB")
+    if application_id == 0 and tables == 0:
+        conn.executescript(f"BEGIN;{SCHEMA}PRAGMA application_id = {APPLICATION_ID};"
+                           f"PRAGMA user_version = {SCHEMA_VERSION};COMMIT;")
+        return
+    if application_id != APPLICATION_ID:
+        raise UserError(f"{path}: not a walkdose database (another program's SQLite file); "
+                        "choose another file with --db or WALKDOSE_DB")
+    if version > SCHEMA_VERSION:
+        raise UserError(f"{path}: written by a newer walkdose (schema {version}, this one reads {SCHEMA_VERSION}); "
+                        "upgrade walkdose")
+
+
+# ---- writing what a sync fetched -----------------------------------------------------------
+
+def save_device(conn, info, synced_epoch_s):
+    """The device's identity and state at this sync (the `info` answer of the link)."""
+    with conn:
+        conn.execute("INSERT OR REPLACE INTO devices VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     (info["device_id"], info["board"], info["firmware"], info["battery_mv"], info["boot_id"],
+                      info["uptime_s"], int(bool(info["clock_set"])), synced_epoch_s))
+        _note_boot(conn, info["device_id"], info["boot_id"], synced_epoch_s - info["uptime_s"], "current_boot")
+        _place(conn, info["device_id"])
+
+
+def save_losses(conn, device_id, report, epoch_s):
+    """The device's loss counters (DayStore.report()); they are cumulative, so the latest replaces."""
+    with conn:
+        conn.execute("INSERT OR REPLACE INTO losses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     (device_id, epoch_s, report["boot_id"], report["acked_seq"], report["lost_detail"],
+                      report["lost_summary"], report["quarantined"], report["failed_writes"]))
+
+
+def save_record(conn, device_id, seq, data, boot_id, uptime_s, epoch_s):
+    """Store DayStore.read(seq) of one device: its summary record and, unless the device already
+    dropped it, its minutes record. A copy fetched again (the open day, grown) merges minute by
+    minute: its minutes replace the stored ones, stored minutes it lacks stay. ValueError naming
+    seq if data is not one valid summary (+ minutes) record of seq. boot_id, uptime_s and epoch_s
+    are the device's boot and uptime at this sync and the host's UTC time then."""
+    summary, minutes, first_minute = _parse(seq, data)
+    flags, key, payload = summary[1], summary[2], summary[4]
+    segment = flags & store.FLAG_SEGMENT
+    values = struct.unpack_from(store.SUMMARY, payload)
+    anchor = (None, None)
+    if segment:
+        anchor = struct.unpack_from(store.ANCHOR, payload, store.SUMMARY_BYTES)
+        anchor = (None, None) if store.NO_ANCHOR in anchor else anchor
+    with conn:
+        old = conn.execute("SELECT key, segment, steps, bouts, longest_bout_s, anchor_uptime_s, anchor_epoch_s, "
+                           "has_minutes "
+                           "FROM records WHERE device_id = ? AND seq = ?", (device_id, seq)).fetchone()
+        if old and (old[0], old[1]) != (key, segment):
+            raise ValueError(f"seq {seq} of device {device_id}: stored as key {old[0]}, now key {key}; "
+                             "was the device's store wiped? sync it into a new database (--db)")
+        start_s, steps, walk_s, slow, moderate, brisk, bouts, longest_bout_s, worn, recorded = values
+        has_minutes = int(minutes is not None or bool(old and old[7]))
+        if old:  # steps, bouts and the longest bout only grow while a record is open
+            steps, bouts, longest_bout_s = max(steps, old[2]), max(bouts, old[3]), max(longest_bout_s, old[4])
+            if anchor[0] is None:
+                anchor = (old[5], old[6])
+        conn.execute("INSERT OR REPLACE INTO records VALUES "
+                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                     (device_id, seq, key, segment, start_s, anchor[0], anchor[1], steps, walk_s, slow, moderate,
+                      brisk, bouts, longest_bout_s, worn, recorded, has_minutes))
+        if minutes is not None:
+            conn.executemany("INSERT OR REPLACE INTO minutes VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             ((device_id, seq) + m for m in _minute_rows(minutes, first_minute)))
+        _note_boot(conn, device_id, boot_id, epoch_s - uptime_s, "current_boot")
+        if segment and anchor[0] is not None:  # a boot this database never saw as current
+            _note_boot(conn, device_id, key >> 8, anchor[1] - anchor[0], "anchored")
+        _place(conn, device_id)
+
+
+def _parse(seq, data):
+    """(summary record, decoded minute slots or None, first minute) of DayStore.read(seq) bytes."""
+    records, bad_bytes = store.parse_records(data)
+    if bad_bytes or not records:
+        raise ValueError(f"seq {seq}: {bad_bytes} damaged bytes in {len(data)}, {len(records)} valid records; "
+                         "expected a summary record and its minutes record")
+    summary = records[0]
+    kind, flags, key, record_seq, payload, _ = summary
+    payload_bytes = store.SUMMARY_BYTES + (store.ANCHOR_BYTES if flags & store.FLAG_SEGMENT else 0)
+    if kind != store.KIND_SUMMARY or record_seq != seq or len(payload) != payload_bytes:
+        raise ValueError(f"seq {seq}: first record is kind {kind}, seq {record_seq}, {len(payload)} bytes; "
+                         f"expected a summary of seq {seq} ({payload_bytes} bytes)")
+    if len(records) == 1:
+        return summary, None, 0
+    minutes = records[1]
+    if len(records) > 2 or minutes[0] != store.KIND_MINUTES or minutes[1:4] != summary[1:4] or len(minutes[4]) < 2:
+        raise ValueError(f"seq {seq}: the record after the summary is not its minutes record "
+                         f"(kind {minutes[0]}, key {minutes[2]}, seq {minutes[3]}, {len(records)} records)")
+    first_minute = struct.unpack_from("<H", minutes[4])[0]
+    slots = bytearray(store.MAX_MINUTES * store._SLOT)
+    try:
+        store.decode_minutes(minutes[4][2:], first_minute, slots)
+    except ValueError as exc:
+        raise ValueError(f"seq {seq}: {exc}") from None
+    return summary, slots, first_minute
+
+
+def _minute_rows(slots, first_minute):
+    """(minute, walk_s, steps, pace, movement_code) of every recorded minute in decoded slots."""
+    for minute in range(first_minute, store.MAX_MINUTES):
+        s = minute * store._SLOT
+        if slots[s]:
+            yield minute, slots[s + 1], slots[s + 2], slots[s] & 3, slots[s + 3]
+
+
+def _note_boot(conn, device_id, boot_id, base_epoch_s, placement):
+    """Where uptime 0 of a boot lies in UTC; the first exact answer stays, so a re-sync changes nothing."""
+    conn.execute("INSERT OR IGNORE INTO boots VALUES (?, ?, ?, ?)", (device_id, boot_id, base_epoch_s, placement))
+
+
+def _place(conn, device_id):
+    """Set start_epoch_s (UTC of minute 0) and placement of every record of a device: days by their
+    own clock, segments by their boot's exact base, the other segments between their neighbours."""
+    bases = dict(((b, (base, how)) for b, base, how in conn.execute(
+        "SELECT boot_id, base_epoch_s, placement FROM boots WHERE device_id = ?", (device_id,))))
+    spans = dict(((seq, (first, end)) for seq, first, end in conn.execute(
+        "SELECT seq, MIN(minute), MAX(minute) + 1 FROM minutes WHERE device_id = ? GROUP BY seq", (device_id,))))
+    rows = conn.execute("SELECT seq, key, segment, start_s, recorded_min FROM records WHERE device_id = ? ORDER BY seq",
+                        (device_id,)).fetchall()
+    placed = {}  # seq -> (start_epoch_s, placement)
+    for seq, key, segment, start_s, recorded_min in rows:
+        spans.setdefault(seq, (0, recorded_min))
+        if not segment:
+            placed[seq] = (start_s, "clock")
+        elif key >> 8 in bases:
+            base, how = bases[key >> 8]
+            placed[seq] = (base + start_s, how)
+    for boot_rows in _unplaced_boots(rows, placed):
+        base = _estimate_base(boot_rows, rows, placed, spans, bases)
+        for seq, key, segment, start_s, recorded_min in boot_rows:
+            placed[seq] = (None, None) if base is None else (base + start_s, "estimated")
+    conn.executemany("UPDATE records SET start_epoch_s = ?, placement = ? WHERE device_id = ? AND seq = ?",
+                     [(start, how, device_id, seq) for seq, (start, how) in placed.items()])
+
+
+def _unplaced_boots(rows, placed):
+    """Runs of consecutive segment records of one boot that no exact base places, in seq order."""
+    run = []
+    for row in rows:
+        if row[0] in placed or (run and run[-1][1] >> 8 != row[1] >> 8):
+            if run:
+                yield run
+            run = []
+        if row[0] not in placed:
+            run.append(row)
+    if run:
+        yield run
+
+
+def _estimate_base(boot_rows, rows, placed, spans, bases):
+    """UTC of uptime 0 for a boot with no anchor: it started when the record before it in seq
+    order ended (a reset restarts at once), moved earlier if it would then run into the next
+    placed record or the next known boot. None when there is no neighbour to place it by."""
+    first_seq, last_seq, boot = boot_rows[0][0], boot_rows[-1][0], boot_rows[0][1] >> 8
+    first_uptime_s = min(r[3] + 60 * spans[r[0]][0] for r in boot_rows)
+    end_uptime_s = max(r[3] + 60 * spans[r[0]][1] for r in boot_rows)
+    before = [seq for seq, *_ in rows if seq < first_seq and placed.get(seq, (None,))[0] is not None]
+    prev_end = placed[before[-1]][0] + 60 * spans[before[-1]][1] if before else None
+    later_starts = [placed[seq][0] + 60 * spans[seq][0] for seq, *_ in rows
+                    if seq > last_seq and placed.get(seq, (None,))[0] is not None]
+    later_starts += [base for b, (base, how) in bases.items() if b > boot]
+    next_start = min(later_starts) if later_starts else None
+    if prev_end is None and next_start is None:
+        return None
+    base = prev_end - first_uptime_s if prev_end is not None else next_start - end_uptime_s
+    if next_start is not None and base + end_uptime_s > next_start:
+        base = next_start - end_uptime_s
+    return base
+
+
+# ---- reading: minutes and local days -------------------------------------------------------
+
+def local_zone():
+    """The host's time zone: a ZoneInfo when $TZ names one (Europe/Oslo), else None: the C library's
+    local time, which follows /etc/localtime and POSIX $TZ strings (CET-1CEST,M3.5.0,M10.5.0/3)."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    if name:
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return None
+    return None
+
+
+def local_date(epoch_s, zone):
+    """The local calendar date of a UTC epoch (zone None: the C library's, which reads $TZ)."""
+    if zone is None:
+        return datetime.date.fromtimestamp(epoch_s)
+    return datetime.datetime.fromtimestamp(epoch_s, zone).date()
+
+
+def device_ids(conn):
+    return [row[0] for row in conn.execute(
+        "SELECT device_id FROM devices UNION SELECT device_id FROM records ORDER BY 1")]
+
+
+def minute_rows(conn, device_id=None, since_epoch_s=None, until_epoch_s=None):
+    """[(utc_minute, device_id, walk_s, steps, pace, movement_code, estimated)] in time order, one per
+    UTC minute (epoch // 60). One device's records that cover the same minute are combined as the
+    store combines a minute lived twice (walk_s summed up to 60, steps summed, the larger pace and
+    movement); between devices the one with the larger walk_s that minute is taken whole. Only
+    minutes from since_epoch_s and before until_epoch_s when given."""
+    sql = ("SELECT (r.start_epoch_s + 60 * m.minute) / 60 AS utc_minute, m.device_id, MIN(60, SUM(m.walk_s)), "
+           "SUM(m.steps), MAX(m.pace), MAX(m.movement_code), MAX(r.placement = 'estimated') "
+           # CROSS JOIN: SQLite then reads the few records in range first, their minutes by key
+           "FROM records r CROSS JOIN minutes m ON m.device_id = r.device_id AND m.seq = r.seq "
+           "WHERE r.start_epoch_s IS NOT NULL")
+    params = []
+    if device_id is not None:
+        sql += " AND m.device_id = ?"
+        params.append(device_id)
+    if since_epoch_s is not None:  # the first test picks records (a few a day), the second minutes
+        sql += " AND r.start_epoch_s > ? AND r.start_epoch_s + 60 * m.minute >= ?"
+        params += [since_epoch_s - 60 * store.MAX_MINUTES, since_epoch_s]
+    if until_epoch_s is not None:
+        sql += " AND r.start_epoch_s < ? AND r.start_epoch_s + 60 * m.minute < ?"
+        params += [until_epoch_s, until_epoch_s]
+    sql += " GROUP BY m.device_id, utc_minute ORDER BY utc_minute, m.device_id"
+    chosen = {}
+    for row in conn.execute(sql, params):
+        best = chosen.get(row[0])
+        if best is None or row[2] > best[2]:
+            chosen[row[0]] = row
+    return list(chosen.values())
+
+
+def day_totals(conn, zone, device_id=None, since_epoch_s=None, until_epoch_s=None):
+    """{date: totals} per host-local calendar day, from minute_rows() and from the summaries of
+    records whose minutes the device dropped before a sync. totals: walk_s, steps, pace_min and
+    pace_walk_s (lists indexed by pace class 0-3), worn_min (movement octave >= store.WORN_OCTAVE),
+    recorded_min, bouts, longest_bout_s, estimated (any minute placed by estimate), summary_only_records.
+    Only minutes and records from since_epoch_s and before until_epoch_s when given."""
+    days = {}
+    dates = {}  # quarter hour -> local date: every time zone's offset is a multiple of 15 minutes
+
+    def day(date):
+        if date not in days:
+            days[date] = {"walk_s": 0, "steps": 0, "pace_min": [0, 0, 0, 0], "pace_walk_s": [0, 0, 0, 0],
+                          "worn_min": 0, "recorded_min": 0, "bouts": 0, "longest_bout_s": 0, "estimated": False,
+                          "summary_only_records": 0}
+        return days[date]
+
+    for utc_minute, _, walk_s, steps, pace, code, estimated in minute_rows(conn, device_id, since_epoch_s,
+                                                                           until_epoch_s):
+        quarter = utc_minute // 15
+        if quarter not in dates:
+            dates[quarter] = local_date(quarter * 900, zone)
+        totals = day(dates[quarter])
+        totals["walk_s"] += walk_s
+        totals["steps"] += steps
+        totals["pace_min"][pace] += 1
+        totals["pace_walk_s"][pace] += walk_s
+        totals["worn_min"] += store.octave(code) >= store.WORN_OCTAVE
+        totals["recorded_min"] += 1
+        totals["estimated"] |= bool(estimated)
+    bouts = {}  # (date, device) -> [bouts, longest]: one walk seen by two devices is one bout
+    sql = ("SELECT r.device_id, r.start_epoch_s, r.placement, r.has_minutes, r.steps, r.walk_s, r.slow_min, "
+           "r.moderate_min, r.brisk_min, r.bouts, r.longest_bout_s, r.worn_min, r.recorded_min, "
+           "MIN(m.minute), MAX(m.minute) FROM records r LEFT JOIN minutes m ON m.device_id = r.device_id "
+           "AND m.seq = r.seq WHERE r.start_epoch_s IS NOT NULL")
+    params = []
+    if device_id is not None:
+        sql += " AND r.device_id = ?"
+        params.append(device_id)
+    if since_epoch_s is not None:
+        sql += " AND r.start_epoch_s > ?"
+        params.append(since_epoch_s - 60 * store.MAX_MINUTES)
+    if until_epoch_s is not None:
+        sql += " AND r.start_epoch_s < ?"
+        params.append(until_epoch_s)
+    for (device, start, placement, has_minutes, steps, walk_s, slow, moderate, brisk, n_bouts, longest, worn,
+         recorded, first, last) in conn.execute(sql + " GROUP BY r.device_id, r.seq", params):
+        # A record's bouts belong to the day of the middle of its recorded minutes (its own day
+        # when host and device share a time zone).
+        middle_s = start + 30 * ((first or 0) + (last if last is not None else recorded))
+        if (since_epoch_s is not None and middle_s < since_epoch_s) or (
+                until_epoch_s is not None and middle_s >= until_epoch_s):
+            continue
+        date = local_date(middle_s, zone)
+        seen = bouts.setdefault((date, device), [0, 0])
+        seen[0] += n_bouts
+        seen[1] = max(seen[1], longest)
+        if not has_minutes:
+            totals = day(date)
+            pace_min = [0, slow, moderate, brisk]
+            walking_min = max(1, slow + moderate + brisk)
+            totals["walk_s"] += walk_s
+            totals["steps"] += steps
+            for pace in range(1, 4):
+                totals["pace_min"][pace] += pace_min[pace]
+                totals["pace_walk_s"][pace] += walk_s * pace_min[pace] // walking_min
+            totals["worn_min"] += worn
+            totals["recorded_min"] += recorded
+            totals["estimated"] |= placement == "estimated"
+            totals["summary_only_records"] += 1
+    for (date, device), (n_bouts, longest) in bouts.items():
+        totals = day(date)
+        totals["bouts"] = max(totals["bouts"], n_bouts)
+        totals["longest_bout_s"] = max(totals["longest_bout_s"], longest)
+    return days
+
+
+def losses(conn, device_id=None):
+    """[{device_id, epoch_s, lost_detail, lost_summary, quarantined, failed_writes}] latest per device."""
+    rows = conn.execute("SELECT device_id, epoch_s, lost_detail, lost_summary, quarantined, failed_writes FROM losses "
+                        "WHERE ? IS NULL OR device_id = ? ORDER BY device_id", (device_id, device_id))
+    names = ("device_id", "epoch_s", "lost_detail", "lost_summary", "quarantined", "failed_writes")
+    return [dict(zip(names, row)) for row in rows]
+
+
+def load_plan(conn):
+    """(goal_min, step_min, start_date ISO or None) as `walkdose plan` last set them, or None."""
+    return conn.execute("SELECT goal_min, step_min, start_date FROM plan").fetchone()
+
+
+def save_plan(conn, goal_min, step_min, start_date):
+    with conn:
+        conn.execute("INSERT OR REPLACE INTO plan VALUES (1, ?, ?, ?)", (goal_min, step_min, start_date))
+
+
+def first_date(conn, zone, device_id=None):
+    """The local date of the earliest placed record, or None for an empty database."""
+    row = conn.execute("SELECT MIN(start_epoch_s) FROM records WHERE ? IS NULL OR device_id = ?",
+                       (device_id, device_id)).fetchone()
+    return None if row[0] is None else local_date(row[0], zone)
+
+
+def days(conn, zone, first, last, device_id=None):
+    """One dict per local date from first to last (datetime.date, inclusive), days without data
+    included, with the fields `walkdose report --json` documents."""
+    # a day's margin either side; dates outside first..last are not shown
+    since = datetime.datetime.combine(first, datetime.time(), zone or datetime.timezone.utc).timestamp()
+    until = datetime.datetime.combine(last, datetime.time(), zone or datetime.timezone.utc).timestamp()
+    totals = day_totals(conn, zone, device_id, int(since) - 86400, int(until) + 2 * 86400)
+    rows = []
+    date = first
+    while date <= last:
+        t = totals.get(date)
+        walk_s = t["walk_s"] if t else 0
+        met_index = None
+        if walk_s:
+            met_index = round(sum(MET_OF_PACE[p] * t["pace_walk_s"][p] for p in MET_OF_PACE) / walk_s, 2)
+        worn_min = t["worn_min"] if t else 0
+        rows.append({"date": date.isoformat(), "walking_min": round(walk_s / 60, 1), "steps": t["steps"] if t else 0,
+                     "pace_min": {name: t["pace_min"][p] if t else 0 for p, name in PACE_NAMES.items()},
+                     "met_index": met_index, "bouts": t["bouts"] if t else 0,
+                     "longest_bout_s": t["longest_bout_s"] if t else 0, "worn_min": worn_min,
+                     "recorded_min": t["recorded_min"] if t else 0, "valid": worn_min >= VALID_WORN_MIN,
+                     "estimated": t["estimated"] if t else False})
+        date += datetime.timedelta(days=1)
+    return rows
+
+
+def add_arguments(parser):
+    """--db and --device, which every command reading the database takes."""
+    parser.add_argument("--db", help="the database (default: $WALKDOSE_DB, else walkdose.sqlite in the user's "
+                        "data folder)")
+    parser.add_argument("--device", help="only this device's data (default: all devices combined, per minute "
+                        "the device with more walking)")
+
+
+def device_of(conn, args):
+    """args.device checked against the database: None (all devices) or a known device id."""
+    if args.device is None:
+        return None
+    known = device_ids(conn)
+    if args.device not in known:
+        raise UserError(f"--device {args.device}: not in the database (devices: {', '.join(known) or 'none yet'})")
+    return args.device

@@ -1,0 +1,154 @@
+"""`walkdose sync`: pull every day a board has not handed over yet into the local database, set its clock,
+and acknowledge each day only after it is stored. Never opens a port at 1200 baud (that rate reboots
+nRF52840 and RP2040 boards into their bootloader) and never acknowledges what is not committed."""
+import contextlib
+import sys
+import time
+
+import serial
+
+from . import db, plan
+from .errors import UserError
+from .firmware import link as wire
+from .firmware.clock import civil_from_days
+from .firmware.store import FLAG_SEGMENT
+from .protocol import STORE_REPORT_KEYS, Client, NoAnswer, ProtocolError
+
+BAUDRATE = 115200  # USB CDC ignores the rate; any but 1200 is safe
+BOOTLOADER_BAUDRATE = 1200
+READ_TIMEOUT_S = 0.05  # one port read; the client's response timeout bounds the wait
+WRITE_TIMEOUT_S = 5.0
+SECONDS_PER_DAY = 86400
+DST_SEARCH_DAYS = 400  # every zone with DST changes at least once a year
+
+
+def configure(parser):
+    parser.add_argument("--port", required=True,
+                        help="the board's serial port (/dev/ttyACM0, COM3), a pty path, or a pyserial URL "
+                             "(socket://HOST:PORT, loop://)")
+    parser.add_argument("--db", help="SQLite database file (default: $WALKDOSE_DB, else the user data folder)")
+    parser.add_argument("--target", type=int,
+                        help="daily walking target in minutes the board cues (default: today's target of "
+                             f"`walkdose plan`, else {wire.DEFAULT_TARGET_MIN})")
+
+
+def run(args):
+    if args.target is not None and not 1 <= args.target <= wire.MAX_TARGET_MIN:
+        raise UserError(f"--target {args.target}: a daily walking target is 1..{wire.MAX_TARGET_MIN} minutes")
+    with contextlib.closing(db.open_db(args.db)) as conn:  # a bad --db fails before the port is touched
+        target_min = args.target or planned_target(conn)
+        with contextlib.closing(open_port(args.port)) as port:
+            summary = sync_device(Client(port), conn, args.port, target_min)
+    print(summary)
+    return 0
+
+
+def planned_target(conn):
+    """Today's target of `walkdose plan` (its goal until the baseline week is over), capped for the wire."""
+    zone = db.local_zone()
+    today = db.local_date(time.time(), zone)
+    return min(wire.MAX_TARGET_MIN, plan.targets(conn, zone, today)(today)[0])
+
+
+def open_port(url, baudrate=BAUDRATE):
+    """A pyserial port for a device path, pty path or URL; never at the bootloader rate."""
+    if baudrate == BOOTLOADER_BAUDRATE:
+        raise UserError(f"{url}: refusing to open at {BOOTLOADER_BAUDRATE} baud, the rate that reboots "
+                        "nRF52840 and RP2040 boards into their bootloader")
+    try:
+        port = serial.serial_for_url(url, baudrate=baudrate, timeout=READ_TIMEOUT_S,
+                                     write_timeout=WRITE_TIMEOUT_S)
+    except (serial.SerialException, ValueError, OSError) as exc:
+        raise UserError(f"cannot open {url}: {exc}. Check the board is plugged in and the path "
+                        "(ls /dev/ttyACM* /dev/cu.usbmodem*, or COMn on Windows)") from None
+    port.reset_input_buffer()  # whatever the board printed before this sync is not an answer
+    return port
+
+
+def local_offsets(epoch_s):
+    """(utc_offset_s now, epoch of the next offset change or None, offset after it) of the host's
+    local time zone, which the TZ environment variable sets."""
+    if hasattr(time, "tzset"):
+        time.tzset()
+    offset_s = time.localtime(epoch_s).tm_gmtoff
+    for day in range(1, DST_SEARCH_DAYS + 1):
+        later = epoch_s + day * SECONDS_PER_DAY
+        if time.localtime(later).tm_gmtoff != offset_s:
+            before, after = later - SECONDS_PER_DAY, later
+            while after - before > 1:  # the first second of the new offset
+                middle = (before + after) // 2
+                if time.localtime(middle).tm_gmtoff == offset_s:
+                    before = middle
+                else:
+                    after = middle
+            return offset_s, after, time.localtime(after).tm_gmtoff
+    return offset_s, None, offset_s
+
+
+def describe(key, flags):
+    if flags & FLAG_SEGMENT:
+        return f"unknown-time segment (boot {key >> 8}, part {key & 0xFF})"
+    return "day %04d-%02d-%02d" % civil_from_days(key)
+
+
+def progress(message):
+    print(f"walkdose: {message}", file=sys.stderr, flush=True)
+
+
+def sync_device(client, conn, port_name, target_min=wire.DEFAULT_TARGET_MIN, now=time.time, say=progress):
+    """Handshake, set the clock, store and acknowledge every unacknowledged record, keep the
+    losses; returns a one-line summary. Each record is committed before its ack is sent."""
+    try:
+        info = client.info()
+    except NoAnswer:
+        waited_s = client.attempts * client.response_timeout_s
+        raise UserError(f"no walkdose device answered on {port_name} within {waited_s:g} s: check that the "
+                        "board is plugged in with a data cable, that it runs the walkdose firmware (not "
+                        "the bare REPL), and that no other program (mpremote, a serial monitor) has the "
+                        "port open") from None
+    except (serial.SerialException, OSError) as exc:
+        raise UserError(f"lost the connection to {port_name} during the handshake ({exc}); nothing has "
+                        "changed: run walkdose sync again") from None
+    except ProtocolError as exc:
+        raise UserError(f"the device on {port_name} answered the handshake wrongly: {exc}") from None
+    info_epoch_s = int(now())
+    device_id = info["device_id"]
+    battery = f"{info['battery_mv'] / 1000:.2f} V" if info["battery_mv"] >= 0 else "battery unknown"
+    say(f"device {device_id} ({info['board']}, firmware {info['firmware']}, {battery}) on {port_name}")
+    stored = 0
+    records = []
+    try:
+        db.save_device(conn, info, info_epoch_s)
+        epoch_s = int(now())
+        offset_s, change_epoch_s, next_offset_s = local_offsets(epoch_s)
+        client.set_time(epoch_s, offset_s, change_epoch_s, next_offset_s, target_min)
+        records = client.list()
+        say(f"{len(records)} record(s) to fetch")
+        for number, (seq, key, flags) in enumerate(records, 1):
+            data = client.fetch(seq)
+            if data:
+                db.save_record(conn, device_id, seq, data, info["boot_id"], info["uptime_s"], info_epoch_s)
+                stored += 1
+            client.ack(seq)
+            say(f"[{number}/{len(records)}] {describe(key, flags)}: "
+                + (f"{len(data)} bytes stored" if data else "no longer on the device (counted as lost)"))
+        losses = client.losses()
+        db.save_losses(conn, device_id, {key: losses[key] for key in STORE_REPORT_KEYS}, int(now()))
+    except (serial.SerialException, OSError) as exc:
+        raise UserError(f"lost the connection to {port_name} after {stored} of {len(records)} records ({exc}); "
+                        "everything stored so far is kept: run walkdose sync again to fetch the rest") from None
+    except ProtocolError as exc:
+        raise UserError(f"the device on {port_name} answered wrongly: {exc}; run walkdose sync again, and "
+                        "if it repeats, update walkdose and the board's firmware together") from None
+    except ValueError as exc:  # the database refused a record (db.save_record names it)
+        raise UserError(f"device {device_id}: {exc}") from None
+    lost = losses["lost_detail"] + losses["lost_summary"]
+    if lost or losses["quarantined"] or losses["failed_writes"]:
+        say(f"the device reports {losses['lost_detail']} minute record(s) and {losses['lost_summary']} day "
+            f"summary(ies) dropped when its store was full, {losses['quarantined']} damaged file(s), "
+            f"{losses['failed_writes']} failed write(s)")
+    segments = sum(1 for seq, key, flags in records if flags & FLAG_SEGMENT)
+    if segments:
+        say(f"{segments} record(s) were made before the board's clock was set; they are placed on the "
+            "calendar from the board's uptime")
+    return f"synced {stored} record(s) from {device_id} into the database"

@@ -1,0 +1,339 @@
+"""The host database as a sync fills it: records of the real firmware store (CPython, temporary
+directory) saved, merged, placed on the calendar and read back per minute and per local day."""
+import datetime
+import os
+import re
+import sqlite3
+import stat
+import zoneinfo
+
+import pytest
+
+from conftest import REPO
+from walkdose import db
+from walkdose.errors import UserError
+from walkdose.firmware import store
+from walkdose.firmware.clock import TICKS_PERIOD, Clock
+from walkdose.firmware.store import DayStore
+
+OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
+
+
+def epoch(*fields, minute=0):
+    """UTC epoch of a wall-clock time in Oslo."""
+    return int(datetime.datetime(*fields, minute, tzinfo=OSLO).timestamp())
+
+
+class Board:
+    """A walkdose board on CPython: the real clock and day store on tmp files, in a world whose true
+    time the test knows (`world_s`). A new Board on the same folder is a reboot."""
+
+    def __init__(self, root, world_s, device_id="board-a"):
+        self.root, self.device_id = str(root), device_id
+        self.boot_world_s = world_s
+        self.ms = TICKS_PERIOD - 90_000  # a tick wrap early in the boot, as on a board
+        self.boot_ms = self.ms
+        self.clock = Clock(lambda: self.ms % TICKS_PERIOD)
+        self.store = DayStore(self.root, self.clock)
+        self.store.boot()
+
+    @property
+    def world_s(self):
+        return self.boot_world_s + (self.ms - self.boot_ms) // 1000
+
+    def minute(self, walk_s=0, steps=0, pace=0, movement_mg=30):
+        """A detector minute, handed over just after it ended (movement 30 mg: worn)."""
+        self.ms += 60_000
+        self.store.record_minute(walk_s, steps, pace, movement_mg)
+
+    def minutes(self, n, **values):
+        for _ in range(n):
+            self.minute(**values)
+
+    def day(self, walking=(), worn_min=0, bout_s=None, minutes=1440):
+        """`minutes` minutes from now: the walking minutes [(count, walk_s, steps, pace)] at 200 mg,
+        then idle worn minutes (30 mg) up to worn_min, then the nightstand (3 mg, not worn)."""
+        done = 0
+        for count, walk_s, steps, pace in walking:
+            self.minutes(count, walk_s=walk_s, steps=steps, pace=pace, movement_mg=200)
+            done += count
+        if bout_s:
+            self.store.record_bout(bout_s)
+        self.minutes(worn_min - done)
+        self.minutes(minutes - max(worn_min, done), movement_mg=3)
+
+    def reboot(self):
+        """Power off and straight back on: RAM is gone, the world goes on."""
+        return Board(self.root, self.world_s, self.device_id)
+
+    def set_clock(self):
+        """What a sync tells the board: UTC now, Oslo's offset and its next change."""
+        now_s = self.world_s
+        offset_s = _offset(now_s)
+        change_s = now_s - now_s % 3600 + 3600
+        while _offset(change_s) == offset_s and change_s < now_s + 200 * 86400:
+            change_s += 3600
+        self.clock.set_time(now_s, offset_s, change_s, _offset(change_s))
+
+    def sync(self, conn, fetch=True):
+        """The sync's calls in its order: device, clock, every unacknowledged record, losses."""
+        now_s = self.world_s
+        info = {"device_id": self.device_id, "board": "cpython", "firmware": "test", "battery_mv": 3900,
+                "boot_id": self.store.boot_id, "uptime_s": self.clock.uptime_ms() // 1000,
+                "clock_set": self.clock.is_set()}
+        db.save_device(conn, info, now_s)
+        self.set_clock()
+        if not fetch:
+            return
+        for seq, key, flags in self.store.unsynced():
+            db.save_record(conn, self.device_id, seq, self.store.read(seq), info["boot_id"], info["uptime_s"], now_s)
+            self.store.ack(seq)
+        db.save_losses(conn, self.device_id, self.store.report(), now_s)
+
+
+def _offset(epoch_s):
+    return int(datetime.datetime.fromtimestamp(epoch_s, OSLO).utcoffset().total_seconds())
+
+
+def dump(conn):
+    return {table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+            for table in ("devices", "boots", "records", "minutes", "losses")}
+
+
+def placed(conn, device_id="board-a"):
+    return {seq: (start, how) for seq, start, how in conn.execute(
+        "SELECT seq, start_epoch_s, placement FROM records WHERE device_id = ? ORDER BY seq", (device_id,))}
+
+
+@pytest.fixture
+def conn(tmp_path):
+    connection = db.open_db(str(tmp_path / "walk.sqlite"))
+    yield connection
+    connection.close()
+
+
+def test_a_new_database_is_private_and_versioned(tmp_path, monkeypatch):
+    monkeypatch.setenv("WALKDOSE_DB", str(tmp_path / "env" / "deep" / "w.sqlite"))
+    old_umask = os.umask(0)  # a permissive umask must not widen the mode
+    try:
+        connection = db.open_db()
+    finally:
+        os.umask(old_umask)
+    path = tmp_path / "env" / "deep" / "w.sqlite"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+    connection.execute("INSERT INTO plan VALUES (1, 90, 5, NULL)")
+    connection.commit()
+    connection.close()
+    again = db.open_db(str(path))  # reopening keeps the data
+    assert again.execute("SELECT goal_min FROM plan").fetchone() == (90,)
+
+
+def test_the_default_database_is_in_the_user_data_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("WALKDOSE_DB", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    db.open_db().close()
+    assert (tmp_path / "data" / "walkdose" / "walkdose.sqlite").exists()
+
+
+def test_foreign_and_newer_files_are_refused_with_the_fix(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("x" * 200)
+    with pytest.raises(UserError, match="notes.txt: not a walkdose database.*--db"):
+        db.open_db(str(text))
+    other = tmp_path / "other.sqlite"
+    sqlite3.connect(other).execute("CREATE TABLE songs (title TEXT)").connection.commit()
+    with pytest.raises(UserError, match="other.sqlite: not a walkdose database"):
+        db.open_db(str(other))
+    newer = tmp_path / "newer.sqlite"
+    db.open_db(str(newer)).execute(f"PRAGMA user_version = {db.SCHEMA_VERSION + 1}").connection.close()
+    with pytest.raises(UserError, match="newer walkdose"):
+        db.open_db(str(newer))
+
+
+def test_the_documented_schema_is_the_live_schema(conn):
+    """docs/db-schema.md has a `### table` heading and a | column | type | ... | table per table."""
+    with open(os.path.join(REPO, "docs", "db-schema.md")) as fh:
+        text = fh.read()
+    documented = {}
+    for table, body in re.findall(r"^### `?(\w+)`?\n(.*?)(?=^#|\Z)", text, re.M | re.S):
+        rows = re.findall(r"^\| `(\w+)` \| (\w+) \|", body, re.M)
+        documented[table] = rows
+    live = {}
+    for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"):
+        live[table] = [(c[1], c[2]) for c in conn.execute(f"PRAGMA table_info({table})")]
+    assert documented == live
+    assert f"version {db.SCHEMA_VERSION}" in text
+
+
+def test_syncing_twice_changes_nothing(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.sync(conn, fetch=False)
+    board.minutes(90, walk_s=40, steps=60, pace=2)
+    board.sync(conn)
+    first = dump(conn)
+    board.sync(conn)  # same moment, same answers
+    assert dump(conn) == first
+    assert len(first["minutes"]) == 90 and sum(r[3] for r in first["minutes"]) == 90 * 40
+    board.ms += 20_000  # a moment later, no minute closed: only the times of the last sync move
+    board.sync(conn)
+    again = dump(conn)
+    assert again["devices"] != first["devices"] and again["losses"] != first["losses"]
+    for table in ("boots", "records", "minutes"):
+        assert again[table] == first[table]
+
+
+def test_a_grown_open_day_merges_and_a_power_cut_loses_no_stored_minute(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.sync(conn, fetch=False)
+    board.minutes(25, walk_s=60, steps=100, pace=2)  # written at 10 and 20 worn minutes: 5 in RAM only
+    board.sync(conn)
+    assert conn.execute("SELECT count(*) FROM minutes").fetchone()[0] == 25
+    board = board.reboot()  # the 5 unwritten minutes are gone from the device
+    board.minutes(3, walk_s=30, steps=50, pace=1)  # no clock: a segment; closes the day record at 20 min
+    device_copy = store.parse_records(board.store.read(1))[0]
+    assert struct_minutes(device_copy[1]) == 20
+    board.sync(conn)
+    rows = conn.execute("SELECT seq, count(*), sum(walk_s) FROM minutes GROUP BY seq").fetchall()
+    assert rows == [(1, 25, 25 * 60), (2, 3, 90)]
+    # and the steps of the day stay at their highest copy (2,500), not the device's 2,000
+    assert conn.execute("SELECT steps FROM records WHERE seq = 1").fetchone() == (2500,)
+
+
+def struct_minutes(minutes_record):
+    slots = bytearray(store.MAX_MINUTES * 4)
+    first = int.from_bytes(minutes_record[4][:2], "little")
+    store.decode_minutes(minutes_record[4][2:], first, slots)
+    return sum(1 for m in range(store.MAX_MINUTES) if slots[4 * m])
+
+
+def test_two_devices_are_kept_apart_and_combined_per_minute(tmp_path, conn):
+    start = epoch(2026, 1, 5, 9)
+    wrist = Board(tmp_path / "wrist", start, "wrist-1")
+    hip = Board(tmp_path / "hip", start, "hip-2")
+    wrist.set_clock()
+    hip.set_clock()
+    for walk in range(10):
+        wrist.minute(walk_s=50 if walk < 5 else 10, steps=80, pace=2)
+        hip.minute(walk_s=20 if walk < 5 else 60, steps=100, pace=3)
+    wrist.sync(conn)
+    hip.sync(conn)
+    assert conn.execute("SELECT device_id, seq, count(*) FROM minutes GROUP BY device_id, seq").fetchall() == [
+        ("hip-2", 1, 10), ("wrist-1", 1, 10)]  # the same seq twice, apart
+    assert sum(r[2] for r in db.minute_rows(conn, "wrist-1")) == 5 * 50 + 5 * 10
+    combined = db.minute_rows(conn)
+    assert [r[1] for r in combined] == ["wrist-1"] * 5 + ["hip-2"] * 5
+    assert sum(r[2] for r in combined) == 5 * 50 + 5 * 60
+    assert [r[0] * 60 for r in combined[:2]] == [start, start + 60]  # 09:00 and 09:01
+
+
+def test_segments_of_the_current_boot_are_placed_exactly(tmp_path, conn):
+    start = epoch(2026, 1, 5, 6, minute=10)
+    board = Board(tmp_path / "dev", start)
+    board.minutes(50, walk_s=60, steps=110, pace=2)  # never synced: unknown time
+    board.sync(conn)
+    (seq, (start_epoch_s, how)), = placed(conn).items()
+    assert how == "current_boot" and start_epoch_s == start
+    days = db.day_totals(conn, OSLO)
+    assert list(days) == [datetime.date(2026, 1, 5)] and days[datetime.date(2026, 1, 5)]["walk_s"] == 3000
+
+
+def test_an_anchored_boot_is_placed_by_its_anchor(tmp_path, conn):
+    start = epoch(2026, 1, 5, 6)
+    board = Board(tmp_path / "dev", start)
+    board.minutes(30, walk_s=60)
+    board.set_clock()  # another computer's sync set the clock; this database never saw the boot
+    board.minutes(5)  # the segment closes, carrying the anchor
+    board = board.reboot()
+    board.minutes(10)
+    board.sync(conn)
+    assert placed(conn)[1] == (start, "anchored")
+
+
+def test_a_boot_never_synced_is_placed_between_its_neighbours_and_flagged(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.sync(conn, fetch=False)
+    board.minutes(60, walk_s=30, steps=40, pace=1)  # 07:00-08:00, day record (seq 1)
+    board = board.reboot()  # a reset: boot 2 starts at once, without a clock
+    board.minutes(40, walk_s=60, steps=100, pace=2)  # 08:00-08:40 (seq 2)
+    board.ms += 20 * 60_000  # battery flat for 20 minutes
+    board = board.reboot()  # boot 3 at 09:00
+    board.minutes(15)  # seq 3, placed by the current boot
+    board.sync(conn)
+    where = placed(conn)
+    assert where[1] == (epoch(2026, 1, 5, 0), "clock")  # a day record starts at local midnight
+    assert where[2] == (epoch(2026, 1, 5, 8), "estimated")
+    assert where[3] == (epoch(2026, 1, 5, 9), "current_boot")
+    assert [r[6] for r in db.minute_rows(conn)][59:61] == [0, 1]
+    day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5))[0]
+    assert day["estimated"] and day["walking_min"] == 30 + 40
+
+
+def test_an_estimate_never_overlaps_the_next_known_boot(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.set_clock()
+    board.clock.set_time(board.world_s + 1800, 3600)  # a host whose clock ran 30 minutes fast
+    board.minutes(60)  # 07:00-08:00, recorded as 07:30-08:30
+    board = board.reboot()
+    board.minutes(40)  # boot 2, no clock: 08:00-08:40
+    board.ms += 10 * 60_000
+    board = board.reboot()  # boot 3 from 08:50, synced by us
+    board.minutes(5)
+    board.sync(conn)
+    # right after seq 1 (08:30) it would run to 09:10, into boot 3: moved to end as boot 3 starts
+    assert placed(conn)[2] == (epoch(2026, 1, 5, 8, minute=10), "estimated")
+
+
+def test_a_dst_fall_back_day_has_25_hours_of_minutes(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 10, 24, 23, minute=58))
+    board.sync(conn, fetch=False)
+    board.minutes(2 + 1500 + 3)  # 23:58 .. the whole 25-hour Sunday .. 00:02 on Monday
+    board.sync(conn)
+    days = db.days(conn, OSLO, datetime.date(2026, 10, 24), datetime.date(2026, 10, 26))
+    assert [d["recorded_min"] for d in days] == [2, 1500, 3]
+    assert [d["worn_min"] for d in days] == [2, 1500, 3] and days[1]["valid"]
+
+
+def test_bad_records_are_refused_naming_the_seq(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.sync(conn, fetch=False)
+    board.minutes(20, walk_s=10)
+    data = bytearray(board.store.read(1))
+    with pytest.raises(ValueError, match="seq 2: first record is kind 1, seq 1"):
+        db.save_record(conn, "board-a", 2, bytes(data), 1, 0, 0)
+    data[20] ^= 0x01
+    with pytest.raises(ValueError, match="seq 1: .*damaged bytes"):
+        db.save_record(conn, "board-a", 1, bytes(data), 1, 0, 0)
+    with pytest.raises(ValueError, match="seq 1: 0 damaged bytes in 0"):
+        db.save_record(conn, "board-a", 1, b"", 1, 0, 0)
+    assert conn.execute("SELECT count(*) FROM records").fetchone() == (0,)
+    db.save_record(conn, "board-a", 1, board.store.read(1), 1, 0, 0)
+    other = Board(tmp_path / "wiped", epoch(2026, 2, 1, 7))  # the store was wiped: seq 1 is another day
+    other.set_clock()
+    other.minutes(3)
+    with pytest.raises(ValueError, match="seq 1 of device board-a: stored as key"):
+        db.save_record(conn, "board-a", 1, other.store.read(1), 1, 0, 0)
+
+
+def test_a_summary_without_its_minutes_still_counts_and_minutes_are_never_dropped(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.sync(conn, fetch=False)
+    board.minutes(30, walk_s=60, steps=100, pace=2)
+    full = board.store.read(1)
+    summary_only = full[:store.record_at(full, 0)[5]]
+    db.save_record(conn, "board-b", 1, summary_only, 1, 0, 0)  # board-b's device had dropped the detail
+    db.save_record(conn, "board-a", 1, full, 1, 0, 0)
+    db.save_record(conn, "board-a", 1, summary_only, 1, 0, 0)  # dropped after we had it: we keep ours
+    day_b = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5), "board-b")[0]
+    day_a = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5), "board-a")[0]
+    assert day_a["walking_min"] == day_b["walking_min"] == 30 and day_b["pace_min"]["moderate"] == 30
+    assert conn.execute("SELECT count(*) FROM minutes WHERE device_id = 'board-a'").fetchone() == (30,)
+
+
+def test_the_latest_loss_report_is_kept(conn):
+    report = {"boot_id": 3, "acked_seq": 10, "lost_detail": 2, "lost_summary": 0, "quarantined": 1,
+              "failed_writes": 0}
+    db.save_losses(conn, "board-a", report, 100)
+    db.save_losses(conn, "board-a", {**report, "lost_detail": 5}, 200)
+    assert db.losses(conn) == [{"device_id": "board-a", "epoch_s": 200, "lost_detail": 5, "lost_summary": 0,
+                                "quarantined": 1, "failed_writes": 0}]

@@ -1,0 +1,255 @@
+"""`walkdose sync` end to end: the firmware Link and DayStore on one side, the host client and the
+database on the other; a sync cut at any byte and resumed, devices kept apart, the clock and time zone
+the device is given, and the real command over a pty with the real pyserial."""
+import functools
+import os
+import pathlib
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import REPO
+from firmware import store
+from firmware.clock import days_from_civil
+from link_harness import (DAY, SYNC_EPOCH_S, Cable, Identity, cut_sweep, database_rows, sync_over,
+                          week_of_walking)
+from walkdose import cli, db, protocol, sync
+from walkdose.errors import UserError
+
+OSLO_DST_2026 = days_from_civil(2026, 3, 29) * 86400 + 3600  # 02:00 CET becomes 03:00 CEST, 01:00 UTC
+CUT_EVERY = 50  # offsets between the regular cuts here; benchmarks/sync_cuts.py cuts at every byte
+
+
+@pytest.fixture(autouse=True)
+def oslo(monkeypatch):
+    monkeypatch.setenv("TZ", "Europe/Oslo")
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def rows_of(path):
+    conn = sqlite3.connect(str(path))
+    try:
+        return database_rows(conn)
+    finally:
+        conn.close()
+
+
+def recorded_minutes(data):
+    """Minute indexes with a record, decoded from DayStore.read() bytes with the store's own reader."""
+    records, _ = store.parse_records(data)
+    minutes = [r for r in records if r[0] == store.KIND_MINUTES]
+    if not minutes:
+        return []
+    slots = bytearray(store.MAX_MINUTES * 4)
+    store.decode_minutes(minutes[0][4][2:], int.from_bytes(minutes[0][4][:2], "little"), slots)
+    return [m for m in range(store.MAX_MINUTES) if slots[4 * m]]
+
+
+def test_a_sync_stores_every_record_sets_the_clock_and_acks_the_closed_ones(tmp_path):
+    board = week_of_walking(tmp_path / "flash")
+    expected = {seq: board.store.read(seq) for seq, _, _ in board.store.unsynced()}
+    messages = []
+    conn = db.open_db(str(tmp_path / "walkdose.sqlite"))
+    summary = sync.sync_device(protocol.Client(Cable(board)), conn, "cable", now=lambda: SYNC_EPOCH_S,
+                               say=messages.append)
+    assert summary == "synced 4 record(s) from e3a1f09c2b7d4410 into the database"
+    records = conn.execute("SELECT seq, key, segment, steps FROM records WHERE device_id = ? ORDER BY seq",
+                           ("e3a1f09c2b7d4410",)).fetchall()
+    # Boot 1 walked 12 minutes at 110 steps/min, but the reset lost the last 2 (not yet on flash);
+    # then 25, 140 and 45 minutes at 110 plus 8 at 125 on each day.
+    assert records == [(1, 1 << 8, 1, 10 * 110), (2, DAY, 0, 25 * 110 + 1000), (3, DAY + 1, 0, 140 * 110 + 1000),
+                       (4, DAY + 2, 0, 45 * 110 + 1000)]
+    for seq, data in expected.items():
+        stored = [m for (m,) in conn.execute("SELECT minute FROM minutes WHERE seq = ? ORDER BY minute", (seq,))]
+        assert stored == recorded_minutes(data)
+    assert board.store.acked_seq == 3  # the open day is fetched again next time
+    assert board.clock.epoch_s() == SYNC_EPOCH_S
+    assert board.clock.utc_offset_s(OSLO_DST_2026 - 1) == 3600 and board.clock.utc_offset_s(OSLO_DST_2026) == 7200
+    assert conn.execute("SELECT boot_id, acked_seq, lost_detail FROM losses").fetchall() == [(2, 3, 0)]
+    assert conn.execute("SELECT board, firmware, battery_mv, synced_epoch_s FROM devices").fetchall() == [
+        ("xiao-nrf52840-sense", "0.1.0", 3912, SYNC_EPOCH_S)]
+    assert messages[0] == "device e3a1f09c2b7d4410 (xiao-nrf52840-sense, firmware 0.1.0, 3.91 V) on cable"
+    assert "[3/4] day 2026-03-03: %d bytes stored" % len(expected[3]) in messages
+    assert "[1/4] unknown-time segment (boot 1, part 0): %d bytes stored" % len(expected[1]) in messages
+    conn.close()
+
+
+def test_syncing_twice_changes_nothing(tmp_path):
+    board = week_of_walking(tmp_path / "flash")
+    assert sync_over(Cable(board), tmp_path / "walkdose.sqlite") is None
+    first = rows_of(tmp_path / "walkdose.sqlite")
+    assert sync_over(Cable(board), tmp_path / "walkdose.sqlite") is None
+    assert rows_of(tmp_path / "walkdose.sqlite") == first
+    assert len(first["records"]) == 4 and board.store.acked_seq == 3
+
+
+def test_a_sync_cut_at_any_byte_then_resumed_equals_a_clean_sync(tmp_path):
+    """Every cut that differs in effect: just before and just after each line's last byte (a line
+    cut anywhere earlier is lost the same way), plus every CUT_EVERY-th byte."""
+    template = week_of_walking(tmp_path / "template")
+    clean = Cable(template.clone(tmp_path / "clean"))
+    assert sync_over(clean, tmp_path / "clean.sqlite") is None
+    reference = rows_of(tmp_path / "clean.sqlite")
+    # info, set time, list, 5 fetches (day 2026-03-03 takes two), 4 acks, losses; each asked and answered
+    assert len(reference["records"]) == 4 and len(clean.line_ends) == 2 * 13
+    offsets = set(range(0, clean.crossed, CUT_EVERY))
+    for end in clean.line_ends:
+        offsets.update((end - 1, end))
+    with tempfile.TemporaryDirectory(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as workdir:
+        results = list(cut_sweep(template, pathlib.Path(workdir), sorted(offsets)))
+    assert all(rows == reference for _, _, rows in results), [o for o, _, rows in results if rows != reference]
+    errors = [str(error) for _, error, _ in results if error]
+    assert len(errors) == len(offsets) - (clean.crossed in offsets)
+    assert all("lost the connection to cable" in e and "run walkdose sync again" in e for e in errors)
+
+
+def test_the_open_day_grows_between_syncs_and_the_database_follows(tmp_path):
+    board = week_of_walking(tmp_path / "flash")
+    database = tmp_path / "walkdose.sqlite"
+    assert sync_over(Cable(board), database) is None  # the clock moves to 2026-03-07 16:13 UTC
+    board.walk(20)  # seq 5 opens on 2026-03-07; seq 4 closes
+    assert sync_over(Cable(board), database, SYNC_EPOCH_S + 20 * 60) is None
+    board.walk(15)
+    assert sync_over(Cable(board), database, SYNC_EPOCH_S + 35 * 60) is None
+    conn = sqlite3.connect(str(database))
+    assert conn.execute("SELECT seq, key, steps FROM records WHERE seq >= 4").fetchall() == [
+        (4, DAY + 2, 45 * 110 + 1000), (5, days_from_civil(2026, 3, 7), 35 * 110)]
+    minutes = [m for (m,) in conn.execute("SELECT minute FROM minutes WHERE seq = 5 ORDER BY minute")]
+    assert minutes == recorded_minutes(board.store.read(5)) and len(minutes) == 35
+    assert board.store.acked_seq == 4
+    conn.close()
+
+
+def test_two_devices_are_kept_apart_by_device_id(tmp_path):
+    first = week_of_walking(tmp_path / "a")
+    second = week_of_walking(tmp_path / "b", Identity(device_id="5c0ffee000000001", board="nano-rp2040-connect"))
+    for board in (first, second):
+        assert sync_over(Cable(board), tmp_path / "walkdose.sqlite") is None
+    conn = sqlite3.connect(str(tmp_path / "walkdose.sqlite"))
+    assert conn.execute("SELECT device_id, board FROM devices ORDER BY 1").fetchall() == [
+        ("5c0ffee000000001", "nano-rp2040-connect"), ("e3a1f09c2b7d4410", "xiao-nrf52840-sense")]
+    per_device = conn.execute("SELECT device_id, COUNT(*), SUM(steps) FROM records GROUP BY 1 ORDER BY 1").fetchall()
+    assert per_device == [("5c0ffee000000001", 4, 27200), ("e3a1f09c2b7d4410", 4, 27200)]
+    conn.close()
+
+
+@pytest.mark.parametrize("zone, expected", [
+    ("Europe/Oslo", (3600, OSLO_DST_2026, 7200)),
+    ("UTC", (0, None, 0)),
+    ("America/Sao_Paulo", (-3 * 3600, None, -3 * 3600)),  # no DST since 2019
+    # Sydney: daylight time ends Sunday 5 April 2026, 03:00 AEDT = 16:00 UTC the day before
+    ("Australia/Sydney", (11 * 3600, days_from_civil(2026, 4, 4) * 86400 + 16 * 3600, 10 * 3600)),
+])
+def test_local_offsets_follow_the_TZ_variable(monkeypatch, zone, expected):
+    monkeypatch.setenv("TZ", zone)
+    assert sync.local_offsets(SYNC_EPOCH_S) == expected
+
+
+def test_the_port_is_never_opened_at_1200_baud():
+    with pytest.raises(UserError, match="refusing to open at 1200 baud.*bootloader"):
+        sync.open_port("loop://", 1200)
+    assert sync.BAUDRATE == 115200
+
+
+def test_a_port_nobody_answers_on_gives_a_clear_message(tmp_path, monkeypatch, capsys):
+    # loop:// sends every request straight back, as a board sitting in its REPL would echo it.
+    monkeypatch.setattr(sync, "Client", functools.partial(protocol.Client, response_timeout_s=0.2))
+    status = cli.main(["sync", "--port", "loop://", "--db", str(tmp_path / "walkdose.sqlite")])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "walkdose: no walkdose device answered on loop:// within 0.6 s: check that the board is plugged in" in err
+    status = cli.main(["sync", "--port", str(tmp_path / "ttyACM9"), "--db", str(tmp_path / "walkdose.sqlite")])
+    assert status == 2 and f"walkdose: cannot open {tmp_path / 'ttyACM9'}" in capsys.readouterr().err
+
+
+# ---- the real command over a pty --------------------------------------------------------------
+
+class PtyPort:
+    """The board end of a pty as the link's port."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        os.set_blocking(fd, False)
+
+    def read_into(self, buf):
+        try:
+            data = os.read(self.fd, len(buf))
+        except (BlockingIOError, OSError):  # nothing waiting, or no host has the port open
+            return 0
+        buf[:len(data)] = data
+        return len(data)
+
+    def write(self, data):
+        data = bytes(data)
+        while data:
+            try:
+                data = data[os.write(self.fd, data):]
+            except BlockingIOError:
+                time.sleep(0.001)
+
+
+@pytest.fixture
+def board_on_pty(tmp_path):
+    """A board whose link is served from a thread on the master side of a pty; yields (board, link,
+    the pty's path)."""
+    board = week_of_walking(tmp_path / "flash")
+    master, slave = os.openpty()
+    link = type(board.link)(PtyPort(master), board.store, board.clock, board.identity)
+    stop = threading.Event()
+
+    def main_loop():
+        while not stop.is_set():
+            if not link.serve():
+                time.sleep(0.001)
+
+    thread = threading.Thread(target=main_loop, daemon=True)
+    thread.start()
+    yield board, link, os.ttyname(slave)
+    stop.set()
+    thread.join()
+    os.close(master)
+    os.close(slave)
+
+
+def walkdose_sync(*args):
+    env = dict(os.environ, TZ="Europe/Oslo", PYTHONPATH=REPO)
+    return subprocess.run([sys.executable, "-m", "walkdose.cli", "sync", *args], capture_output=True, text=True,
+                          timeout=60, env=env)
+
+
+def test_walkdose_sync_over_a_pty_with_pyserial(board_on_pty, tmp_path):
+    board, link, path = board_on_pty
+    database = tmp_path / "walkdose.sqlite"
+    started = time.time()
+    out = walkdose_sync("--port", path, "--db", str(database), "--target", "90")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "synced 4 record(s) from e3a1f09c2b7d4410 into the database\n"
+    assert f"walkdose: device e3a1f09c2b7d4410 (xiao-nrf52840-sense, firmware 0.1.0, 3.91 V) on {path}" in out.stderr
+    assert "walkdose: [4/4] day 2026-03-04" in out.stderr
+    assert started - 1 <= board.clock.epoch_s() <= time.time() + 1 and board.store.acked_seq == 3
+    assert link.target_min == 90 and link.discarded_frames == 0
+    assert oct(os.stat(database).st_mode & 0o777) == "0o600"
+    first = rows_of(database)
+    assert [r[:2] for r in first["records"]] == [("e3a1f09c2b7d4410", seq) for seq in (1, 2, 3, 4)]
+    out = walkdose_sync("--port", path, "--db", str(database))
+    assert out.returncode == 0 and "synced 1 record(s)" in out.stdout  # the open day, unchanged
+    second = rows_of(database)
+    assert {t: r for t, r in second.items() if t not in ("devices", "losses")} == {
+        t: r for t, r in first.items() if t not in ("devices", "losses")}  # only the sync times moved
+
+
+def test_without_target_the_board_gets_todays_target_from_the_plan(board_on_pty, tmp_path):
+    board, link, path = board_on_pty
+    database = str(tmp_path / "walkdose.sqlite")
+    planned = subprocess.run([sys.executable, "-m", "walkdose.cli", "plan", "--goal", "60", "--db", database],
+                             capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=REPO))
+    assert planned.returncode == 0, planned.stderr
+    assert walkdose_sync("--port", path, "--db", database).returncode == 0
+    assert link.target_min == 60  # no baseline week yet: the plan's goal
