@@ -6,9 +6,10 @@ accelerometer x, y, z little-endian; 0x40 skip frame after overflow; FIFO_LENGTH
 FIFO_DATA 26h, FIFO_WTM_0/1 46h/47h, FIFO_CONFIG_0/1 48h/49h) and the register map (CHIP_ID 00h,
 ACC_CONF 40h, ACC_RANGE 41h, PWR_CONF 7Ch, PWR_CTRL 7Dh, CMD 7Eh).
 
-The chip needs Bosch's 8192-byte config file (bmi270_config_file in BMI270_SensorAPI,
-BSD-3-Clause) before it measures. It is not shipped here: copy it to the board as
-bmi270_config.bin, or pass its bytes as `config`. Allocates nothing after __init__.
+The chip needs Bosch's 8192-byte config file before it measures: firmware/bmi270_config.bin
+(bmi270_config_file of BMI270_SensorAPI v2.34.0, BSD-3-Clause, notice in bmi270_config.LICENSE),
+which `walkdose flash` copies beside this module; pass its path, or its bytes, as `config`.
+Allocates nothing after __init__.
 """
 import time
 

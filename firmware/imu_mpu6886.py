@@ -34,7 +34,9 @@ _USER_FIFO_EN = const(0x40)
 _FIFO_RST = const(0x04)
 _FIFO_OFLOW_INT = const(0x10)
 
-_FRAME_BYTES = const(8)  # ACCEL_X/Y/Z and TEMP, big-endian; temperature comes with the accelerometer
+# Register 35 (23h) FIFO_EN: ACCEL_FIFO_EN writes ACCEL_X/Y/ZOUT_H/L and TEMP_OUT_H/L at the sample rate, so
+# an accelerometer-only frame is 8 bytes (14 only with GYRO_FIFO_EN as well), big-endian.
+_FRAME_BYTES = const(8)
 _FIFO_BYTES = const(1024)
 _CHUNK_FRAMES = const(32)
 _INTERNAL_RATE_MHZ = const(1000000)  # 1 kHz
