@@ -151,6 +151,14 @@ def cmd_bench(args):
 # Commands that live in their own module: name -> (module, help). Each module has configure(parser), which
 # adds the command's options, and run(args) -> exit status; bad input raises errors.UserError.
 COMMAND_MODULES = {
+    "boards": ("boards", "the supported boards: IMU, rate, mpy-cross architecture, MicroPython firmware to install"),
+    "flash": ("flash", "put the firmware on a board (mpy-cross, mpremote), set its clock, check it answers"),
+    "sim": ("simulate", "a simulated board running the real firmware on a pty, wearing recordings as its days"),
+    "demo": ("demo", "simulate a board on the shipped walks for a few days, sync it, show the report"),
+    "sync": ("sync", "pull the days a board holds over USB serial into the local database and set its clock"),
+    "report": ("report", "daily walking minutes against the HUNT bands and today's target; --json, --plot FILE.png"),
+    "plan": ("plan", "a progressive daily walking target from your baseline week; --goal/--step/--start set it"),
+    "export": ("export", "days or minutes from the database as CSV or JSON for spreadsheets and research"),
 }
 
 

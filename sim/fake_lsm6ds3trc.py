@@ -80,7 +80,46 @@ class FakeLSM6DS3TRC(FakeAccelChip):
             self._fifo[at + 1] = (value >> 8) & 0xFF
         self.samples_stored += 1
 
+    def _store_run(self, feed, at, count):
+        """_store() for many samples, inlined: the simulated board stores days of them."""
+        mode = self.regs[_FIFO_CTRL5] & 0x07
+        if mode == _MODE_BYPASS:
+            return
+        fifo = self._fifo
+        slots = self._fifo_slots
+        for _ in range(count):
+            if self._count + 3 > FIFO_WORDS:
+                self._store(feed[at], feed[at + 1], feed[at + 2])
+                at += 3
+                continue
+            w = self._head + self._count
+            for _ in range(3):
+                if w >= slots:
+                    w -= slots
+                value = feed[at]
+                fifo[2 * w] = value & 0xFF
+                fifo[2 * w + 1] = (value >> 8) & 0xFF
+                w += 1
+                at += 1
+            self._count += 3
+            self.samples_stored += 1
+
     # --- registers ---
+
+    def read_into(self, reg, buf):
+        """A burst from FIFO_DATA_OUT_L moves whole words at once (the simulated board reads days of
+        them); byte for byte the same as the register path, which serves everything else."""
+        if reg != _FIFO_DATA_OUT_L or not self.regs[_CTRL3_C] & _IF_INC:
+            return super().read_into(reg, buf)
+        words = min(len(buf) // 2, self._count)
+        if words:
+            self._copy_oldest(buf, 2 * words)
+            self._drop_oldest(words)
+            self._removed += words
+            self._overrun = False
+        for i in range(2 * words, len(buf)):
+            buf[i] = self._read_reg(reg)
+            reg = self._next_reg(reg)
 
     def _read_reg(self, reg):
         if reg == _FIFO_STATUS1 or reg == _FIFO_STATUS2:

@@ -1,0 +1,48 @@
+"""`walkdose demo`: the whole path on one machine - a simulated board wears the shipped recordings for a few
+days, `walkdose sync` pulls them over the board's pty into a throwaway database, `walkdose report` shows them.
+Only orchestration: each step is the real command."""
+import importlib.resources
+import os
+import sys
+import tempfile
+
+from . import cli, simulate
+
+CATCH_UP_TIMEOUT_S = 1800
+
+
+def shipped_recordings():
+    folder = importlib.resources.files("walkdose.recordings")
+    return sorted(str(folder / name) for name in os.listdir(str(folder)) if name.endswith(".csv"))
+
+
+def configure(parser):
+    parser.add_argument("--days", type=int, default=2, help="simulated days before today (default 2)")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    simulate.add_board_options(parser)
+
+
+def run(args):
+    if not 0 <= args.days <= simulate.MAX_DAYS:
+        raise simulate.UserError(f"--days must be 0 to {simulate.MAX_DAYS}")
+    start = simulate.start_day(args.days, None)
+    recordings = shipped_recordings() * 2  # four walks a day at the default times, ~25 min each
+
+    def show(event):
+        line = simulate.describe(event, start)
+        if line:
+            print(f"walkdose demo: {line}", file=sys.stderr, flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="walkdose-demo-") as workdir:
+        sim = simulate.Simulator(recordings, workdir, start, power_cut_every_min=args.power_cut_every,
+                                 engine=args.engine)
+        print(f"walkdose demo: a simulated board wears {len(shipped_recordings())} shipped walks, four walks a "
+              f"day from {start:%Y-%m-%d} until now ({args.engine})", file=sys.stderr, flush=True)
+        with sim:
+            sim.wait_for("caught_up", CATCH_UP_TIMEOUT_S, on_event=show)
+            db = os.path.join(workdir, "walkdose.sqlite")
+            print(f"walkdose demo: walkdose sync --port {sim.pty_path} --db {db}", file=sys.stderr, flush=True)
+            status = cli.main(["sync", "--port", sim.pty_path, "--db", db])
+            if status:
+                return status
+            return cli.main(["report", "--db", db] + (["--json"] if args.json else []))

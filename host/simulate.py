@@ -1,0 +1,305 @@
+"""`walkdose sim`: a simulated board (sim/board.py running the real firmware) on a pty, fed by recordings
+played as the wearer's days. This module prepares the wearer's clips, starts the board, bridges its serial
+to a pty and prints what the board reports; it never interprets steps or records."""
+import argparse
+import datetime
+import json
+import os
+import queue
+import re
+import select
+import subprocess
+import sys
+import tempfile
+import threading
+import tty
+
+import numpy as np
+
+from . import recording, replay
+from .errors import UserError
+
+DEFAULT_RATE_MHZ = 52000  # the XIAO profile: LSM6DS3TR-C at 52 Hz (26 Hz overcounts back pockets: 10.8 % vs 2.6 %)
+WAKE_S = 7 * 3600
+SLEEP_S = 23 * 3600
+DEFAULT_WALK_TIMES_S = (7 * 3600 + 30 * 60, 12 * 3600 + 15 * 60, 17 * 3600 + 45 * 60, 20 * 3600 + 30 * 60)
+DEFAULT_WALK_S = 25 * 60  # a recording without xN repeats to about this long
+MAX_DAYS = 31
+FIDGET_S = 600
+FIDGET_MG = 30  # sitting and fidgeting: movement ~13 mg (worn) and no rhythm (tests/test_simulate.py)
+SPEC = re.compile(r"^(?P<path>.+?)(?:@(?P<hh>\d{1,2}):(?P<mm>\d{2}))?(?:x(?P<n>\d+))?$")
+
+
+def parse_recording_spec(text):
+    """FILE[@HH:MM][xN] -> (path, start_s or None, repeats or None)."""
+    m = SPEC.match(text)
+    if not m or not m["path"]:
+        raise UserError(f"--recording {text!r}: expected FILE[@HH:MM][xN]")
+    start_s = None
+    if m["hh"] is not None:
+        hh, mm = int(m["hh"]), int(m["mm"])
+        if hh > 23 or mm > 59:
+            raise UserError(f"--recording {text!r}: {hh:02d}:{mm:02d} is not a time of day")
+        start_s = hh * 3600 + mm * 60
+    return m["path"], start_s, int(m["n"]) if m["n"] else None
+
+
+def day_plan(specs, clip_samples, rate_mhz):
+    """(start_s, clip, repeats) per spec; specs without a time take the default walk times in order."""
+    defaults = iter(t for t in DEFAULT_WALK_TIMES_S)
+    plan = []
+    for clip, (path, start_s, repeats) in enumerate(specs):
+        if start_s is None:
+            start_s = next(defaults, None)
+            if start_s is None:
+                raise UserError(f"--recording {path}: give it a time of day (FILE@HH:MM): the "
+                                f"{len(DEFAULT_WALK_TIMES_S)} default walk times are taken")
+        if repeats is None:
+            repeats = max(1, round(DEFAULT_WALK_S * rate_mhz / 1000 / clip_samples[clip]))
+        plan.append((start_s, clip, repeats))
+    return plan
+
+
+def fidget_clip(rate_mhz, seconds=FIDGET_S, seed=7):
+    """Worn but sitting: irregular 0.3-4 Hz wobble of FIDGET_MG rms, mostly vertical; deterministic."""
+    rng = np.random.default_rng(seed)
+    rate_hz = rate_mhz / 1000
+    t = np.arange(int(seconds * rate_hz)) / rate_hz
+    wobble = np.zeros(len(t))
+    for f in rng.uniform(0.3, 4, 25):
+        wobble += np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi)) * rng.uniform(0.2, 1)
+    wobble *= FIDGET_MG / 1000 / np.std(wobble)
+    g = np.zeros((len(t), 3))
+    g[:, 0] = 0.3 * wobble
+    g[:, 2] = 1 + wobble
+    return np.clip(np.round(g * 4096), -32768, 32767).astype("<i2")
+
+
+def start_day(days, start):
+    """Local midnight starting the first simulated day: `start` (YYYY-MM-DD), else `days` days before today."""
+    today = datetime.date.today()
+    if start is None:
+        first = today - datetime.timedelta(days=days)
+    else:
+        try:
+            first = datetime.date.fromisoformat(start)
+        except ValueError:
+            raise UserError(f"--start {start!r}: expected YYYY-MM-DD") from None
+    if first > today:
+        raise UserError(f"--start {first}: in the future; the simulated board runs until it reaches "
+                        "this computer's clock, which sync sets on the board")
+    if (today - first).days > MAX_DAYS:
+        raise UserError(f"--start {first}: more than {MAX_DAYS} days ago; simulating that long takes hours")
+    return datetime.datetime.combine(first, datetime.time())
+
+
+def board_command(engine, config_path):
+    """sim/board.py under the chosen interpreter, with firmware/ and sim/ importable as on a board."""
+    root = replay.firmware_root()
+    script = os.path.join(root, "sim", "board.py")
+    if engine == "micropython":
+        return [replay.micropython_binary(), script, config_path], dict(os.environ, MICROPYPATH=root)
+    return [sys.executable, script, config_path], dict(os.environ, PYTHONPATH=root)
+
+
+class Simulator:
+    """A running simulated board: `pty_path` is its USB serial; `events` gets what it reports."""
+
+    def __init__(self, recordings, workdir, start, rate_mhz=DEFAULT_RATE_MHZ, speed=0.0,
+                 power_cut_every_min=0, late=None, imu_silent_s=None, flash=None, engine="micropython",
+                 device_id="5a17d05e00000001"):
+        self.workdir = workdir
+        specs = [parse_recording_spec(r) for r in recordings]
+        clips = []
+        for i, (path, _, _) in enumerate(specs):
+            counts = recording.load_counts(path, rate_mhz, 4096)
+            clip_path = os.path.join(workdir, f"clip{i}.i16")
+            counts.astype("<i2").tofile(clip_path)
+            clips.append((clip_path, len(counts)))
+        fidget_path = os.path.join(workdir, "fidget.i16")
+        fidget_clip(rate_mhz).tofile(fidget_path)
+        self.plan = day_plan(specs, [n for _, n in clips], rate_mhz)
+        self.switched_on = start  # local time, naive
+        self.config = {
+            "rate_mhz": rate_mhz, "speed": speed, "start_epoch_s": int(start.astimezone().timestamp()),
+            "start_s": start.hour * 3600 + start.minute * 60 + start.second,
+            "power_cut_every_min": power_cut_every_min, "late": late, "imu_silent_s": imu_silent_s,
+            "clips": [p for p, _ in clips], "fidget": fidget_path, "plan": self.plan,
+            "wake_s": WAKE_S, "sleep_s": SLEEP_S, "device_id": device_id,
+            "flash": flash or os.path.join(workdir, "flash.img" if engine == "micropython" else "flash"),
+        }
+        self.engine = engine
+        self.events = queue.Queue()
+        self.process = None
+
+    def start(self):
+        config_path = os.path.join(self.workdir, "board.json")
+        with open(config_path, "w") as f:
+            json.dump(self.config, f)
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)  # a USB CDC port: no echo, no line editing, bytes as sent
+        self.pty_path = os.ttyname(self.slave)
+        command, env = board_command(self.engine, config_path)
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, env=env, bufsize=0)
+        self.threads = [threading.Thread(target=target, daemon=True)
+                        for target in (self._to_board, self._from_board, self._reports)]
+        for thread in self.threads:
+            thread.start()
+
+    def _to_board(self):
+        while self.process.poll() is None:
+            ready, _, _ = select.select([self.master], [], [], 0.2)
+            if ready:
+                try:
+                    data = os.read(self.master, 4096)
+                    self.process.stdin.write(data)
+                except (OSError, BrokenPipeError):
+                    return
+
+    def _from_board(self):
+        while True:
+            data = self.process.stdout.read1(4096) if hasattr(self.process.stdout, "read1") \
+                else os.read(self.process.stdout.fileno(), 4096)
+            if not data:
+                return
+            os.write(self.master, data)
+
+    def _reports(self):
+        for line in iter(self.process.stderr.readline, b""):
+            text = line.decode(errors="replace").rstrip()
+            try:
+                event = json.loads(text)
+            except ValueError:
+                event = {"event": "output", "text": text}
+            self.events.put(event)
+        self.events.put({"event": "exited", "status": self.process.wait()})
+
+    def wait_for(self, kind, timeout_s, on_event=None):
+        """Events until one of `kind` (returned); UserError if the board exits or time runs out first."""
+        deadline = datetime.datetime.now() + datetime.timedelta(seconds=timeout_s)
+        while True:
+            left = (deadline - datetime.datetime.now()).total_seconds()
+            try:
+                event = self.events.get(timeout=max(left, 0.01))
+            except queue.Empty:
+                raise UserError(f"the simulated board did not report '{kind}' within {timeout_s:.0f} s") from None
+            if on_event:
+                on_event(event)
+            if event["event"] == kind:
+                return event
+            if event["event"] == "exited":
+                raise UserError(f"the simulated board stopped (exit {event['status']}) before '{kind}'")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(2)  # SIGINT: the board saves its flash image and exits
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        for thread in getattr(self, "threads", ()):
+            thread.join(timeout=5)  # they end with the board's process; then their fds may close
+        for name in ("master", "slave"):
+            fd = getattr(self, name, None)
+            if fd is not None:
+                setattr(self, name, None)
+                os.close(fd)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def describe(event, start):
+    """One human line per board report, or None for the quiet ones."""
+    kind = event["event"]
+    if "sim_s" in event:
+        at = start + datetime.timedelta(seconds=event["sim_s"])
+        stamp = at.strftime("%Y-%m-%d %H:%M")
+    else:
+        stamp = ""
+    if kind == "boot":
+        return f"{stamp}  board booted (boot {event['boot']}, store boot id {event['boot_id']})"
+    if kind == "power_cut":
+        return f"{stamp}  power cut: RAM and clock lost, flash keeps what was written"
+    if kind == "late":
+        return f"{stamp}  main loop {event['late_ms']} ms late"
+    if kind == "caught_up":
+        return f"{stamp}  caught up with this computer's clock; running in real time now"
+    if kind == "progress" and event["sim_s"] % (6 * 3600) == 0:
+        return f"{stamp}  simulated"
+    if kind == "output":
+        return f"board: {event['text']}"
+    if kind in ("stopped", "exited"):
+        return f"{stamp}  board stopped"
+    return None
+
+
+def add_board_options(parser):
+    parser.add_argument("--engine", choices=("micropython", "python"), default="micropython",
+                        help="interpreter for the firmware (default: the real MicroPython unix port)")
+    parser.add_argument("--power-cut-every", type=int, default=0, metavar="MINUTES",
+                        help="cut the power every MINUTES of simulated time (the board reboots without its clock)")
+
+
+def configure(parser):
+    parser.add_argument("--recording", action="append", required=True, metavar="FILE[@HH:MM][xN]",
+                        help="a t,x,y,z CSV the wearer walks every day, at HH:MM (default: 07:30, 12:15, "
+                             "17:45, 20:30 in order), N times back to back (default: about 25 min); repeatable")
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument("--days", type=int, default=3, help="simulate the N days before today, then today so far")
+    when.add_argument("--start", metavar="YYYY-MM-DD", help="simulate from local midnight of this day until now")
+    parser.add_argument("--speed", type=float, default=0.0,
+                        help="times real time until the board reaches this computer's clock (default: as fast as it can)")
+    parser.add_argument("--link", metavar="PATH", help="also make PATH a symlink to the board's pty")
+    parser.add_argument("--flash", metavar="FILE", help="keep the board's flash in FILE between runs")
+    parser.add_argument("--late", metavar="EVERY_MIN:LATE_MS", type=_pair(":"),
+                        help="every EVERY_MIN simulated minutes the main loop wakes LATE_MS late (FIFO overflow)")
+    parser.add_argument("--imu-silent", metavar="FROM_MIN-TO_MIN", type=_pair("-"),
+                        help="the IMU stops answering from FROM_MIN to TO_MIN minutes after the start")
+    add_board_options(parser)
+
+
+def _pair(separator):
+    def parse(text):
+        parts = text.split(separator)
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            raise argparse.ArgumentTypeError(f"{text!r}: expected two whole numbers separated by '{separator}'")
+        return [int(p) for p in parts]
+    return parse
+
+
+def run(args):
+    if args.days < 0:
+        raise UserError("--days must be 0 or more")
+    start = start_day(args.days, args.start)
+    with tempfile.TemporaryDirectory(prefix="walkdose-sim-") as workdir:
+        silent = [m * 60 for m in args.imu_silent] if args.imu_silent else None
+        sim = Simulator(args.recording, workdir, start, power_cut_every_min=args.power_cut_every,
+                        speed=args.speed, flash=args.flash, engine=args.engine, late=args.late,
+                        imu_silent_s=silent)
+        with sim:
+            if args.link:
+                if os.path.lexists(args.link):
+                    os.remove(args.link)
+                os.symlink(sim.pty_path, args.link)
+            print(f"walkdose sim: board on {sim.pty_path}" + (f" (also {args.link})" if args.link else "")
+                  + f"; simulating from {start:%Y-%m-%d %H:%M}; Ctrl-C stops", flush=True)
+            print(f"walkdose sim: sync with: walkdose sync --port {args.link or sim.pty_path}", flush=True)
+
+            def show(event):
+                line = describe(event, start)
+                if line:
+                    print(line, flush=True)
+            try:
+                sim.wait_for("exited", timeout_s=10 ** 9, on_event=show)
+            except KeyboardInterrupt:
+                pass
+            finally:
+                if args.link and os.path.islink(args.link):
+                    os.remove(args.link)
+    return 0

@@ -1,0 +1,168 @@
+"""The simulated board end to end: the real firmware under the real `micropython`, synced over a pty with the
+real pyserial into SQLite, against `walkdose replay` of the very samples the board's fake IMU delivered.
+
+Each test simulates about 40 minutes of a wearer ending now (the simulator always ends at this computer's
+clock, which sync sets on the board). The local zone is pinned so that now is around noon: no midnight,
+no DST change inside the run.
+"""
+import datetime
+import importlib.resources
+import json
+import subprocess
+import sys
+import time
+from array import array
+
+import numpy as np
+import pytest
+
+from walkdose import cli, replay, simulate
+from walkdose.firmware.store import FLUSH_EVERY_MIN
+from walkdose.sim.wearer import Wearer
+
+RECORDING = str(importlib.resources.files("walkdose.recordings") / "Samsung_Jamie_Hard_InHand_1.csv")
+RATE_MHZ = simulate.DEFAULT_RATE_MHZ
+RUN_MIN = 40
+
+
+@pytest.fixture
+def noon(monkeypatch):
+    """Pin TZ to a whole-hour zone in which it is now 11:xx or 12:xx; the run starts RUN_MIN before, on a minute."""
+    utc = datetime.datetime.now(datetime.timezone.utc)
+    offset_h = (12 - utc.hour + 12) % 24 - 12
+    monkeypatch.setenv("TZ", f"WDT{-offset_h:+d}")
+    time.tzset()
+    yield datetime.datetime.now().replace(second=0, microsecond=0) - datetime.timedelta(minutes=RUN_MIN)
+    monkeypatch.undo()
+    time.tzset()
+
+
+def simulator(tmp_path, start, **faults):
+    walk_at = start + datetime.timedelta(minutes=5)
+    spec = f"{RECORDING}@{walk_at:%H:%M}x8"  # ~14 min of walking from 5 minutes in
+    return simulate.Simulator([spec], str(tmp_path), start, **faults)
+
+
+def sync(port, db, capsys):
+    assert cli.main(["sync", "--port", port, "--db", db]) == 0
+    capsys.readouterr()
+
+
+def synced_minutes(db, capsys):
+    assert cli.main(["export", "--json", "--minutes", "--db", db]) == 0
+    return json.loads(capsys.readouterr().out)["minutes"]
+
+
+def wearer_samples(sim, first, count):
+    """The samples the board's fake IMU was fed, rendered by the same wearer under CPython."""
+    config = sim.config
+    clips = [array("h", np.fromfile(p, dtype="<i2").tobytes()) for p in config["clips"]]
+    fidget = array("h", np.fromfile(config["fidget"], dtype="<i2").tobytes())
+    wearer = Wearer(config["rate_mhz"], config["plan"], clips, fidget, config["wake_s"], config["sleep_s"],
+                    config["start_s"])
+    buf = array("h", bytes(6 * count))
+    wearer.fill(buf, first, count)
+    return np.frombuffer(buf, dtype=np.int16).reshape(-1, 3)
+
+
+def replayed_minutes(sim, first_min, minutes):
+    samples_per_min = RATE_MHZ * 60 // 1000
+    counts = wearer_samples(sim, first_min * samples_per_min, minutes * samples_per_min)
+    return replay.run("cython", [counts], RATE_MHZ, 4096)["minutes"]
+
+
+def by_minute(minutes, start):
+    """{minutes since the board was switched on: (walk_s, steps)} of the synced records."""
+    start_s = int(start.astimezone().timestamp())
+    return {(m["utc_epoch_s"] - start_s) // 60: (m["walk_s"], m["steps"]) for m in minutes}
+
+
+def test_synced_minutes_equal_replay_of_the_same_samples(tmp_path, noon, capsys):
+    db = str(tmp_path / "walkdose.sqlite")
+    with simulator(tmp_path, noon) as sim:
+        sim.wait_for("caught_up", 120)
+        sync(sim.pty_path, db, capsys)
+    synced = by_minute(synced_minutes(db, capsys), noon)
+    expected = replayed_minutes(sim, 0, RUN_MIN)
+    closed = RUN_MIN - 2  # the last minute or two were still open on the board
+    assert sum(expected[m]["steps"] for m in range(closed)) > 1000  # the walk is inside the compared span
+    for m in range(closed):
+        assert synced.get(m) == (expected[m]["walk_s"], min(255, expected[m]["steps"])), f"minute {m}"
+
+
+def test_a_sync_killed_midway_then_repeated_loses_nothing_and_counts_nothing_twice(tmp_path, noon, capsys):
+    db = str(tmp_path / "walkdose.sqlite")
+    with simulator(tmp_path, noon) as sim:
+        sim.wait_for("caught_up", 120)
+        killed = subprocess.Popen([sys.executable, "-m", "walkdose.cli", "sync", "--port", sim.pty_path,
+                                   "--db", db], stderr=subprocess.PIPE, text=True)
+        for line in killed.stderr:
+            if "to fetch" in line:
+                killed.kill()
+                break
+        killed.wait()
+        sync(sim.pty_path, db, capsys)
+        first = synced_minutes(db, capsys)
+        sync(sim.pty_path, db, capsys)
+        again = synced_minutes(db, capsys)
+    closed = RUN_MIN - 2
+    assert again[:closed] == first[:closed]  # syncing twice changes nothing
+    synced = by_minute(first, noon)
+    expected = replayed_minutes(sim, 0, RUN_MIN)
+    for m in range(closed):
+        assert synced.get(m) == (expected[m]["walk_s"], min(255, expected[m]["steps"])), f"minute {m}"
+
+
+def test_power_cuts_lose_at_most_the_unwritten_minutes(tmp_path, noon, capsys):
+    cut_every = 12
+    db = str(tmp_path / "walkdose.sqlite")
+    with simulator(tmp_path, noon, power_cut_every_min=cut_every) as sim:
+        boots = []
+        sim.wait_for("caught_up", 120, on_event=lambda e: e["event"] == "boot" and boots.append(e["sim_s"]))
+        sync(sim.pty_path, db, capsys)
+    assert boots == [0, 720, 1440, 2160]
+    synced = synced_minutes(db, capsys)
+    # Each boot's detector starts afresh at its boot: replay each boot's samples on their own.
+    expected_steps = 0
+    lost_bound = 0
+    for b, boot_s in enumerate(boots):
+        end_min = boots[b + 1] // 60 if b + 1 < len(boots) else RUN_MIN - 2
+        minutes = replayed_minutes(sim, boot_s // 60, end_min - boot_s // 60)[:end_min - boot_s // 60]
+        expected_steps += sum(m["steps"] for m in minutes)
+        if b + 1 < len(boots):  # a cut ends this boot: what was not yet written is gone
+            lost_bound += sum(m["steps"] for m in minutes[-(FLUSH_EVERY_MIN + 1):])
+    synced_steps = sum(m["steps"] for m in synced)
+    assert expected_steps - lost_bound <= synced_steps <= expected_steps
+    assert synced_steps > 1000
+
+
+def test_an_imu_that_stops_answering_leaves_its_minutes_empty_and_the_rest_counted(tmp_path, noon, capsys):
+    db = str(tmp_path / "walkdose.sqlite")
+    silent = (20 * 60, 28 * 60)  # during the walk's second half and after it
+    with simulator(tmp_path, noon, imu_silent_s=list(silent)) as sim:
+        sim.wait_for("caught_up", 120)
+        sync(sim.pty_path, db, capsys)
+    synced = by_minute(synced_minutes(db, capsys), noon)
+    # No samples, no record: shown as no data, never as zero walking. (The chip's FIFO kept sampling, so its
+    # last 13 s reach the detector when the bus answers again.)
+    inside = [m for m in range(silent[0] // 60 + 1, silent[1] // 60 - 1) if m in synced]
+    assert inside == []
+    expected = replayed_minutes(sim, 0, RUN_MIN)
+    for m in range(silent[0] // 60 - 1):  # before the fault: exact
+        assert synced.get(m) == (expected[m]["walk_s"], min(255, expected[m]["steps"])), f"minute {m}"
+    assert all(m in synced for m in range(silent[1] // 60 + 2, RUN_MIN - 2))  # and it carries on
+
+
+def test_a_late_main_loop_overflows_the_fifo_and_the_driver_counts_it(tmp_path, noon, capsys):
+    db = str(tmp_path / "walkdose.sqlite")
+    stopped = []
+    with simulator(tmp_path, noon, late=[3, 20000]) as sim:  # every 3 min, 20 s late: the FIFO holds 13 s
+        sim.wait_for("caught_up", 120)
+        sync(sim.pty_path, db, capsys)
+        sim.stop()
+        sim.wait_for("stopped", 30, on_event=stopped.append)
+    assert stopped[-1]["imu_overflows"] >= RUN_MIN // 3 - 1
+    synced_steps = sum(m["steps"] for m in synced_minutes(db, capsys))
+    expected_steps = sum(m["steps"] for m in replayed_minutes(sim, 0, RUN_MIN)[:RUN_MIN - 2])
+    # ~7 s of every 3 minutes never reach the detector: a few percent of the steps, no more.
+    assert 0.85 * expected_steps <= synced_steps <= expected_steps

@@ -1,0 +1,81 @@
+"""The simulated wearer's day and the pieces `walkdose sim` builds it from, checked by hand."""
+from array import array
+
+import numpy as np
+import pytest
+
+from walkdose import replay, simulate
+from walkdose.errors import UserError
+from walkdose.firmware.store import WORN_MOVEMENT_MG
+from walkdose.sim.wearer import STILL, Wearer, day_segments
+
+
+def test_a_day_is_night_fidgeting_and_the_clips_in_order():
+    # 12.5 Hz: 45,000 samples an hour; a 100-sample clip twice at 08:00.
+    hour = 45000
+    segments = day_segments(12500, [(8 * 3600, 0, 2)], [100], 7 * 3600, 23 * 3600)
+    assert segments == [(0, 7 * hour, -1), (7 * hour, 8 * hour, -2), (8 * hour, 8 * hour + 200, 0),
+                        (8 * hour + 200, 23 * hour, -2), (23 * hour, 24 * hour, -1)]
+
+
+def test_clips_may_neither_overlap_nor_run_past_midnight():
+    with pytest.raises(ValueError, match="starts before"):
+        day_segments(12500, [(8 * 3600, 0, 1), (8 * 3600 + 1, 0, 1)], [100], 7 * 3600, 23 * 3600)
+    with pytest.raises(ValueError, match="past midnight"):
+        day_segments(12500, [(86399, 0, 1)], [100], 7 * 3600, 23 * 3600)
+
+
+def test_the_wearer_plays_a_clip_from_its_first_sample_and_loops_the_fidget():
+    clip = array("h", [1, 1, 1, 2, 2, 2, 3, 3, 3])
+    fidget = array("h", [7, 7, 7, 8, 8, 8])
+    # 1 Hz would not be a device rate; 12.5 Hz with the clip at 07:00:00.8 = sample 7 * 45000 + 10.
+    wearer = Wearer(12500, [(7 * 3600, 0, 2)], [clip], fidget, wake_s=6 * 3600, sleep_s=23 * 3600)
+    buf = array("h", bytes(6 * 8))
+    wearer.fill(buf, 7 * 45000 - 2, 8)
+    assert list(buf) == [7, 7, 7, 8, 8, 8] + [1, 1, 1, 2, 2, 2, 3, 3, 3] * 2
+    wearer.fill(buf, 0, 2)
+    assert list(buf[:6]) == list(STILL) * 2
+
+
+def test_the_wearer_starts_at_the_time_of_day_the_board_is_switched_on():
+    clip = array("h", [5, 5, 5])
+    wearer = Wearer(12500, [(12 * 3600, 0, 1)], [clip], array("h", [7, 7, 7]), start_s=12 * 3600)
+    buf = array("h", bytes(6 * 2))
+    wearer.fill(buf, 0, 2)
+    assert list(buf) == [5, 5, 5, 7, 7, 7]
+
+
+def test_sitting_and_fidgeting_is_worn_but_never_a_step():
+    result = replay.run("cython", [simulate.fidget_clip(52000)], 52000, 4096)
+    assert result["steps"] == 0
+    assert len(result["minutes"]) == simulate.FIDGET_S // 60
+    assert min(m["movement"] for m in result["minutes"]) >= WORN_MOVEMENT_MG
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("walk.csv", ("walk.csv", None, None)),
+    ("walk.csv@07:30", ("walk.csv", 7 * 3600 + 30 * 60, None)),
+    ("walk.csv@7:05x12", ("walk.csv", 7 * 3600 + 5 * 60, 12)),
+    ("dir/x.csvx3", ("dir/x.csv", None, 3)),
+])
+def test_recording_specs(text, expected):
+    assert simulate.parse_recording_spec(text) == expected
+
+
+@pytest.mark.parametrize("text", ["walk.csv@25:00", "walk.csv@07:61"])
+def test_bad_recording_specs_name_the_problem(text):
+    with pytest.raises(UserError, match="--recording"):
+        simulate.parse_recording_spec(text)
+
+
+def test_recordings_without_a_time_take_the_default_walk_times_and_about_25_minutes():
+    specs = [("a.csv", None, None), ("b.csv", 9 * 3600, 3), ("c.csv", None, None)]
+    plan = simulate.day_plan(specs, [52 * 100, 52 * 100, 52 * 300], 52000)
+    assert plan == [(simulate.DEFAULT_WALK_TIMES_S[0], 0, 15), (9 * 3600, 1, 3),
+                    (simulate.DEFAULT_WALK_TIMES_S[1], 2, 5)]
+    with pytest.raises(UserError, match="default walk times"):
+        simulate.day_plan([("a.csv", None, None)] * 5, [5200] * 5, 52000)
+
+
+def test_fidget_clip_is_deterministic():
+    assert np.array_equal(simulate.fidget_clip(26000), simulate.fidget_clip(26000))
