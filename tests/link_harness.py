@@ -1,9 +1,13 @@
 """A board in-process for the sync tests: the real firmware Link over the real DayStore on a temporary
 folder, with a tick counter the test moves, and a pyserial-like transport to it that can be cut after
 any number of bytes, as a pulled cable would."""
+import contextlib
 import copy
+import os
 import shutil
 import sqlite3
+import threading
+import time
 
 import serial
 
@@ -225,3 +229,51 @@ def cut_sweep(template, workdir, offsets):
         conn.close()
         shutil.rmtree(str(folder))
         yield offset, error, rows
+
+
+class PtyPort:
+    """The board end of a pty as the link's port."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        os.set_blocking(fd, False)
+
+    def read_into(self, buf):
+        try:
+            data = os.read(self.fd, len(buf))
+        except (BlockingIOError, OSError):  # nothing waiting, or no host has the port open
+            return 0
+        buf[:len(data)] = data
+        return len(data)
+
+    def write(self, data):
+        data = bytes(data)
+        while data:
+            try:
+                data = data[os.write(self.fd, data):]
+            except BlockingIOError:
+                time.sleep(0.001)
+
+
+@contextlib.contextmanager
+def link_on_pty(board):
+    """The board's link served from a thread on the master side of a pty, as its USB serial; yields
+    (link, the pty's path) for the host to open."""
+    master, slave = os.openpty()
+    link = Link(PtyPort(master), board.store, board.clock, board.identity)
+    stop = threading.Event()
+
+    def main_loop():
+        while not stop.is_set():
+            if not link.serve():
+                time.sleep(0.001)
+
+    thread = threading.Thread(target=main_loop, daemon=True)
+    thread.start()
+    try:
+        yield link, os.ttyname(slave)
+    finally:
+        stop.set()
+        thread.join()
+        os.close(master)
+        os.close(slave)

