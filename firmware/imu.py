@@ -4,6 +4,8 @@ full-scale codes, the default watermark, burst views and 16-bit two's complement
 Knows no particular chip: register addresses, tables and byte orders stay in imu_<chip>.py.
 Nothing here allocates once a driver's __init__ has returned.
 """
+from array import array
+
 from .compat import const
 
 _ENODEV = const(19)  # errno a MicroPython port raises when no device acknowledges its address
@@ -88,6 +90,18 @@ def burst_views(scratch, item_bytes, most_items):
     """Views of `scratch` holding 0..most_items items, made once so that reads never slice (slicing allocates)."""
     whole = memoryview(scratch)
     return [whole[: item_bytes * n] for n in range(most_items + 1)]
+
+
+def int16_scratch(samples):
+    """(array('h') of `samples` x, y, z, a writable byte view of the same memory). A burst read into the
+    bytes lands as int16 counts with nothing to decode, for a chip whose FIFO words are little-endian
+    like every MCU walkdose runs on (Cortex-M, RP2040, Xtensa, and x86 for the unix port)."""
+    words = array("h", bytes(6 * samples))
+    try:
+        import uctypes
+    except ImportError:  # CPython
+        return words, memoryview(words).cast("B")
+    return words, uctypes.bytearray_at(uctypes.addressof(words), 6 * samples)
 
 
 def signed16(value):
