@@ -56,6 +56,16 @@ SLOW_STEP_MS = const(750)  # 80 steps/min
 REGULAR_EIGHTHS = const(3)  # consecutive step intervals differ by at most 3/8 while a rhythm starts
 DOUBLE_FROM_EIGHTHS = const(13)  # while walking, an interval of 13/8..19/8 of the step interval is two steps
 DOUBLE_TO_EIGHTHS = const(19)
+# Arm work (brushing teeth, combing hair, getting into bed) can be as regular as gait but moves the wrist
+# sideways and turns it. Each peak is seen at two samples, the trough itself and the acceleration peak before it:
+# their mean |a| minus |mean a| is the sideways motion; and while walking the trough's vector a stride later (two
+# steps: same arm-swing phase) is nearly the same. Two samples cost a few moves per sample (+320 x86 instructions
+# under micropython; running sums of x, y, z and |a| cost +600). A rhythm over either limit
+# is not confirmed (its oldest peak is dropped and the next peak tries again); once walking, nothing is
+# re-checked. Chosen on all public sets together (README, "Accuracy"): a lower TURN_MAX_MG rejects more arm work
+# and more short walks.
+ARM_EIGHTHS = const(8)  # sideways motion over the trough depth: brushing, not walks
+TURN_MAX_MG = const(600)  # every stride turning more: bed, combing, brushing; not walks (nor driving)
 BOUT_MIN_MS = const(10000)
 BOUT_GAP_MS = const(3000)
 
@@ -129,6 +139,10 @@ class Detector:
         self.events = array("i", [0] * (EV_CAP * EV_WORDS))
         self.n_events = 0
         self.pend = array("i", [0] * N_CONFIRM_SLOW)
+        # Per pending peak: its depth and sideways motion (mg Q3) and its turn (mg) from the peak two before it.
+        self.pend_depth = array("i", [0] * N_CONFIRM_SLOW)
+        self.pend_side = array("i", [0] * N_CONFIRM_SLOW)
+        self.pend_turn = array("i", [0] * N_CONFIRM_SLOW)
         self.reset()
 
     def reset(self):
@@ -146,6 +160,26 @@ class Detector:
         self.valley = 0
         self.held_pos = 0
         self.held_amp = 0
+        # x, y, z and |a| (counts >> 2) at the current peak (p) and at the last valley (v); the held peak's
+        # sideways motion and x, y, z; x, y, z at the last two candidates.
+        self.px = 0
+        self.py = 0
+        self.pz = 0
+        self.pm = 0
+        self.vx = 0
+        self.vy = 0
+        self.vz = 0
+        self.vm = 0
+        self.held_side = 0
+        self.held_x = 0
+        self.held_y = 0
+        self.held_z = 0
+        self.cand_x1 = 0
+        self.cand_y1 = 0
+        self.cand_z1 = 0
+        self.cand_x2 = 0
+        self.cand_y2 = 0
+        self.cand_z2 = 0
         self.minute = 0
         self.pos = -1
         self.due = self.spm
@@ -191,6 +225,14 @@ class Detector:
         peak_pos = self.peak_pos
         pos = self.pos
         due = self.due
+        px = self.px
+        py = self.py
+        pz = self.pz
+        pm = self.pm
+        vx = self.vx
+        vy = self.vy
+        vz = self.vz
+        vm = self.vm
         j = 3 * start
         done = n
         for i in range(n):
@@ -226,20 +268,36 @@ class Detector:
                 if hp > peak:
                     peak = hp
                     peak_pos = pos
+                    px = x
+                    py = y
+                    pz = z
+                    pm = m
                 elif hp < peak - ((asum >> ka) * SWING_EIGHTHS >> 3) - thr_min:
+                    if peak > thr_min:
+                        self.lobe(peak_pos, peak, px, py, pz, pm, vx, vy, vz, vm)
                     rising = 0
                     valley = hp
-                    if peak > thr_min:
-                        self.lobe(peak_pos, peak)
-                        if self.n_events > ev_limit:
-                            done = i + 1
-                            break
+                    vx = x
+                    vy = y
+                    vz = z
+                    vm = m
+                    if self.n_events > ev_limit:
+                        done = i + 1
+                        break
             elif hp < valley:
                 valley = hp
+                vx = x
+                vy = y
+                vz = z
+                vm = m
             elif hp > valley + ((asum >> ka) * SWING_EIGHTHS >> 3) + thr_min:
                 rising = 1
                 peak = hp
                 peak_pos = pos
+                px = x
+                py = y
+                pz = z
+                pm = m
         self.m = m
         self.lp1 = lp1
         self.lp2 = lp2
@@ -252,6 +310,14 @@ class Detector:
         self.peak_pos = peak_pos
         self.pos = pos
         self.due = due
+        self.px = px
+        self.py = py
+        self.pz = pz
+        self.pm = pm
+        self.vx = vx
+        self.vy = vy
+        self.vz = vz
+        self.vm = vm
         return done
 
     def emit(self, kind, minute, a, b, c, d):
@@ -265,27 +331,59 @@ class Detector:
         ev[k + 5] = d
         self.n_events += 1
 
-    def lobe(self, at, amp):
-        """A peak at `at`. Peaks closer than d_min are one movement: the highest of them is held until no
-        higher one follows within d_min, then it becomes a step candidate."""
+    def lobe(self, at, amp, px, py, pz, pm, vx, vy, vz, vm):
+        """A peak at `at` (depth amp, mg Q3; p: x, y, z, |a| there; v: at the valley before it). Peaks closer
+        than d_min are one movement: the highest of them is held until no higher one follows within d_min, then
+        it becomes a step candidate. side: mean |a| minus |mean a| of p and v (mg Q3)."""
+        gx = (px + vx) >> 1
+        gy = (py + vy) >> 1
+        gz = (pz + vz) >> 1
+        mean_m = (pm + vm) >> 1
+        g2 = gx * gx + gy * gy + gz * gz
+        g = mean_m
+        side = 0
+        if g * g > g2:
+            while g > 0:  # Newton from above: |mean a| <= mean |a|
+                g_next = (g + g2 // g) >> 1
+                if g_next >= g:
+                    break
+                g = g_next
+            side = (mean_m - g) * self.mg_q9 >> 9
         if self.held_amp:
             if at - self.held_pos < self.d_min:
                 if amp > self.held_amp:
-                    self.held_pos = at
-                    self.held_amp = amp
+                    self.hold(at, amp, side, px, py, pz)
                 return
-            self.candidate(self.held_pos)
+            self.candidate(self.held_pos, self.held_amp, self.held_side, self.held_x, self.held_y, self.held_z)
+        self.hold(at, amp, side, px, py, pz)
+
+    def hold(self, at, amp, side, x, y, z):
         self.held_pos = at
         self.held_amp = amp
+        self.held_side = side
+        self.held_x = x
+        self.held_y = y
+        self.held_z = z
 
     def release(self, now):
         """A held peak with no rival left in reach is a candidate."""
         if self.held_amp and now - self.held_pos >= self.d_min:
+            amp = self.held_amp
             self.held_amp = 0
-            self.candidate(self.held_pos)
+            self.candidate(self.held_pos, amp, self.held_side, self.held_x, self.held_y, self.held_z)
 
-    def candidate(self, at):
-        """A peak at `at` is a step if it continues walking or completes a regular rhythm."""
+    def candidate(self, at, depth, side, x, y, z):
+        """A peak at `at` (depth and sideways motion in mg Q3, x, y, z there in counts >> 2) is a step if it
+        continues walking or completes a regular rhythm."""
+        turn = x - self.cand_x2 if x > self.cand_x2 else self.cand_x2 - x
+        turn += y - self.cand_y2 if y > self.cand_y2 else self.cand_y2 - y
+        turn += z - self.cand_z2 if z > self.cand_z2 else self.cand_z2 - z
+        self.cand_x2 = self.cand_x1
+        self.cand_y2 = self.cand_y1
+        self.cand_z2 = self.cand_z1
+        self.cand_x1 = x
+        self.cand_y1 = y
+        self.cand_z1 = z
         d = at - self.cand_pos
         self.cand_pos = at
         fits = self.d_min <= d <= self.d_max
@@ -302,11 +400,44 @@ class Detector:
             self.pend[0] = self.pend[self.run_n - 1]
             self.run_n = 1
         self.pend[self.run_n] = at
+        self.pend_depth[self.run_n] = depth
+        self.pend_side[self.run_n] = side
+        self.pend_turn[self.run_n] = turn * (self.mg_q9 >> 3) >> 9
         self.run_n += 1
         self.d_prev = d
         need = N_RESUME if self.bout_steps and self.pend[0] - self.bout_end <= self.bout_gap else N_CONFIRM
         if self.run_n == N_CONFIRM_SLOW or (self.run_n >= need and at - self.pend[0] <= self.d_slow * (self.run_n - 1)):
+            if self.arm_work():
+                self.drop_first()
+                return
             self.confirm_run()
+
+    def arm_work(self):
+        """The pending rhythm moves the wrist sideways (over ARM_EIGHTHS/8 of its depth) or turns it at every
+        stride (each over TURN_MAX_MG). The first peak's valley may be the stillness before the rhythm and is left
+        out; the turns of the first two compare with peaks before the rhythm and are left out too."""
+        side = 0
+        depth = 0
+        for k in range(1, self.run_n):
+            side += self.pend_side[k]
+            depth += self.pend_depth[k]
+        if side * 8 > depth * ARM_EIGHTHS:
+            return 1
+        if self.run_n <= 3:
+            return 0
+        for k in range(3, self.run_n):
+            if self.pend_turn[k] <= TURN_MAX_MG:
+                return 0
+        return 1
+
+    def drop_first(self):
+        """Forget the oldest pending peak: the rhythm may still start at a later one."""
+        self.run_n -= 1
+        for k in range(self.run_n):
+            self.pend[k] = self.pend[k + 1]
+            self.pend_depth[k] = self.pend_depth[k + 1]
+            self.pend_side[k] = self.pend_side[k + 1]
+            self.pend_turn[k] = self.pend_turn[k + 1]
 
     def confirm_run(self):
         """A regular rhythm: every peak in it was a step. The first step's interval is taken to equal the

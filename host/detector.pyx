@@ -64,6 +64,16 @@ cpdef enum:
     REGULAR_EIGHTHS = 3  # consecutive step intervals differ by at most 3/8 while a rhythm starts
     DOUBLE_FROM_EIGHTHS = 13  # while walking, an interval of 13/8..19/8 of the step interval is two steps
     DOUBLE_TO_EIGHTHS = 19
+    # Arm work (brushing teeth, combing hair, getting into bed) can be as regular as gait but moves the wrist
+    # sideways and turns it. Each peak is seen at two samples, the trough itself and the acceleration peak before it:
+    # their mean |a| minus |mean a| is the sideways motion; and while walking the trough's vector a stride later (two
+    # steps: same arm-swing phase) is nearly the same. Two samples cost a few moves per sample (+320 x86 instructions
+    # under micropython; running sums of x, y, z and |a| cost +600). A rhythm over either limit
+    # is not confirmed (its oldest peak is dropped and the next peak tries again); once walking, nothing is
+    # re-checked. Chosen on all public sets together (README, "Accuracy"): a lower TURN_MAX_MG rejects more arm work
+    # and more short walks.
+    ARM_EIGHTHS = 8  # sideways motion over the trough depth: brushing, not walks
+    TURN_MAX_MG = 600  # every stride turning more: bed, combing, brushing; not walks (nor driving)
     BOUT_MIN_MS = 10000
     BOUT_GAP_MS = 3000
 
@@ -118,8 +128,10 @@ cdef class Detector:
     cdef readonly long long d_min, d_max, bout_min, bout_gap, d_slow, lag
     cdef readonly int[::1] events
     cdef readonly int n_events
-    cdef readonly int[::1] pend
+    cdef readonly int[::1] pend, pend_depth, pend_side, pend_turn
     cdef readonly long long m, lp1, lp2, bsum, asum, mv, rising, peak, peak_pos, valley, held_pos, held_amp
+    cdef readonly long long px, py, pz, pm, vx, vy, vz, vm, held_side, held_x, held_y, held_z
+    cdef readonly long long cand_x1, cand_y1, cand_z1, cand_x2, cand_y2, cand_z2
     cdef readonly long long minute, pos, due, has_prev, cand_pos, d_prev, d_step, run_n, walking
     cdef readonly long long seg_start, seg_end, seg_steps, bout_start, bout_end, bout_steps
     cdef readonly long long cur_walk, cur_steps, prev_walk, prev_steps, prev_move
@@ -149,6 +161,10 @@ cdef class Detector:
         self.events = array("i", [0] * (EV_CAP * EV_WORDS))
         self.n_events = 0
         self.pend = array("i", [0] * N_CONFIRM_SLOW)
+        # Per pending peak: its depth and sideways motion (mg Q3) and its turn (mg) from the peak two before it.
+        self.pend_depth = array("i", [0] * N_CONFIRM_SLOW)
+        self.pend_side = array("i", [0] * N_CONFIRM_SLOW)
+        self.pend_turn = array("i", [0] * N_CONFIRM_SLOW)
         self.reset()
 
     def reset(self):
@@ -166,6 +182,26 @@ cdef class Detector:
         self.valley = 0
         self.held_pos = 0
         self.held_amp = 0
+        # x, y, z and |a| (counts >> 2) at the current peak (p) and at the last valley (v); the held peak's
+        # sideways motion and x, y, z; x, y, z at the last two candidates.
+        self.px = 0
+        self.py = 0
+        self.pz = 0
+        self.pm = 0
+        self.vx = 0
+        self.vy = 0
+        self.vz = 0
+        self.vm = 0
+        self.held_side = 0
+        self.held_x = 0
+        self.held_y = 0
+        self.held_z = 0
+        self.cand_x1 = 0
+        self.cand_y1 = 0
+        self.cand_z1 = 0
+        self.cand_x2 = 0
+        self.cand_y2 = 0
+        self.cand_z2 = 0
         self.minute = 0
         self.pos = -1
         self.due = self.spm
@@ -215,6 +251,14 @@ cdef class Detector:
         cdef long long peak_pos = self.peak_pos
         cdef long long pos = self.pos
         cdef long long due = self.due
+        cdef long long px = self.px
+        cdef long long py = self.py
+        cdef long long pz = self.pz
+        cdef long long pm = self.pm
+        cdef long long vx = self.vx
+        cdef long long vy = self.vy
+        cdef long long vz = self.vz
+        cdef long long vm = self.vm
         j = 3 * start
         cdef Py_ssize_t done = n
         with nogil:
@@ -251,20 +295,36 @@ cdef class Detector:
                     if hp > peak:
                         peak = hp
                         peak_pos = pos
+                        px = x
+                        py = y
+                        pz = z
+                        pm = m
                     elif hp < peak - ((asum >> ka) * SWING_EIGHTHS >> 3) - thr_min:
+                        if peak > thr_min:
+                            self.lobe(peak_pos, peak, px, py, pz, pm, vx, vy, vz, vm)
                         rising = 0
                         valley = hp
-                        if peak > thr_min:
-                            self.lobe(peak_pos, peak)
-                            if self.n_events > ev_limit:
-                                done = i + 1
-                                break
+                        vx = x
+                        vy = y
+                        vz = z
+                        vm = m
+                        if self.n_events > ev_limit:
+                            done = i + 1
+                            break
                 elif hp < valley:
                     valley = hp
+                    vx = x
+                    vy = y
+                    vz = z
+                    vm = m
                 elif hp > valley + ((asum >> ka) * SWING_EIGHTHS >> 3) + thr_min:
                     rising = 1
                     peak = hp
                     peak_pos = pos
+                    px = x
+                    py = y
+                    pz = z
+                    pm = m
         self.m = m
         self.lp1 = lp1
         self.lp2 = lp2
@@ -277,6 +337,14 @@ cdef class Detector:
         self.peak_pos = peak_pos
         self.pos = pos
         self.due = due
+        self.px = px
+        self.py = py
+        self.pz = pz
+        self.pm = pm
+        self.vx = vx
+        self.vy = vy
+        self.vz = vz
+        self.vm = vm
         return done
 
     @cython.boundscheck(True)
@@ -293,29 +361,67 @@ cdef class Detector:
         self.n_events += 1
         return 0
 
-    cdef int lobe(self, long long at, long long amp) except -1 nogil:
-        """A peak at `at`. Peaks closer than d_min are one movement: the highest of them is held until no
-        higher one follows within d_min, then it becomes a step candidate."""
+    cdef int lobe(self, long long at, long long amp, long long px, long long py, long long pz, long long pm,
+                  long long vx, long long vy, long long vz, long long vm) except -1 nogil:
+        """A peak at `at` (depth amp, mg Q3; p: x, y, z, |a| there; v: at the valley before it). Peaks closer
+        than d_min are one movement: the highest of them is held until no higher one follows within d_min, then
+        it becomes a step candidate. side: mean |a| minus |mean a| of p and v (mg Q3)."""
+        cdef long long gx = (px + vx) >> 1
+        cdef long long gy = (py + vy) >> 1
+        cdef long long gz = (pz + vz) >> 1
+        cdef long long mean_m = (pm + vm) >> 1
+        cdef long long g2 = gx * gx + gy * gy + gz * gz
+        cdef long long g = mean_m
+        cdef long long g_next
+        cdef long long side = 0
+        if g * g > g2:
+            while g > 0:  # Newton from above: |mean a| <= mean |a|
+                g_next = (g + g2 // g) >> 1  # C division is floor here: g2 >= 0 and g > 0
+                if g_next >= g:
+                    break
+                g = g_next
+            side = (mean_m - g) * self.mg_q9 >> 9
         if self.held_amp:
             if at - self.held_pos < self.d_min:
                 if amp > self.held_amp:
-                    self.held_pos = at
-                    self.held_amp = amp
+                    self.hold(at, amp, side, px, py, pz)
                 return 0
-            self.candidate(self.held_pos)
+            self.candidate(self.held_pos, self.held_amp, self.held_side, self.held_x, self.held_y, self.held_z)
+        self.hold(at, amp, side, px, py, pz)
+        return 0
+
+    cdef int hold(self, long long at, long long amp, long long side, long long x, long long y,
+                  long long z) except -1 nogil:
         self.held_pos = at
         self.held_amp = amp
+        self.held_side = side
+        self.held_x = x
+        self.held_y = y
+        self.held_z = z
         return 0
 
     cdef int release(self, long long now) except -1 nogil:
         """A held peak with no rival left in reach is a candidate."""
+        cdef long long amp
         if self.held_amp and now - self.held_pos >= self.d_min:
+            amp = self.held_amp
             self.held_amp = 0
-            self.candidate(self.held_pos)
+            self.candidate(self.held_pos, amp, self.held_side, self.held_x, self.held_y, self.held_z)
         return 0
 
-    cdef int candidate(self, long long at) except -1 nogil:
-        """A peak at `at` is a step if it continues walking or completes a regular rhythm."""
+    cdef int candidate(self, long long at, long long depth, long long side, long long x, long long y,
+                       long long z) except -1 nogil:
+        """A peak at `at` (depth and sideways motion in mg Q3, x, y, z there in counts >> 2) is a step if it
+        continues walking or completes a regular rhythm."""
+        cdef long long turn = x - self.cand_x2 if x > self.cand_x2 else self.cand_x2 - x
+        turn += y - self.cand_y2 if y > self.cand_y2 else self.cand_y2 - y
+        turn += z - self.cand_z2 if z > self.cand_z2 else self.cand_z2 - z
+        self.cand_x2 = self.cand_x1
+        self.cand_y2 = self.cand_y1
+        self.cand_z2 = self.cand_z1
+        self.cand_x1 = x
+        self.cand_y1 = y
+        self.cand_z1 = z
         cdef long long d = at - self.cand_pos
         self.cand_pos = at
         cdef bint fits = self.d_min <= d <= self.d_max
@@ -332,11 +438,47 @@ cdef class Detector:
             self.pend[0] = self.pend[self.run_n - 1]
             self.run_n = 1
         self.pend[self.run_n] = at
+        self.pend_depth[self.run_n] = depth
+        self.pend_side[self.run_n] = side
+        self.pend_turn[self.run_n] = turn * (self.mg_q9 >> 3) >> 9
         self.run_n += 1
         self.d_prev = d
         cdef long long need = N_RESUME if self.bout_steps and self.pend[0] - self.bout_end <= self.bout_gap else N_CONFIRM
         if self.run_n == N_CONFIRM_SLOW or (self.run_n >= need and at - self.pend[0] <= self.d_slow * (self.run_n - 1)):
+            if self.arm_work():
+                self.drop_first()
+                return 0
             self.confirm_run()
+        return 0
+
+    cdef int arm_work(self) except -1 nogil:
+        """The pending rhythm moves the wrist sideways (over ARM_EIGHTHS/8 of its depth) or turns it at every
+        stride (each over TURN_MAX_MG). The first peak's valley may be the stillness before the rhythm and is left
+        out; the turns of the first two compare with peaks before the rhythm and are left out too."""
+        cdef long long side = 0
+        cdef long long depth = 0
+        cdef Py_ssize_t k
+        for k in range(1, self.run_n):
+            side += self.pend_side[k]
+            depth += self.pend_depth[k]
+        if side * 8 > depth * ARM_EIGHTHS:
+            return 1
+        if self.run_n <= 3:
+            return 0
+        for k in range(3, self.run_n):
+            if self.pend_turn[k] <= TURN_MAX_MG:
+                return 0
+        return 1
+
+    cdef int drop_first(self) except -1 nogil:
+        """Forget the oldest pending peak: the rhythm may still start at a later one."""
+        cdef Py_ssize_t k
+        self.run_n -= 1
+        for k in range(self.run_n):
+            self.pend[k] = self.pend[k + 1]
+            self.pend_depth[k] = self.pend_depth[k + 1]
+            self.pend_side[k] = self.pend_side[k + 1]
+            self.pend_turn[k] = self.pend_turn[k + 1]
         return 0
 
     cdef int confirm_run(self) except -1 nogil:

@@ -24,6 +24,20 @@ def walking(seconds, rate_hz, cadence_spm, amplitude_g=0.3, noise_g=0.01, seed=0
     return out
 
 
+def brushing(seconds, rate_hz, cadence_spm, roll_hz=0.3, seed=0):
+    """Toothbrushing: the hand strokes sideways (0.5 g) while the forearm rolls +/-70 degrees, so gravity turns
+    around the forearm axis; |a| dips at every stroke reversal, cadence_spm times a minute, as regular as a gait."""
+    n = int(round(seconds * rate_hz))
+    t = np.arange(n) / rate_hz
+    rng = np.random.default_rng(seed)
+    out = rng.normal(0.0, 0.01, (n, 3))
+    roll = 1.2 * np.sin(2 * np.pi * roll_hz * t)
+    out[:, 0] += 0.5 * np.sin(np.pi * cadence_spm / 60.0 * t)
+    out[:, 1] += np.sin(roll)
+    out[:, 2] += np.cos(roll)
+    return out
+
+
 def to_counts(g):
     return np.clip(np.rint(g * COUNTS_PER_G), -32768, 32767).astype(np.int16)
 

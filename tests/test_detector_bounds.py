@@ -10,12 +10,13 @@ from array import array
 
 from walkdose.firmware import detector as spec
 
-from synthetic import concat, still, to_counts, walking
+from synthetic import brushing, concat, still, to_counts, walking
 
 BOUND = 1 << 29
 # Start-up code (constructor and constant helpers) may use big ints once; these run per sample or per event.
-PER_SAMPLE = {"feed", "emit", "lobe", "release", "candidate", "confirm_run", "walk_on", "count_step",
-              "end_walk", "close_bout", "settle", "reach_due", "roll_minute", "aged", "report_prev", "report", "pace_of"}
+PER_SAMPLE = {"feed", "emit", "lobe", "hold", "release", "candidate", "arm_work", "drop_first", "confirm_run",
+              "walk_on", "count_step", "end_walk", "close_bout", "settle", "reach_due", "roll_minute", "aged",
+              "report_prev", "report", "pace_of"}
 
 
 class OutOfBound(AssertionError):
@@ -108,6 +109,7 @@ SIGNALS = {
     "impulses": impulses,
     "white noise": noise,
     "walking": lambda n: to_counts(walking(n / 50, 50, 120, amplitude_g=2.5)),
+    "brushing at full scale": lambda n: to_counts(7 * brushing(n / 50, 50, 110)),
 }
 
 

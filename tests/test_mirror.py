@@ -26,6 +26,8 @@ PUBLIC_PICKS = ("espruino-wrist/HughB-walk-1834.csv", "espruino-wrist/HughB-driv
                 "hmp-wrist/Brush_teeth_2011-04-11-13-28-18-brush_teeth-f1.csv",
                 "hmp-wrist/Brush_teeth_2011-05-30-08-35-11-brush_teeth-f1.csv")
 STATE = ("m", "lp1", "lp2", "bsum", "asum", "mv", "rising", "peak", "peak_pos", "valley", "held_pos", "held_amp",
+         "px", "py", "pz", "pm", "vx", "vy", "vz", "vm", "held_side", "held_x", "held_y", "held_z", "cand_x1",
+         "cand_y1", "cand_z1", "cand_x2", "cand_y2", "cand_z2",
          "minute", "pos", "due", "has_prev", "cand_pos", "d_prev", "d_step", "run_n", "walking", "seg_start",
          "seg_end", "seg_steps", "bout_start", "bout_end", "bout_steps", "cur_walk", "cur_steps", "prev_walk",
          "prev_steps", "prev_move")
