@@ -1,11 +1,15 @@
 """Day store under the real MicroPython on os.VfsLfs2 over sim.blockdev.RamFlash: power-cut sweep,
-erase count and projected flash life, capacity. Prints one JSON object; no pass/fail of its own.
+erase count and projected flash life, capacity. Prints one JSON object; the sweeps raise on any
+damaged record or any written minute lost, the other modes only measure.
 
-    micropython benchmarks/store_sweep.py sweep-short   # what tests/test_store_powercut.py runs
-    micropython benchmarks/store_sweep.py sweep-full    # every cut point of a 3-day run
+    micropython benchmarks/store_sweep.py sweep-short   # tests/test_store_powercut.py (10 s)
+    micropython benchmarks/store_sweep.py sweep-full    # every cut point of a 3-day run (1 min)
     micropython benchmarks/store_sweep.py wear [days [static_kb [warmup_days]]]
-                                                        # erases per day, flash life on 256 KB
-    micropython benchmarks/store_sweep.py capacity      # 760 design days in 128 KB
+                                # erases per block on 256 KB; `wear 20`: tests/test_store_wear.py,
+                                # `wear 365`: the README's flash life (4 min)
+    micropython benchmarks/store_sweep.py capacity [days [fs_kb]]
+                                # 760 design days in 128 KB, never synced (9 min);
+                                # `capacity 25 40`: tests/test_store_capacity.py
 
 Cut points: every program and every erase, and the first read of each run of reads (a cut at any
 later read of the same run leaves the flash exactly as that one does, so it adds no case).
@@ -13,6 +17,7 @@ later read of the same run leaves the flash exactly as that one does, so it adds
 import json
 import os
 import sys
+from array import array
 
 _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 sys.path.insert(0, _here + "/..")
@@ -115,9 +120,11 @@ class Board:
             pass
         self.mount()
 
-    def snapshot(self):
-        return (bytearray(self.flash.image), self.ticks.ms, _copy(self.store.__dict__),
-                _copy(self.clock.__dict__))
+    def snapshot(self, image):
+        """The board's state, its flash copied into `image` (preallocated: a fresh 128 KB per
+        minute fragments MicroPython's heap until a 3-day sweep cannot allocate one)."""
+        image[:] = self.flash.image
+        return (image, self.ticks.ms, _copy(self.store.__dict__), _copy(self.clock.__dict__))
 
     def restore(self, snap):
         self.flash = self.flash.power_cycle()
@@ -185,27 +192,44 @@ def expected_slot(tally):
     return bytes(decoded[:4])
 
 
-def check_after_cut(board, truth, durable, fed):
-    """(minutes lost, worn or active minutes lost, acked seq) after a reboot; `durable` and `fed`
-    are (all, worn or active) minute counts written to flash and handed to the store."""
+class Truth:
+    """Every minute handed to the store, per day key: its slot as the spec's tokens keep it, and
+    n, its place in the run. Flat arrays, not a dict of tuples: a 3-day sweep's dict of 4,320
+    entries fragments MicroPython's heap until a 128 KB snapshot cannot be allocated."""
+
+    def __init__(self):
+        self.days = {}  # key -> (slots, n of each minute or -1)
+
+    def add(self, key, minute, slot, n):
+        if key not in self.days:
+            self.days[key] = (bytearray(store_format.MAX_MINUTES * 4),
+                              array("i", [-1] * store_format.MAX_MINUTES))
+        slots, order = self.days[key]
+        slots[minute * 4:minute * 4 + 4] = slot
+        order[minute] = n
+
+
+def check_after_cut(board, truth, durable):
+    """(minutes lost, acked seq) after a reboot; the first `durable` minutes of the run were on
+    flash."""
     found, rebooted = recovered_minutes(board)
     if rebooted.quarantined:
         raise AssertionError("a power cut left a record the store had to quarantine")
-    lost = lost_worn = 0
-    for key, minutes in truth.items():
+    lost = 0
+    for key, (expected, order) in truth.days.items():
         slots = found.get(key)
-        for minute, expected in minutes.items():
+        for minute in range(store_format.MAX_MINUTES):
+            if order[minute] < 0:
+                continue
             s = minute * 4
             if slots is None or not slots[s]:
+                if order[minute] < durable:
+                    raise AssertionError("day %d minute %d was written and is gone" % (key, minute))
                 lost += 1
-                lost_worn += store_format.is_worn_or_active(expected, 0)
-            elif bytes(slots[s:s + 4]) != expected:
+            elif slots[s:s + 4] != expected[s:s + 4]:
                 raise AssertionError("day %d minute %d read back as %s, written as %s"
-                                     % (key, minute, bytes(slots[s:s + 4]), expected))
-    if lost > fed[0] - durable[0] or lost_worn > fed[1] - durable[1]:
-        raise AssertionError("lost %d minutes (%d worn), only %d (%d worn) were not yet written"
-                             % (lost, lost_worn, fed[0] - durable[0], fed[1] - durable[1]))
-    return lost, lost_worn, rebooted.acked_seq
+                                     % (key, minute, bytes(slots[s:s + 4]), bytes(expected[s:s + 4])))
+    return lost, rebooted.acked_seq
 
 
 def cut_points(log):
@@ -224,30 +248,31 @@ def sweep(first_minute, minutes):
     board = Board(flash)
     board.ticks.ms += first_minute * 60000
     board.sync()
-    days = []
-    truth = {}
-    durable = fed = (0, 0)  # minutes (all, worn or active)
-    result = {"operations": 0, "cut_points": 0, "max_minutes_lost": 0, "max_worn_minutes_lost": 0,
-              "events_swept": 0}
+    tallies_day = -1
+    truth = Truth()
+    durable = fed = 0  # minutes on flash, minutes handed to the store
+    result = {"operations": 0, "cut_points": 0, "max_minutes_lost": 0, "events_swept": 0}
     acked_seen = 0
+    before_image = bytearray(len(flash.image))
+    after_image = bytearray(len(flash.image))
     for n in range(minutes):
         minute_of_run = first_minute + n
         day, minute = divmod(minute_of_run, 1440)
-        while len(days) <= day:
-            days.append(DesignDay(1000 + len(days)).minutes())
-        tally = days[day][minute]
+        if day != tallies_day:  # one day of tallies at a time: the heap is small
+            tallies, tallies_day = DesignDay(1000 + day).minutes(), day
+        tally = tallies[minute]
         sync = minute == SYNC_MINUTE
-        before = board.snapshot()
+        before = board.snapshot(before_image)
         board.flash.operation_log = bytearray()
         if sync:
             board.sync()
         board.minute(tally)
         log = board.flash.operation_log
         board.flash.operation_log = None
-        after = board.snapshot()
+        after = board.snapshot(after_image)
         expected = expected_slot(tally)
-        truth.setdefault(FIRST_DAY + day, {})[minute] = expected
-        fed = (fed[0] + 1, fed[1] + store_format.is_worn_or_active(expected, 0))
+        truth.add(FIRST_DAY + day, minute, expected, fed)
+        fed += 1
         points = cut_points(log)
         result["operations"] += len(log)
         if points:
@@ -262,11 +287,10 @@ def sweep(first_minute, minutes):
                 raise AssertionError("no power cut at operation %d of %d" % (point, len(log)))
             except PowerCut:
                 pass
-            lost, lost_worn, acked = check_after_cut(board, truth, durable, fed)
+            lost, acked = check_after_cut(board, truth, durable)
             if acked < acked_seen:
                 raise AssertionError("acked seq went back from %d to %d" % (acked_seen, acked))
             result["max_minutes_lost"] = max(result["max_minutes_lost"], lost)
-            result["max_worn_minutes_lost"] = max(result["max_worn_minutes_lost"], lost_worn)
             result["cut_points"] += 1
         board.restore(after)
         if not board.store.unsaved_minutes:
@@ -305,27 +329,35 @@ def wear(days, block_count, ballast_bytes, warmup_days):
             "life_years_at_10k_cycles": 10000 * days / worst / 365}
 
 
-def capacity(days):
-    """Record `days` design days with no sync at all into a 128 KB littlefs: how many days of
-    detail and of summaries the store still holds at the end, and the design day's record sizes."""
-    flash = RamFlash(4096, 32)
+def capacity(days, fs_kb):
+    """Record `days` design days with no sync at all into a littlefs of fs_kb (the store's
+    capacity_bytes too): how many days of detail and of summaries the store still holds at the end,
+    and the design day's record sizes."""
+    flash = RamFlash(4096, fs_kb // 4)
     os.VfsLfs2.mkfs(flash)
-    board = Board(flash)
+    board = Board(flash, fs_kb * 1024)
     board.sync()
+    record_bytes = []  # the minutes record of every closed day, read back just after its close
     for day in range(days):
-        for tally in DesignDay(1000 + day).minutes():
+        for minute, tally in enumerate(DesignDay(1000 + day).minutes()):
             board.minute(tally)
+            if minute == 0 and day:
+                closed = parse_records(board.store.read(board.store.open_seq - 1))[0]
+                record_bytes.append(14 + len(closed[-1][4]) + 4 if closed[-1][0] == 2 else 0)
     detail = summaries = detail_bytes = 0
-    for name in os.listdir(ROOT):
+    packs = sorted(n for n in os.listdir(ROOT) if n[0] in "ds" and n != "state")
+    for name in packs:
         with open(ROOT + "/" + name, "rb") as f:
             records = parse_records(f.read())[0]
         if name[0] == "d":
             detail += len(records)
             detail_bytes += sum(14 + len(r[4]) + 4 for r in records)
-        elif name[0] == "s" and name != "state":
+        else:
             summaries += len(records)
     os.umount(MOUNT)
-    return {"days": days, "detail_days_kept": detail, "summary_days_kept": summaries,
+    return {"days": days, "fs_bytes": fs_kb * 1024, "detail_days_kept": detail,
+            "summary_days_kept": summaries,
+            "detail_record_bytes": record_bytes, "packs": packs,
             "detail_bytes_per_day": detail_bytes // max(detail, 1),
             "summary_bytes_per_day": 14 + store_format.SUMMARY_BYTES + 4,
             "report": board.store.report()}
@@ -342,7 +374,9 @@ if __name__ == "__main__":
         days, static_kb, warmup_days = given + [30, 160, 0][len(given):]
         out = wear(days, 64, static_kb * 1024, warmup_days)
     elif mode == "capacity":
-        out = capacity(int(sys.argv[2]) if len(sys.argv) > 2 else 760)
+        given = [int(a) for a in sys.argv[2:4]]
+        days, fs_kb = given + [760, 128][len(given):]
+        out = capacity(days, fs_kb)
     else:
         raise SystemExit("mode must be sweep-short, sweep-full, wear or capacity, not %r" % mode)
     out["mode"] = mode

@@ -107,7 +107,7 @@ class Clock:
         changes rather than a repeated or missing hour.
         """
         if not self.is_set():
-            uptime_s = self.uptime_ms() // 1000 - ago_s
+            uptime_s = max(0, self.uptime_ms() // 1000 - ago_s)  # nothing happened before the boot
             part = uptime_s // SECONDS_PER_DAY
             start_s = part * SECONDS_PER_DAY
             return False, part, (uptime_s - start_s) // 60, start_s

@@ -1,7 +1,7 @@
 """Day store: per-minute records and day summaries on littlefs, in the format of
 docs/store-format.md. Survives a power cut at any flash operation (loses at most the minutes since the
-last write: <= 10 worn, <= 60 in all) and never raises on bad data found on flash. Knows nothing of
-steps or serial links."""
+last write, <= 10) and never raises on bad data found on flash. Knows nothing of steps or serial
+links."""
 import os
 import struct
 from binascii import crc32
@@ -27,9 +27,7 @@ STATE = "<IIHHHH"  # boot_id, acked_seq, lost_detail, lost_summary, quarantined,
 STATE_BYTES = const(16)
 
 MAX_MINUTES = const(1500)  # a local day has up to 25 h (DST fall-back)
-FLUSH_EVERY_MIN = const(10)  # the loss bound: worn or active minutes not yet on flash
-FLUSH_STILL_EVERY_MIN = const(60)  # the loss bound for still minutes (below WORN_MOVEMENT_MG): not
-# rewriting them every 10 minutes took erases from 30 to 24.6 a day (spec, 'Write schedule')
+FLUSH_EVERY_MIN = const(10)  # the loss bound: minutes not yet on flash
 WORN_MOVEMENT_MG = const(8)  # mean |dynamic accel| over a minute at or above this: worn. Placeholder
 # above a still device's noise floor; calibrate on recordings. Equals movement octave >= 4.
 WORN_OCTAVE = const(4)
@@ -136,11 +134,6 @@ def _is_active(slots, s):
     return (slots[s] & 3) or slots[s + 1] or slots[s + 2] or octave(slots[s + 3]) > IDLE_MAX_OCTAVE
 
 
-def is_worn_or_active(slots, s):
-    """A minute the loss bound of FLUSH_EVERY_MIN covers: on the wrist, or with steps or walking."""
-    return bool(_is_active(slots, s)) or octave(slots[s + 3]) >= WORN_OCTAVE
-
-
 def _is_idle(slots, s):
     return slots[s] and not _is_active(slots, s)
 
@@ -190,9 +183,8 @@ def _set_slot(slots, minute, head, walk_s, steps, code):
 
 class DayStore:
     """The open record (today, or an unknown-time segment) lives in RAM and in two files: a base
-    rewritten rarely and a tail small enough for littlefs to keep inline, rewritten after
-    FLUSH_EVERY_MIN worn minutes or FLUSH_STILL_EVERY_MIN minutes in all. Closed records are
-    appended to detail and summary packs."""
+    rewritten rarely and a tail small enough for littlefs to keep inline, rewritten in place after
+    FLUSH_EVERY_MIN minutes. Closed records are appended to detail and summary packs."""
 
     def __init__(self, root, clock, capacity_bytes=128 * 1024):
         self.root = root
@@ -223,7 +215,6 @@ class DayStore:
         self.base_end = 0  # minutes [0, base_end) are in the base file
         self.dirty_from = MAX_MINUTES  # lowest minute changed since the last write
         self.unsaved_minutes = 0
-        self.unsaved_worn_minutes = 0  # of unsaved_minutes, those worn or active
         self.bout_ended = False
 
     # ---- boot: scan, quarantine, recover -------------------------------------------------
@@ -242,18 +233,18 @@ class DayStore:
         if state:
             (self.boot_id, self.acked_seq, self.lost_detail, self.lost_summary, self.quarantined,
              self.failed_writes) = struct.unpack(STATE, state[0][4])
-        self.boot_id += 1
         for name in names:
             if _is_pack(name):
                 records = self._read_valid(name, KIND_MINUTES if name[0] == "d" else KIND_SUMMARY)
                 if records:
                     self.packs[name[0]].append(int(name[1:]))
                     self._index_pack(name, records)
-                else:
+                elif self._exists(name):  # empty; a damaged one is already quarantined
                     os.remove(self._path(name))
         self.packs["d"].sort()
         self.packs["s"].sort()
         self._recover_open()
+        self.boot_id += 1
         self._write_state()
 
     def _read_valid(self, name, kind):
@@ -273,12 +264,25 @@ class DayStore:
         return kept
 
     def _quarantine(self, name):
+        """Rename a damaged file q<n>.<name> with an n no file has (a lost state record restarts
+        the count, and an older q file must not be overwritten)."""
         self.quarantined += 1
-        os.rename(self._path(name), self._path("q%d.%s" % (self.quarantined, name)))
+        number = self.quarantined
+        while self._exists("q%d.%s" % (number, name)):
+            number += 1
+        os.rename(self._path(name), self._path("q%d.%s" % (number, name)))
 
     def _index_pack(self, name, records):
         self.pack_seqs[name] = (records[0][3], records[-1][3], len(records))
         self.next_seq = max(self.next_seq, records[-1][3] + 1)
+        for record in records:
+            self._seen_key(record[1], record[2])
+
+    def _seen_key(self, flags, key):
+        """Keep boot_id past every segment's on flash: a lost state record must not bring a boot id
+        back, since the host groups a boot's segments by it."""
+        if flags & FLAG_SEGMENT:
+            self.boot_id = max(self.boot_id, key >> 8)
 
     def _recover_open(self):
         base = self._open_file("open.b")
@@ -293,6 +297,7 @@ class DayStore:
             return
         kind, flags, key, seq, payload, _ = newest[0]
         self.open_key, self.open_flags, self.open_seq = key, flags, seq
+        self._seen_key(flags, key)
         self.next_seq = max(self.next_seq, seq + 1)
         if base:
             self.base_end = decode_minutes(base[1][4][2:], 0, self.slots)
@@ -369,10 +374,7 @@ class DayStore:
         self.steps += steps
         self.dirty_from = min(self.dirty_from, minute)
         self.unsaved_minutes += 1
-        if is_worn_or_active(self.slots, s):
-            self.unsaved_worn_minutes += 1
-        if (self.unsaved_worn_minutes >= FLUSH_EVERY_MIN or self.bout_ended
-                or self.unsaved_minutes >= FLUSH_STILL_EVERY_MIN):
+        if self.unsaved_minutes >= FLUSH_EVERY_MIN or self.bout_ended:
             self.flush()
 
     def open_walk_s(self):
@@ -391,7 +393,8 @@ class DayStore:
 
     def flush(self):
         """Write the open record: the inline tail, or base then tail when the tail is full or an
-        older minute changed. Keeps the data in RAM when the filesystem refuses."""
+        older minute changed. The tail is rewritten in place once it exists (one littlefs commit
+        instead of three: the spec's 'Files'). Keeps the data in RAM when the filesystem refuses."""
         if self.open_key < 0 or not self.unsaved_minutes:
             return
         end = self._end_minute()
@@ -402,8 +405,8 @@ class DayStore:
                 return
             self.base_end = end
             tail = summary + self._minutes_record(end, end)
-        if self._write("open.t", tail):
-            self.unsaved_minutes = self.unsaved_worn_minutes = 0
+        if self._write("open.t", tail, self._exists("open.t")):
+            self.unsaved_minutes = 0
             self.dirty_from = MAX_MINUTES
             self.bout_ended = False
 
@@ -469,11 +472,9 @@ class DayStore:
             if len(data) + len(record) > PACK_BYTES:
                 data = b""
                 number += 1
-        name = self._pack_name(kind, number)
         for _ in range(_WRITE_RETRIES):
-            if not self._make_room(len(data) + len(record), number if data else -1):
-                break
-            if self._write(name, data + record):
+            name = self._pack_name(kind, number)
+            if self._make_room(len(data) + len(record), name) and self._write(name, data + record):
                 if data:
                     first, last, count = self.pack_seqs[name]
                     self.pack_seqs[name] = (first, seq, count + 1)
@@ -481,38 +482,44 @@ class DayStore:
                     packs.append(number)
                     self.pack_seqs[name] = (seq, seq, 1)
                 return
+            if not data or kind != "d":
+                break
+            # No room beside the newest minutes pack but by dropping summaries: start a new pack,
+            # so that this one, now the oldest detail left, goes first.
+            data = b""
+            number += 1
         if kind == "d":
             self.lost_detail += 1
         else:
             self.lost_summary += 1
         self._write_state()
 
-    def _make_room(self, new_bytes, rewriting):
-        """Evict until the store fits capacity_bytes with new_bytes more; False if it cannot.
-        `rewriting` is the pack number being rewritten (never evicted), -1 for a new pack."""
+    def _make_room(self, new_bytes, writing):
+        """Evict until the store fits capacity_bytes with the file `writing` (new_bytes) written
+        beside the old one; False if it cannot."""
         block = self._block_size()
         while self._used_blocks(block) + (new_bytes + block - 1) // block > self.capacity_bytes // block:
-            if not self._evict(rewriting):
+            if not self._evict(writing):
                 return False
         return True
 
-    def _evict(self, rewriting=-1):
-        """Drop one file: quarantine first (already reported), then the oldest summary pack past
-        two years if acked, then the oldest minutes pack, summaries last. Unacked drops are losses.
-        Never the pack numbered `rewriting`."""
+    def _evict(self, writing):
+        """Drop one file to make room for the file `writing`, never that one: quarantined files
+        first (already reported), then the oldest summary pack past two years if acked, then the
+        oldest minutes pack; summaries last, and never for minutes. Unacked drops are losses."""
         for name in self._names():
             if name[0] == "q":
                 os.remove(self._path(name))
                 return True
-        summaries = [n for n in self.packs["s"] if n != rewriting]
+        summaries = [n for n in self.packs["s"] if self._pack_name("s", n) != writing]
         if len(summaries) > 1:
             oldest = self.pack_seqs[self._pack_name("s", summaries[0])]
             newer = sum(self.pack_seqs[self._pack_name("s", n)][2] for n in self.packs["s"][1:])
             if newer >= SUMMARIES_KEPT and oldest[1] <= self.acked_seq:
                 return self._drop("s")
-        if [n for n in self.packs["d"] if n != rewriting]:
+        if [n for n in self.packs["d"] if self._pack_name("d", n) != writing]:
             return self._drop("d")
-        if summaries:
+        if summaries and writing[0] != "d":  # for a summary pack, the open record or the state
             return self._drop("s")
         return False
 
@@ -554,25 +561,37 @@ class DayStore:
     def _pack_name(self, kind, number):
         return "%s%05d" % (kind, number)
 
+    def _exists(self, name):
+        try:
+            os.stat(self._path(name))
+            return True
+        except OSError:
+            return False
+
     def _read(self, name):
         with open(self._path(name), "rb") as f:
             return f.read()
 
-    def _write(self, name, data):
-        """Write-temp-then-rename; on ENOSPC evict and retry. False if the data is not on flash."""
+    def _write(self, name, data, in_place=False):
+        """Write-temp-then-rename, or with in_place rewrite an existing file: littlefs commits the
+        new content at close, atomically. On ENOSPC evict and retry. False if the data is not on
+        flash (the file then holds its old content)."""
         path = self._path(name)
+        written = path if in_place else path + ".tmp"
         for _ in range(_WRITE_RETRIES):
             try:
-                with open(path + ".tmp", "wb") as f:
+                with open(written, "wb") as f:
                     f.write(data)
-                os.rename(path + ".tmp", path)
+                if not in_place:
+                    os.rename(written, path)
                 return True
             except OSError as error:
-                try:
-                    os.remove(path + ".tmp")
-                except OSError:
-                    pass
-                if error.args[0] != _ENOSPC or not self._evict():
+                if not in_place:
+                    try:
+                        os.remove(written)
+                    except OSError:
+                        pass
+                if error.args[0] != _ENOSPC or not self._evict(name):
                     break
         self.failed_writes = min(self.failed_writes + 1, 0xFFFF)
         return False

@@ -53,6 +53,13 @@ def test_unknown_time_is_placed_by_uptime_in_day_long_parts():
     assert not clock.is_set()
 
 
+def test_a_minute_placed_just_after_boot_belongs_to_the_first_part():
+    ticks = Ticks(5)
+    clock = Clock(ticks)
+    ticks.ms += 10_000  # 10 s up; 30 s ago was before the boot
+    assert clock.place(30) == (False, 0, 0, 0)
+
+
 def test_local_day_and_minute_after_set_time():
     ticks = Ticks()
     clock = Clock(ticks)

@@ -47,25 +47,25 @@ def test_the_tail_is_written_every_ten_minutes_and_stays_inline(tmp_path):
     assert not (tmp_path / "open.b").exists()
 
 
-def test_minutes_off_the_wrist_are_written_hourly_worn_ones_every_ten(tmp_path):
+def test_minutes_off_the_wrist_are_written_every_ten_too_and_a_bout_end_at_once(tmp_path):
     board = Board(tmp_path)
     board.set_local(60)  # 01:00, the nightstand: 3 mg is octave 2, below WORN_MOVEMENT_MG
-    for _ in range(59):
+    for _ in range(9):
         board.minute(movement_mg=3)
     assert not (tmp_path / "open.t").exists()
-    board.minute(movement_mg=3)  # 60 minutes in all, none worn: FLUSH_STILL_EVERY_MIN
-    assert board.store.unsaved_minutes == 0
-    # 02:00 on: 4 worn minutes, 20 still, a walking minute at 5 mg (steps count as worn), 4 worn:
-    # 34 minutes unsaved, 9 of them worn or active - no write yet.
+    board.minute(movement_mg=3)
     tail = (tmp_path / "open.t").read_bytes()
-    for movement_mg in [20] * 4 + [3] * 20:
-        board.minute(movement_mg=movement_mg)
-    board.minute(30, 40, 1, movement_mg=5)
-    for _ in range(4):
-        board.minute(movement_mg=8)  # exactly WORN_MOVEMENT_MG: octave 4, worn
-    assert board.store.unsaved_minutes == 29 and (tmp_path / "open.t").read_bytes() == tail
-    board.minute(movement_mg=120)  # the tenth worn minute
+    assert board.store.unsaved_minutes == 0 and tail
+    # The next three still minutes wait; a bout ending makes the minute after it go at once.
+    for _ in range(3):
+        board.minute(movement_mg=3)
+    assert (tmp_path / "open.t").read_bytes() == tail
+    board.minute(60, 110, 2, 300)
+    board.store.record_bout(75)
+    assert (tmp_path / "open.t").read_bytes() == tail
+    board.minute(15, 20, 1, 200)
     assert board.store.unsaved_minutes == 0 and (tmp_path / "open.t").read_bytes() != tail
+    assert sorted(os.listdir(tmp_path)) == ["open.t", "state"]  # rewritten in place: no .tmp left
 
 
 def test_a_day_summary_counts_what_was_recorded(tmp_path):
@@ -96,10 +96,10 @@ def test_a_reboot_keeps_every_written_minute(tmp_path):
     slots_before, slots_after = bytearray(6000), bytearray(6000)
     store.decode_minutes(before[1][4][2:], 0, slots_before)
     store.decode_minutes(after[1][4][2:], 0, slots_after)
-    # Minutes 1 and 2 (6 and 7 mg, no steps) are not worn, so the tenth worn or active minute is
-    # minute 11, then 21, ..., 91: 92 of 95 written, 3 in RAM only.
-    assert slots_after[:92 * 4] == slots_before[:92 * 4]
-    assert not any(slots_after[92 * 4:])
+    # Written after minutes 10, 20, ..., 90 (minute 0 is 23:59 of the day before): 90 of 95, 5 in
+    # RAM only.
+    assert slots_after[:90 * 4] == slots_before[:90 * 4]
+    assert not any(slots_after[90 * 4:])
     assert written != reboot.store.read(1)
 
 
@@ -172,19 +172,6 @@ def test_time_set_forward_opens_a_new_day(tmp_path):
     assert [key for seq, key, flags in board.store.unsynced()] == [DAY, DAY + 2]
 
 
-def test_a_fall_back_day_keeps_1500_minutes_in_one_record(tmp_path):
-    day = days_from_civil(2026, 10, 25)
-    board = Board(tmp_path)
-    change_s = day * 86400 - 7200 + 3 * 3600  # 03:00 CEST becomes 02:00 CET
-    board.set_local(-1, day=day, offset_s=7200, next_change_epoch_s=change_s, next_offset_s=3600)
-    for _ in range(1501):
-        board.minute()
-    seqs = [(seq, key) for seq, key, flags in board.store.unsynced()]
-    assert seqs == [(1, day), (2, day + 1)]
-    summary = summary_of(board.store, 1)[0]
-    assert summary[0] == day * 86400 - 7200 and summary[9] == 1500
-
-
 def test_unknown_time_goes_to_a_segment_placed_by_the_next_sync(tmp_path):
     board = Board(tmp_path)
     for _ in range(30):
@@ -216,3 +203,117 @@ def test_when_full_the_oldest_detail_goes_first_and_unacked_loss_is_reported(tmp
     report = board.store.report()
     assert report["lost_detail"] == len(dropped) - 1 and report["lost_summary"] == 0
     assert [seq for seq, key, flags in board.store.unsynced()] == list(range(2, 13))
+
+
+def test_a_pack_without_one_valid_record_is_quarantined_not_fatal(tmp_path):
+    board = Board(tmp_path)
+    board.set_local(23 * 60 + 55)
+    for _ in range(15):
+        board.minute(movement_mg=40)  # 4 minutes of day 1, 11 of day 2: 10 of them written
+    (tmp_path / "s00000").write_bytes(b"\x00" * 50)  # day 1's summary pack, all garbage
+    reboot = Board(tmp_path)
+    assert reboot.store.report()["quarantined"] == 1
+    assert reboot.store.quarantine_names() == ["q1.s00000"]
+    # Day 1's minutes and the open day are still there; day 1's summary is gone, and with it
+    # day 1 from the list the host syncs by.
+    assert [r[0] for r in store.parse_records(reboot.store.read(1))[0]] == [store.KIND_MINUTES]
+    assert [seq for seq, key, flags in reboot.store.unsynced()] == [2]
+
+
+def test_a_lost_state_record_never_overwrites_an_older_quarantined_file(tmp_path):
+    board = Board(tmp_path)
+    board.set_local(8 * 60)
+    for _ in range(10):
+        board.minute()
+    (tmp_path / "state").write_bytes(b"garbage")
+    assert Board(tmp_path).store.quarantine_names() == ["q1.state"]
+    (tmp_path / "state").write_bytes(b"garbage again")
+    reboot = Board(tmp_path)  # its count restarted with the state: q1 is taken, so q2
+    assert reboot.store.quarantine_names() == ["q1.state", "q2.state"]
+    assert (tmp_path / "q1.state").read_bytes() == b"garbage"
+    assert reboot.store.report()["quarantined"] == 1 and reboot.store.read(1)
+
+
+def test_time_set_back_past_midnight_reopens_the_day_under_a_new_seq(tmp_path):
+    board = Board(tmp_path)
+    board.set_local(23 * 60 + 57)
+    for _ in range(4):
+        board.minute(60, 100, 2, 300)  # 23:58, 23:59, then 00:00 and 00:01 of the next day
+    board.set_local(23 * 60 + 50)  # the board was 11 minutes fast: back to yesterday
+    board.minute(30, 40, 1, 200)
+    assert [(seq, key) for seq, key, flags in board.store.unsynced()] == [(1, DAY), (2, DAY + 1), (3, DAY)]
+    first, second = summary_of(board.store, 1)[0], summary_of(board.store, 3)[0]
+    assert (first[1], first[9]) == (200, 2) and (second[1], second[9]) == (40, 1)
+    assert first[0] == second[0] == MIDNIGHT  # both are placed from the same local midnight
+
+
+@pytest.mark.parametrize("date, before_s, after_s, local_change_h, minutes", [
+    ((2026, 10, 25), 7200, 3600, 3, 1500),  # 03:00 CEST becomes 02:00 CET: a 25-hour day
+    ((2026, 3, 29), 3600, 7200, 2, 1380),  # 02:00 CET becomes 03:00 CEST: a 23-hour day
+])
+def test_a_dst_day_keeps_all_its_minutes_in_one_record(tmp_path, date, before_s, after_s, local_change_h, minutes):
+    day = days_from_civil(*date)
+    board = Board(tmp_path)
+    change_s = day * 86400 - before_s + local_change_h * 3600
+    board.set_local(-1, day=day, offset_s=before_s, next_change_epoch_s=change_s, next_offset_s=after_s)
+    for _ in range(minutes + 1):
+        board.minute()
+    assert [(seq, key) for seq, key, flags in board.store.unsynced()] == [(1, day), (2, day + 1)]
+    summary = summary_of(board.store, 1)[0]
+    assert summary[0] == day * 86400 - before_s and summary[9] == minutes
+    assert summary_of(board.store, 2)[0][0] == (day + 1) * 86400 - after_s
+
+
+def test_a_minute_past_255_steps_saturates_its_token_but_not_the_day(tmp_path):
+    board = Board(tmp_path)
+    board.set_local(12 * 60 - 1)
+    board.minute(60, 300, 3, 400)  # only bad input gets here: the detector's cap is 222 steps/min
+    board.minute(60, 130, 3, 400)
+    summary, records = summary_of(board.store, 1)
+    slots = bytearray(store.MAX_MINUTES * 4)
+    store.decode_minutes(records[1][4][2:], 0, slots)
+    assert (slots[720 * 4 + 2], slots[721 * 4 + 2]) == (255, 130)
+    assert summary[1] == 430
+
+
+def one_minute_days(board, days, ack):
+    """`days` days of one walking minute at noon each: every day closes the one before."""
+    for day in range(days):
+        board.set_local(12 * 60, day=DAY + day)
+        board.minute(60, 100, 2, 300)
+        if ack and day:
+            board.store.ack(day)
+
+
+def test_when_even_the_minutes_are_gone_the_oldest_summaries_go_and_are_counted(tmp_path):
+    # Four blocks: 299 closed days need 3 summary packs (93 a pack) and the copy of one being
+    # rewritten, so no minutes record fits at all.
+    board = Board(tmp_path, capacity_bytes=4 * 4096)
+    one_minute_days(board, 300, ack=False)
+    names = sorted(os.listdir(tmp_path))
+    assert [n for n in names if n[0] == "d"] == []
+    report = board.store.report()
+    kept = [seq for seq in range(1, 300) if board.store.read(seq)]
+    assert kept == list(range(300 - len(kept), 300)) and len(kept) >= 2 * 93
+    assert report["lost_detail"] == 299 and report["lost_summary"] == 299 - len(kept)
+
+
+def test_acked_summaries_older_than_two_years_make_room_before_minutes(tmp_path):
+    board = Board(tmp_path, capacity_bytes=12 * 4096)
+    one_minute_days(board, 900, ack=True)
+    summaries = [seq for seq in range(1, 900) if board.store.read(seq)]
+    assert summaries[-1] == 899 and store.SUMMARIES_KEPT <= len(summaries) <= store.SUMMARIES_KEPT + 93
+    with_minutes = [seq for seq in summaries
+                    if [r[0] for r in store.parse_records(board.store.read(seq))[0]] == [1, 2]]
+    assert with_minutes == list(range(900 - len(with_minutes), 900)) and len(with_minutes) > 113
+    assert board.store.report()["lost_detail"] == board.store.report()["lost_summary"] == 0
+
+
+def test_a_lost_state_record_never_brings_a_boot_id_back(tmp_path):
+    for _ in range(2):  # boots 1 and 2, the clock never set: each boot records a segment
+        board = Board(tmp_path)
+        for _ in range(10):
+            board.minute()
+    assert board.store.boot_id == 2
+    (tmp_path / "state").write_bytes(b"garbage")
+    assert Board(tmp_path).store.boot_id == 3  # from boot 2's segment on flash
