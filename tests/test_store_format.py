@@ -125,6 +125,6 @@ def test_capacity_arithmetic_in_the_spec():
 
 def test_write_schedule_constants_in_the_spec():
     assert "(`FLUSH_EVERY_MIN` = %d)" % store.FLUSH_EVERY_MIN in SPEC
-    assert "(`FLUSH_STILL_EVERY_MIN` = %d)" % store.FLUSH_STILL_EVERY_MIN in SPEC
-    assert "at most %d worn minutes, and at most\n  %d minutes in all" % (
-        store.FLUSH_EVERY_MIN, store.FLUSH_STILL_EVERY_MIN) in SPEC
+    assert "at most %d minutes." % store.FLUSH_EVERY_MIN in SPEC
+    assert "Worn, still or off the wrist: every minute counts." in SPEC
+    assert "<= %d bytes | after %d minutes" % (store.TAIL_BYTES, store.FLUSH_EVERY_MIN) in SPEC
