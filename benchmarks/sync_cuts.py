@@ -1,7 +1,6 @@
 """A sync cut at every byte offset of a full session, then resumed: the firmware Link and DayStore
 in-process (tests/link_harness.py), the host client and database, and a cable that dies after N
-bytes. Prints one JSON object; tests/test_sync.py runs the same sweep at every line boundary and
-every 50th byte.
+bytes. Prints one JSON object; tests/test_sync.py runs the same sweep on one core.
 
     python benchmarks/sync_cuts.py [--jobs N] [--every K]
 """

@@ -134,6 +134,13 @@ def test_power_cuts_lose_at_most_the_unwritten_minutes(tmp_path, noon, capsys):
     synced_steps = sum(m["steps"] for m in synced)
     assert expected_steps - lost_bound <= synced_steps <= expected_steps
     assert synced_steps > 1000
+    # Every reboot lost the clock: the last boot's minutes are placed exactly from its uptime at the sync,
+    # the earlier boots' after the records before them, marked estimated; all inside the run.
+    start_s = int(noon.astimezone().timestamp())
+    assert all(start_s <= m["utc_epoch_s"] < start_s + RUN_MIN * 60 for m in synced)
+    last_boot_s = start_s + boots[-1]
+    assert all(m["estimated"] for m in synced if m["utc_epoch_s"] < last_boot_s - FLUSH_EVERY_MIN * 60)
+    assert not any(m["estimated"] for m in synced if m["utc_epoch_s"] >= last_boot_s + 60)
 
 
 def test_an_imu_that_stops_answering_leaves_its_minutes_empty_and_the_rest_counted(tmp_path, noon, capsys):

@@ -79,3 +79,20 @@ def test_recordings_without_a_time_take_the_default_walk_times_and_about_25_minu
 
 def test_fidget_clip_is_deterministic():
     assert np.array_equal(simulate.fidget_clip(26000), simulate.fidget_clip(26000))
+
+
+def test_nothing_in_the_firmware_imports_or_asks_for_the_simulator():
+    """The simulated board runs firmware/ as a board would: fakes come in through the same interfaces."""
+    import ast
+    import pathlib
+
+    from walkdose import firmware
+
+    for path in pathlib.Path(firmware.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+                assert not any(n == "sim" or n.startswith("sim.") or ".sim" in n for n in names), path.name
+            if isinstance(node, ast.Name):
+                assert "sim" not in node.id.lower() and "fake" not in node.id.lower(), (path.name, node.id)
