@@ -1,6 +1,7 @@
 """`walkdose demo`: the whole path on one machine - a simulated board wears the shipped recordings for a few
 days, `walkdose sync` pulls them over the board's pty into a throwaway database, `walkdose report` shows them.
 Only orchestration: each step is the real command."""
+import contextlib
 import importlib.resources
 import os
 import sys
@@ -42,7 +43,8 @@ def run(args):
             sim.wait_for("caught_up", CATCH_UP_TIMEOUT_S, on_event=show)
             db = os.path.join(workdir, "walkdose.sqlite")
             print(f"walkdose demo: walkdose sync --port {sim.pty_path} --db {db}", file=sys.stderr, flush=True)
-            status = cli.main(["sync", "--port", sim.pty_path, "--db", db])
+            with contextlib.redirect_stdout(sys.stderr):  # stdout is the report's alone (--json)
+                status = cli.main(["sync", "--port", sim.pty_path, "--db", db])
             if status:
                 return status
             return cli.main(["report", "--db", db] + (["--json"] if args.json else []))

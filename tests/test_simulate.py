@@ -1,10 +1,16 @@
 """The simulated wearer's day and the pieces `walkdose sim` builds it from, checked by hand."""
+import ast
+import datetime
+import json
+import pathlib
+import subprocess
+import sys
 from array import array
 
 import numpy as np
 import pytest
 
-from walkdose import replay, simulate
+from walkdose import firmware, replay, simulate
 from walkdose.errors import UserError
 from walkdose.firmware.store import WORN_MOVEMENT_MG
 from walkdose.sim.wearer import STILL, Wearer, day_segments
@@ -83,10 +89,6 @@ def test_fidget_clip_is_deterministic():
 
 def test_nothing_in_the_firmware_imports_or_asks_for_the_simulator():
     """The simulated board runs firmware/ as a board would: fakes come in through the same interfaces."""
-    import ast
-    import pathlib
-
-    from walkdose import firmware
 
     for path in pathlib.Path(firmware.__file__).parent.glob("*.py"):
         tree = ast.parse(path.read_text())
@@ -96,3 +98,16 @@ def test_nothing_in_the_firmware_imports_or_asks_for_the_simulator():
                 assert not any(n == "sim" or n.startswith("sim.") or ".sim" in n for n in names), path.name
             if isinstance(node, ast.Name):
                 assert "sim" not in node.id.lower() and "fake" not in node.id.lower(), (path.name, node.id)
+
+
+def test_the_demo_prints_one_json_report_of_a_day_walked_four_times():
+    # --days 0: today from midnight until now, so how much was walked depends on the hour.
+    done = subprocess.run([sys.executable, "-m", "walkdose.cli", "demo", "--days", "0", "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [d["date"] for d in report["days"]] == [report["summary"]["last_date"]]
+    assert "synced 1 record(s)" in done.stderr
+    hour = datetime.datetime.now().hour
+    walks_done = sum(hour >= h + 1 for h in (8, 12, 18, 21))  # the four walks of about 25 minutes each
+    assert walks_done * 20 <= report["days"][0]["walking_min"] <= (walks_done + 1) * 25
