@@ -298,7 +298,8 @@ def run(args):
             try:
                 sim.wait_for("exited", timeout_s=10 ** 9, on_event=show)
             except KeyboardInterrupt:
-                pass
+                sim.stop()  # the board saves its flash and reports where it stopped
+                sim.wait_for("exited", timeout_s=30, on_event=show)
             finally:
                 if args.link and os.path.islink(args.link):
                     os.remove(args.link)

@@ -8,6 +8,8 @@ no DST change inside the run.
 import datetime
 import importlib.resources
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,7 +18,7 @@ from array import array
 import numpy as np
 import pytest
 
-from walkdose import cli, replay, simulate
+from walkdose import cli, recording, replay, simulate
 from walkdose.firmware.store import FLUSH_EVERY_MIN
 from walkdose.sim.wearer import Wearer
 
@@ -173,3 +175,26 @@ def test_a_late_main_loop_overflows_the_fifo_and_the_driver_counts_it(tmp_path, 
     expected_steps = sum(m["steps"] for m in replayed_minutes(sim, 0, RUN_MIN)[:RUN_MIN - 2])
     # ~7 s of every 3 minutes never reach the detector: a few percent of the steps, no more.
     assert 0.85 * expected_steps <= synced_steps <= expected_steps
+
+
+def test_walkdose_sim_serves_a_pty_at_its_link_until_interrupted(tmp_path, noon, capsys):
+    """The command as a user runs it: it prints the port, keeps the link, answers a sync, stops on Ctrl-C."""
+    link = tmp_path / "walkdose.pty"
+    sim = subprocess.Popen([sys.executable, "-m", "walkdose.cli", "sim", "--recording", f"{RECORDING}@08:00x4",
+                            "--days", "0", "--link", str(link)], stdout=subprocess.PIPE, text=True)
+    lines = []
+    for line in sim.stdout:
+        lines.append(line)
+        if "caught up" in line:
+            break
+    assert lines[0].startswith("walkdose sim: board on /dev/pts/") and os.readlink(link) in lines[0]
+    db = str(tmp_path / "walkdose.sqlite")
+    sync(str(link), db, capsys)
+    sim.send_signal(signal.SIGINT)
+    rest = sim.communicate(timeout=30)[0]
+    assert sim.returncode == 0 and "board stopped" in rest and not os.path.lexists(link)
+    walked = [m for m in synced_minutes(db, capsys) if m["walk_s"]]
+    passes = np.tile(recording.load_counts(RECORDING, RATE_MHZ, 4096), (4, 1))  # what was walked from 08:00
+    expected_s = replay.run("cython", [passes], RATE_MHZ, 4096)["walking_s"]
+    assert abs(sum(m["walk_s"] for m in walked) - expected_s) <= 4
+    assert datetime.datetime.fromtimestamp(walked[0]["utc_epoch_s"]).strftime("%H:%M") == "08:00"
