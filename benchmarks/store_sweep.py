@@ -7,9 +7,10 @@ damaged record or any written minute lost, the other modes only measure.
     micropython benchmarks/store_sweep.py wear [days [static_kb [warmup_days]]]
                                 # erases per block on 256 KB; `wear 20`: tests/test_store_wear.py,
                                 # `wear 365`: the README's flash life (4 min)
-    micropython benchmarks/store_sweep.py capacity [days [fs_kb]]
-                                # 760 design days in 128 KB, never synced (9 min);
-                                # `capacity 25 40`: tests/test_store_capacity.py
+    micropython benchmarks/store_sweep.py capacity [days [fs_kb [active_min]]]
+                                # 760 days in 128 KB, never synced (9 min): design days, or
+                                # ActiveDays of active_min walking minutes;
+                                # `capacity 25 40 100`: tests/test_store_capacity.py
 
 Cut points: every program and every erase, and the first read of each run of reads (a cut at any
 later read of the same run leaves the flash exactly as that one does, so it adds no case).
@@ -83,6 +84,55 @@ class DesignDay:
             elif 420 <= m < 1380:
                 idle_mg = min(120, max(10, idle_mg + self.rand(21) - 10))
                 day.append((0, 0, 0, idle_mg, 0))
+            else:
+                day.append((0, 0, 0, 1 + self.rand(3), 0))
+        return day
+
+
+class ActiveDay(DesignDay):
+    """A day of a wearer who walks `active_min` minutes (walkdose's target is ~100: HUNT's 101-124
+    minutes a day): 4-6 walks of steady cadence (95-125 steps/min, +-3 a minute) and movement
+    (150-400 mg, +-20 % a minute), 23:00-07:00 on the nightstand (1-3 mg), worn fidgeting between
+    the walks with the movement octave jumping by up to 2 octaves a minute (10-120 mg)."""
+
+    def __init__(self, seed, active_min):
+        DesignDay.__init__(self, seed)
+        self.active_min = active_min
+
+    def minutes(self):
+        walking = bytearray(1441)  # walk number of each minute, 0: not walking
+        walks = 4 + self.rand(3)
+        cadence = bytearray(walks + 1)
+        movement_mg = [0] * (walks + 1)
+        left = self.active_min
+        for walk in range(1, walks + 1):
+            length = left // (walks - walk + 1)
+            left -= length
+            start = 420 + self.rand(950 - length)
+            while any(walking[start - 1:start + length + 1]):  # walks neither touch nor overlap
+                start = 420 + self.rand(950 - length)
+            for m in range(start, start + length):
+                walking[m] = walk
+            cadence[walk] = 95 + self.rand(31)
+            movement_mg[walk] = 150 + self.rand(250)
+        day = []
+        level = 40  # worn idle movement, 8 * log2(mg)
+        bout_s = 0
+        for m in range(1440):
+            walk = walking[m]
+            if walk:
+                walk_s = 60 if walking[m - 1] and walking[m + 1] else 20 + self.rand(40)
+                steps_per_min = cadence[walk] - 3 + self.rand(7)
+                pace = 1 if steps_per_min < 100 else (2 if steps_per_min < 120 else 3)
+                bout_s += walk_s
+                ends = 0 if walking[m + 1] else bout_s
+                if ends:
+                    bout_s = 0
+                day.append((walk_s, walk_s * steps_per_min // 60, pace,
+                            movement_mg[walk] * (80 + self.rand(41)) // 100, ends))
+            elif 420 <= m < 1380:
+                level = min(55, max(27, level + self.rand(33) - 16))
+                day.append((0, 0, 0, (8 + (level & 7)) << (level >> 3) >> 3, 0))
             else:
                 day.append((0, 0, 0, 1 + self.rand(3), 0))
         return day
@@ -329,17 +379,18 @@ def wear(days, block_count, ballast_bytes, warmup_days):
             "life_years_at_10k_cycles": 10000 * days / worst / 365}
 
 
-def capacity(days, fs_kb):
-    """Record `days` design days with no sync at all into a littlefs of fs_kb (the store's
-    capacity_bytes too): how many days of detail and of summaries the store still holds at the end,
-    and the design day's record sizes."""
+def capacity(days, fs_kb, active_min):
+    """Record `days` days with no sync at all into a littlefs of fs_kb (the store's capacity_bytes
+    too): how many days of detail and of summaries the store still holds at the end, and the day's
+    record sizes. Design days, or with active_min ActiveDays of that many walking minutes."""
     flash = RamFlash(4096, fs_kb // 4)
     os.VfsLfs2.mkfs(flash)
     board = Board(flash, fs_kb * 1024)
     board.sync()
     record_bytes = []  # the minutes record of every closed day, read back just after its close
     for day in range(days):
-        for minute, tally in enumerate(DesignDay(1000 + day).minutes()):
+        model = ActiveDay(1000 + day, active_min) if active_min else DesignDay(1000 + day)
+        for minute, tally in enumerate(model.minutes()):
             board.minute(tally)
             if minute == 0 and day:
                 closed = parse_records(board.store.read(board.store.open_seq - 1))[0]
@@ -355,7 +406,7 @@ def capacity(days, fs_kb):
         else:
             summaries += len(records)
     os.umount(MOUNT)
-    return {"days": days, "fs_bytes": fs_kb * 1024, "detail_days_kept": detail,
+    return {"days": days, "fs_bytes": fs_kb * 1024, "active_min": active_min, "detail_days_kept": detail,
             "summary_days_kept": summaries,
             "detail_record_bytes": record_bytes, "packs": packs,
             "detail_bytes_per_day": detail_bytes // max(detail, 1),
@@ -374,9 +425,9 @@ if __name__ == "__main__":
         days, static_kb, warmup_days = given + [30, 160, 0][len(given):]
         out = wear(days, 64, static_kb * 1024, warmup_days)
     elif mode == "capacity":
-        given = [int(a) for a in sys.argv[2:4]]
-        days, fs_kb = given + [760, 128][len(given):]
-        out = capacity(days, fs_kb)
+        given = [int(a) for a in sys.argv[2:5]]
+        days, fs_kb, active_min = given + [760, 128, 0][len(given):]
+        out = capacity(days, fs_kb, active_min)
     else:
         raise SystemExit("mode must be sweep-short, sweep-full, wear or capacity, not %r" % mode)
     out["mode"] = mode

@@ -8,7 +8,7 @@ from binascii import crc32
 
 from .compat import const
 
-FORMAT_VERSION = const(1)
+FORMAT_VERSION = const(2)
 MAGIC = const(0xD5)
 KIND_SUMMARY = const(1)
 KIND_MINUTES = const(2)
@@ -37,6 +37,11 @@ PACK_BYTES = const(4096)  # closed records are packed into files up to this size
 TAIL_BYTES = const(128)  # littlefs (MicroPython defaults) keeps files <= 128 B inline in metadata
 _MINUTE_END_LAG_S = const(30)  # the detector hands over a minute just after it ended
 _SLOT = const(4)  # RAM slot per minute: 0x80 | pace (0: no record), walk_s, steps, movement code
+_WALK_DELTA_BIAS = const(8)  # 2-byte walking minute: movement code = previous minute's + 0..15 - 8
+_ACTIVE3_FIRST_CODE = const(49)  # 3-byte active token: movement codes 49..79, i.e. 64-1023 mg
+_ACTIVE3_CODES = const(31)
+_ACTIVE4 = const(0xDF)  # the first byte of the 4-byte active token, for any movement code
+_WINDOW_MAX_MINUTES = const(256)
 _WRITE_RETRIES = const(4)
 _ENOSPC = const(28)
 
@@ -101,6 +106,7 @@ def encode_minutes(slots, first, end):
     """Tokens for minutes [first, end) of a slot array (docs/store-format.md, 'Minute tokens')."""
     out = bytearray()
     i = first
+    previous_code = -1  # movement code of minute i - 1 if this stream wrote it as active, else -1
     while i < end:
         s = i * _SLOT
         if not slots[s]:
@@ -109,25 +115,79 @@ def encode_minutes(slots, first, end):
                 run += 1
             out.append(0x40 | (run - 1))
             i += run
+            previous_code = -1
         elif _is_active(slots, s):
-            out.append(0xC0 | (slots[s] & 3))
-            out.append(slots[s + 1])
-            out.append(slots[s + 2])
-            out.append(slots[s + 3])
+            code = slots[s + 3]
+            delta = code - previous_code + _WALK_DELTA_BIAS
+            if previous_code >= 0 and slots[s + 1] == 60 and 0 <= delta <= 15:
+                out.append(((slots[s] & 3) << 4) | delta)
+                out.append(slots[s + 2])
+            else:
+                walk_pace = (slots[s + 1] << 2) | (slots[s] & 3)
+                if 0 <= code - _ACTIVE3_FIRST_CODE < _ACTIVE3_CODES:
+                    out.append(0xC0 | (code - _ACTIVE3_FIRST_CODE))
+                    out.append(walk_pace)
+                    out.append(slots[s + 2])
+                else:
+                    out.append(_ACTIVE4)
+                    out.append(walk_pace)
+                    out.append(slots[s + 2])
+                    out.append(code)
+            previous_code = code
             i += 1
         else:
-            level = octave(slots[s + 3])
-            run = 1
-            while (run < 8 and i + run < end and _is_idle(slots, (i + run) * _SLOT)
-                   and octave(slots[(i + run) * _SLOT + 3]) == level):
-                run += 1
-            if run == 1 and i + 1 < end and _is_idle(slots, s + _SLOT):
-                out.append((level << 3) | octave(slots[s + _SLOT + 3]))
-                i += 2
-            else:
-                out.append(0x80 | ((run - 1) << 3) | level)
-                i += run
+            i = _encode_idle(slots, i, end, out)
+            previous_code = -1
     return out
+
+
+def _encode_idle(slots, i, end, out):
+    """Append one token for idle minutes from i and return the minute after it: a run token or a
+    window token of 0, 1 or 2 bits a minute, whichever costs the fewest bytes a minute (on a tie the
+    one covering more minutes)."""
+    low = high = octave(slots[i * _SLOT + 3])
+    spans = [0, 0, 0]  # idle minutes from i within a window of 1, 2 and 4 octaves
+    bases = [low, low, low]
+    n = 0
+    while i + n < end and n < _WINDOW_MAX_MINUTES and _is_idle(slots, (i + n) * _SLOT):
+        level = octave(slots[(i + n) * _SLOT + 3])
+        if level < low:
+            low = level
+        elif level > high:
+            high = level
+        if high - low > 3:
+            break
+        n += 1
+        for bits in range(3):
+            if spans[bits] == n - 1 and high - low < (1 << bits):
+                spans[bits] = n
+                bases[bits] = low
+    best_bits = -1  # the run token
+    best_bytes = 1
+    best_minutes = min(spans[0], 8)
+    for bits in range(3):
+        size = 2 + (spans[bits] * bits + 7) // 8
+        if (size * best_minutes < best_bytes * spans[bits]
+                or (size * best_minutes == best_bytes * spans[bits] and spans[bits] > best_minutes)):
+            best_bits, best_bytes, best_minutes = bits, size, spans[bits]
+    if best_bits < 0:
+        out.append(0x80 | ((best_minutes - 1) << 3) | bases[0])
+        return i + best_minutes
+    base = bases[best_bits]
+    out.append(0xE0 | (best_bits << 3) | base)
+    out.append(best_minutes - 1)
+    if best_bits:
+        packed = 0
+        shift = 0
+        for k in range(best_minutes):
+            packed |= (octave(slots[(i + k) * _SLOT + 3]) - base) << shift
+            shift += best_bits
+            if shift == 8:
+                out.append(packed)
+                packed = shift = 0
+        if shift:
+            out.append(packed)
+    return i + best_minutes
 
 
 def _is_active(slots, s):
@@ -142,30 +202,68 @@ def decode_minutes(tokens, first, slots):
     """Write minutes from `first` into slots; return the end minute. ValueError on a bad token."""
     i = first
     n = 0
+    previous_code = -1
     while n < len(tokens):
         token = tokens[n]
-        tag = token >> 6
-        if tag == 3:
-            if token & 0x3C or n + 4 > len(tokens) or tokens[n + 1] > 60:
-                raise ValueError("minute token 0x%02x at byte %d: reserved bits or short" % (token, n))
-            _set_slot(slots, i, 0x80 | (token & 3), tokens[n + 1], tokens[n + 2], tokens[n + 3])
+        if token < 0x40 or 0xC0 <= token < 0xE0:
+            size = 2 if token < 0x40 else (4 if token == _ACTIVE4 else 3)
+            if n + size > len(tokens):
+                raise ValueError("active minute token 0x%02x at byte %d: short" % (token, n))
+            if token < 0x40:
+                if previous_code < 0:
+                    raise ValueError("walking minute token 0x%02x at byte %d: not after an active minute"
+                                     % (token, n))
+                head, walk_s, steps = 0x80 | (token >> 4), 60, tokens[n + 1]
+                code = previous_code + (token & 15) - _WALK_DELTA_BIAS
+            else:
+                head, walk_s, steps = 0x80 | (tokens[n + 1] & 3), tokens[n + 1] >> 2, tokens[n + 2]
+                code = tokens[n + 3] if size == 4 else _ACTIVE3_FIRST_CODE + (token & 0x1F)
+            if (walk_s > 60 or not 0 <= code <= 128
+                    or not (head & 3 or walk_s or steps or octave(code) > IDLE_MAX_OCTAVE)):
+                raise ValueError("active minute token 0x%02x at byte %d: walk_s %d or movement code %d out"
+                                 " of range, or an idle minute" % (token, n, walk_s, code))
+            _set_slot(slots, i, head, walk_s, steps, code)
+            previous_code = code
             i += 1
-            n += 4
+            n += size
             continue
-        if tag == 1:
+        previous_code = -1
+        if token < 0x80:
             i += (token & 0x3F) + 1
-        elif tag == 2:
+            n += 1
+        elif token < 0xC0:
             for _ in range(((token >> 3) & 7) + 1):
                 _set_slot(slots, i, 0x80, 0, 0, octave_code(token & 7))
                 i += 1
+            n += 1
         else:
-            _set_slot(slots, i, 0x80, 0, 0, octave_code(token >> 3))
-            _set_slot(slots, i + 1, 0x80, 0, 0, octave_code(token & 7))
-            i += 2
-        n += 1
+            i, n = _decode_window(tokens, n, i, slots)
     if i > MAX_MINUTES:
         raise ValueError("minute tokens run to minute %d, past %d" % (i, MAX_MINUTES))
     return i
+
+
+def _decode_window(tokens, n, i, slots):
+    """Minutes of the window token at byte n, from minute i; (end minute, next byte)."""
+    token = tokens[n]
+    bits = (token >> 3) & 3
+    base = token & 7
+    count = tokens[n + 1] + 1 if n + 1 < len(tokens) else 0
+    size = 2 + (count * bits + 7) // 8
+    # the last byte's bits past the last minute must be 0: one byte string per window
+    if bits == 3 or n + size > len(tokens) or (bits and tokens[n + size - 1] >> (count * bits % 8 or 8)):
+        raise ValueError("window token 0x%02x at byte %d: reserved width, short or padding bits set"
+                         % (token, n))
+    mask = (1 << bits) - 1
+    for k in range(count):
+        level = base
+        if bits:
+            level += (tokens[n + 2 + ((k * bits) >> 3)] >> ((k * bits) & 7)) & mask
+        if level > IDLE_MAX_OCTAVE:
+            raise ValueError("window token 0x%02x at byte %d: minute %d of octave %d, above idle"
+                             % (token, n, k, level))
+        _set_slot(slots, i + k, 0x80, 0, 0, octave_code(level))
+    return i + count, n + size
 
 
 def _is_pack(name):
@@ -368,6 +466,7 @@ class DayStore:
             pace = max(pace, self.slots[s] & 3)
             code = max(movement_code(movement_mg), self.slots[s + 3])
         else:
+            walk_s = min(60, walk_s)  # the detector's bound; a token has no room for more
             steps_byte = min(255, steps)
             code = movement_code(movement_mg)
         _set_slot(self.slots, minute, 0x80 | pace, walk_s, steps_byte, code)

@@ -124,7 +124,7 @@ def week_of_walking(root, identity=None):
     board.walk(12)
     board.reboot()
     board.set_local(7 * 60)
-    for day, walk_min in enumerate((25, 140, 45)):  # the 140-minute day needs two fetch chunks
+    for day, walk_min in enumerate((25, 240, 45)):  # the 240-minute day needs two fetch chunks
         board.walk(walk_min)
         board.rest(30)
         board.walk(8, steps_per_min=125)

@@ -223,7 +223,7 @@ def test_list_fetch_ack_from_hand_built_requests(tmp_path):
     assert (status, more) == (0, 0)
     assert entries == [(1, 1 << 8, 1), (2, DAY, 0), (3, DAY + 1, 0), (4, DAY + 2, 0)]
     expected = board.store.read(3)
-    assert len(expected) > 496  # the 140-minute day takes two chunks
+    assert len(expected) > 496  # the 240-minute day takes two chunks
     got = b""
     while len(got) < len(expected):
         [(_, _, status, _, payload)] = wire.send(hand_built_request(0x04, struct.pack("<II", 3, len(got))))
@@ -407,7 +407,7 @@ def test_client_resends_after_a_lost_answer_and_gives_up_in_bounded_time(tmp_pat
 
 def test_fetch_restarts_when_the_record_changed_between_chunks(tmp_path):
     board = week_of_walking(tmp_path / "flash")
-    board.walk(140)  # the open day now spans two chunks
+    board.walk(240)  # the open day now spans two chunks
     cable = Cable(board)
 
     class RebootsAfterFirstChunk:

@@ -6,6 +6,8 @@ import struct
 import zlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from firmware import store
 
@@ -44,7 +46,8 @@ def test_header_table_is_the_header_the_store_writes():
     assert code == store.HEADER
     assert size == store.HEADER_BYTES == 14
     assert [r[2] for r in fixed] == ["magic", "version", "kind", "flags", "key", "seq", "length"]
-    assert "0x%02X" % store.MAGIC in SPEC and "| 1 | u8 | version | 1 |" in SPEC
+    assert "0x%02X" % store.MAGIC in SPEC
+    assert "| 1 | u8 | version | %d |" % store.FORMAT_VERSION in SPEC and store.FORMAT_VERSION == 2
 
 
 def test_summary_and_state_tables_are_the_layouts_the_store_writes():
@@ -64,7 +67,7 @@ def hand_built_summary():
     payload += struct.pack("<HHH", 20, 31, 14)  # slow, moderate, brisk minutes
     payload += struct.pack("<HH", 9, 722)  # bouts, longest_bout_s
     payload += struct.pack("<HH", 912, 1440)  # worn_min, recorded_min
-    header = bytes([0xD5, 1, 1, 0]) + struct.pack("<IIH", 20458, 7, len(payload))
+    header = bytes([0xD5, 2, 1, 0]) + struct.pack("<IIH", 20458, 7, len(payload))
     return header + payload + struct.pack("<I", zlib.crc32(header + payload))
 
 
@@ -91,26 +94,86 @@ def test_movement_code_follows_the_spec_formula(mg, code):
     assert store.octave(code) == (mg.bit_length())
 
 
+def token_rows():
+    """(first bytes, bytes, minutes) of each row of the spec's minute token table: the first-byte
+    pattern's letters are free bits, narrowed by a condition like 'c < 31'."""
+    section = SPEC.split("### Minute tokens", 1)[1]
+    rows = []
+    for line in section.splitlines()[4:]:
+        if not line.startswith("| "):
+            break
+        pattern, size, minutes = [c.strip() for c in line.strip("|").split("|")[:3]]
+        bits, _, condition = pattern.partition(", ")
+        first_bytes = set()
+        for value in range(256):
+            fields = {}
+            for position, bit in enumerate(bits):
+                own = (value >> (7 - position)) & 1
+                if bit in "01" and int(bit) != own:
+                    break
+                fields[bit] = fields.get(bit, 0) << 1 | own
+            else:
+                if not condition or eval(condition, {}, fields):
+                    first_bytes.add(value)
+        rows.append((first_bytes, size, minutes))
+    return rows
+
+
+def test_token_table_gives_every_first_byte_one_meaning_and_names_the_reserved_ones():
+    rows = token_rows()
+    assert len(rows) == 6
+    seen = set()
+    for first_bytes, size, minutes in rows:
+        assert not seen & first_bytes
+        seen |= first_bytes
+    reserved = set(range(256)) - seen
+    assert reserved == set(range(0b11111000, 256)) and "First bytes 11111bbb are reserved." in SPEC
+    for token in reserved:
+        with pytest.raises(ValueError):
+            store.decode_minutes(bytes([token, 0, 0, 0]), 0, bytearray(store.MAX_MINUTES * 4))
+
+
+def minute_list(slots, first, end):
+    return [tuple(slots[m * 4:m * 4 + 4]) for m in range(first, end)]
+
+
 def test_minute_tokens_from_the_spec_table():
     tokens = bytes([
         0b01000010,  # 3 minutes without a record
-        0b00_100_101,  # idle octave 4, then idle octave 5
         0b10_010_011,  # 3 idle minutes of octave 3
-        0b11000010, 60, 112, 57,  # active: moderate pace, 60 s walking, 112 steps, code 57
+        0b110_01000, 60 * 4 + 2, 112,  # active, code 49 + 8 = 57: moderate pace, 60 s, 112 steps
+        0b00_11_1010, 125,  # walking minute: brisk, code 57 + 10 - 8 = 59, 125 steps
+        0b11011111, 35 * 4 + 1, 40, 90,  # active, any code: slow pace, 35 s, 40 steps, code 90
+        0b111_00_110, 19,  # 20 idle minutes of octave 6
+        0b111_01_001, 8, 0b10110001, 0b1,  # 9 idle minutes of octave 1 + the bits: 2 1 1 1 2 2 1 2 2
+        0b111_10_100, 4, 0b11100100, 0b10,  # 5 idle minutes of octave 4 + 0, 1, 2, 3, 2
     ])
     slots = bytearray(store.MAX_MINUTES * 4)
-    assert store.decode_minutes(tokens, 10, slots) == 10 + 3 + 2 + 3 + 1
-    minute = lambda m: tuple(slots[m * 4:m * 4 + 4])  # noqa: E731
-    assert [minute(m)[0] for m in (10, 11, 12)] == [0, 0, 0]
-    assert minute(13) == (0x80, 0, 0, 8 * 4 - 7)
-    assert minute(14) == (0x80, 0, 0, 8 * 5 - 7)
-    assert [minute(m) for m in (15, 16, 17)] == [(0x80, 0, 0, 8 * 3 - 7)] * 3
-    assert minute(18) == (0x82, 60, 112, 57)
-    assert bytes(store.encode_minutes(slots, 10, 19)) == tokens
+    assert store.decode_minutes(tokens, 10, slots) == 10 + 3 + 3 + 1 + 1 + 1 + 20 + 9 + 5
+    idle = lambda octave: (0x80, 0, 0, 8 * octave - 7)  # noqa: E731
+    assert minute_list(slots, 10, 13) == [(0, 0, 0, 0)] * 3
+    assert minute_list(slots, 13, 16) == [idle(3)] * 3
+    assert minute_list(slots, 16, 19) == [(0x82, 60, 112, 57), (0x83, 60, 125, 59), (0x81, 35, 40, 90)]
+    assert minute_list(slots, 19, 39) == [idle(6)] * 20
+    assert minute_list(slots, 39, 48) == [idle(o) for o in (2, 1, 1, 1, 2, 2, 1, 2, 2)]
+    assert minute_list(slots, 48, 53) == [idle(o) for o in (4, 5, 6, 7, 6)]
+    assert bytes(store.encode_minutes(slots, 10, 53)) == tokens
 
 
-@pytest.mark.parametrize("token", [bytes([0b11100000]), bytes([0b11000100, 0, 0, 0]), bytes([0xC0, 61, 0, 0])])
-def test_reserved_tokens_are_rejected(token):
+@pytest.mark.parametrize("token", [
+    bytes([0b11111000, 0, 0, 0]),  # reserved first byte
+    bytes([0x0A, 100]),  # walking minute first in the payload
+    bytes([0x40, 0x0A, 100]),  # walking minute after a no-record run
+    bytes([0xC0 | 8, 61 * 4, 0]),  # walk_s 61
+    bytes([0xDF, 60 * 4, 100, 129]),  # movement code 129
+    bytes([0xC0 | 8, 60 * 4, 100, 0x00]),  # code 57 - 8 = 49 ok, then short
+    bytes([0xDF, 0, 0, 49]),  # an idle minute (octave 7, nothing else) in an active token
+    bytes([0b111_10_110, 0, 0b11]),  # window base 6, offset 3: octave 9
+    bytes([0b111_01_000, 2, 0b1000]),  # 3 one-bit minutes, bit 3 set past them
+    bytes([0b111_10_000, 4, 0]),  # 5 two-bit minutes in one byte: short
+    bytes([0xDF, 60 * 4 + 2, 100]),  # short
+])
+def test_reserved_and_malformed_tokens_are_rejected(token):
     with pytest.raises(ValueError):
         store.decode_minutes(token, 0, bytearray(store.MAX_MINUTES * 4))
 
@@ -128,3 +191,68 @@ def test_write_schedule_constants_in_the_spec():
     assert "at most %d minutes." % store.FLUSH_EVERY_MIN in SPEC
     assert "Worn, still or off the wrist: every minute counts." in SPEC
     assert "<= %d bytes | after %d minutes" % (store.TAIL_BYTES, store.FLUSH_EVERY_MIN) in SPEC
+
+
+def as_read_back(minute):
+    """What the spec says a reader gets for a written minute (head, walk_s, steps, code): 'no
+    record' stays empty, an idle minute keeps its octave only, any other minute every value."""
+    head, walk_s, steps, code = minute
+    octave = (code + 7) >> 3
+    if not head:
+        return (0, 0, 0, 0)
+    if not (head & 3 or walk_s or steps or octave > 7):
+        return (0x80, 0, 0, 8 * octave - 7 if octave else 0)
+    return minute
+
+
+def assert_round_trip(minutes, first=0):
+    slots = bytearray(store.MAX_MINUTES * 4)
+    for m, minute in enumerate(minutes):
+        slots[(first + m) * 4:(first + m) * 4 + 4] = bytes(minute)
+    end = first + len(minutes)
+    tokens = store.encode_minutes(slots, first, end)
+    decoded = bytearray(store.MAX_MINUTES * 4)
+    assert store.decode_minutes(tokens, first, decoded) == end
+    assert minute_list(decoded, first, end) == [as_read_back(m) for m in minutes]
+    assert not any(decoded[:first * 4]) and not any(decoded[end * 4:])
+    assert store.encode_minutes(decoded, first, end) == tokens
+    return tokens
+
+
+def test_every_active_minute_value_reads_back_exactly():
+    # Every walk_s, pace and movement code, at four step counts: 125,904 minutes.
+    minutes = [(0x80 | pace, walk_s, steps, code) for steps in (0, 1, 254, 255) for walk_s in range(61)
+               for pace in range(4) for code in range(129)]
+    for start in range(0, len(minutes), store.MAX_MINUTES):
+        assert_round_trip(minutes[start:start + store.MAX_MINUTES])
+
+
+def test_every_movement_change_between_walking_minutes_reads_back_exactly():
+    # Each pair of codes as two full walking minutes, pairs kept apart by a minute without a
+    # record: the deltas the 2-byte token holds and every one it cannot.
+    pairs = [m for before in range(129) for after in range(129)
+             for m in ((0x82, 60, 110, before), (0x83, 60, 125, after), (0, 0, 0, 0))]
+    for start in range(0, len(pairs), 1497):
+        assert_round_trip(pairs[start:start + 1497])
+
+
+any_head = st.integers(0, 3).map(lambda pace: 0x80 | pace)
+octave_code = st.integers(0, 7).flatmap(lambda o: st.just(0) if o == 0 else st.integers(8 * o - 7, 8 * o))
+stretch = st.one_of(
+    st.tuples(st.just((0, 0, 0, 0)), st.integers(1, 100)).map(lambda t: [t[0]] * t[1]),  # no record
+    st.lists(st.tuples(st.just(0x80), st.just(0), st.just(0), octave_code), min_size=1, max_size=300),
+    st.integers(0, 4).flatmap(  # fidgeting within a few octaves
+        lambda low: st.lists(st.integers(8 * low + 1, 8 * low + 32).map(lambda c: (0x80, 0, 0, c)),
+                             min_size=1, max_size=300)),
+    st.lists(st.tuples(any_head, st.sampled_from([60, 60, 60, 0, 1, 59]), st.integers(0, 255),
+                       st.integers(40, 90)), min_size=1, max_size=60),  # a walk
+    st.lists(st.tuples(any_head, st.integers(0, 60), st.integers(0, 255), st.integers(0, 128)),
+             min_size=1, max_size=20),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(stretch, min_size=1, max_size=12), st.integers(0, 1499))
+def test_any_day_of_minutes_reads_back_exactly(stretches, first):
+    minutes = [m for part in stretches for m in part][:store.MAX_MINUTES - first]
+    assert_round_trip(minutes, first)

@@ -88,12 +88,13 @@ print(json.dumps(out))
 
 def test_full_filesystem_and_corrupt_pack_never_crash_and_are_reported(micropython):
     out = run_micropython(micropython, script=FULL_AND_CORRUPT)
-    # Four days of ~3 KB of minutes cannot all fit in 5 blocks next to the ballast: the store
+    # Four days of ~2.9 KB of minutes cannot all fit in 5 blocks next to the ballast: the store
     # dropped its own oldest minutes packs, counted those days, and kept every summary.
     assert 1 <= out["full"]["lost_detail"] <= 3 and out["full"]["lost_summary"] == 0
     assert out["full"]["failed_writes"] == 0  # each ENOSPC was met by evicting, then retried
     assert out["unsynced_when_full"] == 5  # 4 closed days and the open one, all with summaries
-    assert [n[0] for n in out["files_when_full"]] == ["d", "s", "s"]
+    # a minutes pack of each day not lost (one day a pack at this size), the summary pack, the state
+    assert out["files_when_full"] == ["d%05d" % n for n in range(out["full"]["lost_detail"], 4)] + ["s00000", "state"]
     assert out["written_after"] == 0  # with room again, the schedule writes as before
     assert out["after_corruption"]["quarantined"] == 1 and out["quarantine"] == ["q1.s00000"]
     assert out["after_corruption"]["boot_id"] == 2

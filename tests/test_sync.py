@@ -61,8 +61,8 @@ def test_a_sync_stores_every_record_sets_the_clock_and_acks_the_closed_ones(tmp_
     records = conn.execute("SELECT seq, key, segment, steps FROM records WHERE device_id = ? ORDER BY seq",
                            ("e3a1f09c2b7d4410",)).fetchall()
     # Boot 1 walked 12 minutes at 110 steps/min, but the reset lost the last 2 (not yet on flash);
-    # then 25, 140 and 45 minutes at 110 plus 8 at 125 on each day.
-    assert records == [(1, 1 << 8, 1, 10 * 110), (2, DAY, 0, 25 * 110 + 1000), (3, DAY + 1, 0, 140 * 110 + 1000),
+    # then 25, 240 and 45 minutes at 110 plus 8 at 125 on each day.
+    assert records == [(1, 1 << 8, 1, 10 * 110), (2, DAY, 0, 25 * 110 + 1000), (3, DAY + 1, 0, 240 * 110 + 1000),
                        (4, DAY + 2, 0, 45 * 110 + 1000)]
     for seq, data in expected.items():
         stored = [m for (m,) in conn.execute("SELECT minute FROM minutes WHERE seq = ? ORDER BY minute", (seq,))]
@@ -131,7 +131,7 @@ def test_two_devices_are_kept_apart_by_device_id(tmp_path):
     assert conn.execute("SELECT device_id, board FROM devices ORDER BY 1").fetchall() == [
         ("5c0ffee000000001", "nano-rp2040-connect"), ("e3a1f09c2b7d4410", "xiao-nrf52840-sense")]
     per_device = conn.execute("SELECT device_id, COUNT(*), SUM(steps) FROM records GROUP BY 1 ORDER BY 1").fetchall()
-    assert per_device == [("5c0ffee000000001", 4, 27200), ("e3a1f09c2b7d4410", 4, 27200)]
+    assert per_device == [("5c0ffee000000001", 4, 38200), ("e3a1f09c2b7d4410", 4, 38200)]
     conn.close()
 
 
