@@ -151,14 +151,14 @@ def cmd_bench(args):
 # Commands that live in their own module: name -> (module, help). Each module has configure(parser), which
 # adds the command's options, and run(args) -> exit status; bad input raises errors.UserError.
 COMMAND_MODULES = {
-    "boards": ("boards", "the supported boards: IMU, rate, mpy-cross architecture, MicroPython firmware to install"),
-    "flash": ("flash", "put the firmware on a board (mpy-cross, mpremote), set its clock, check it answers"),
-    "sim": ("simulate", "a simulated board running the real firmware on a pty, wearing recordings as its days"),
     "demo": ("demo", "simulate a board on the shipped walks for a few days, sync it, show the report"),
+    "sim": ("simulate", "a simulated board running the real firmware on a pty, wearing recordings as its days"),
     "sync": ("sync", "pull the days a board holds over USB serial into the local database and set its clock"),
     "report": ("report", "daily walking minutes against the HUNT bands and today's target; --json, --plot FILE.png"),
     "plan": ("plan", "a progressive daily walking target from your baseline week; --goal/--step/--start set it"),
     "export": ("export", "days or minutes from the database as CSV or JSON for spreadsheets and research"),
+    "boards": ("boards", "the supported boards: IMU, rate, mpy-cross architecture, MicroPython firmware to install"),
+    "flash": ("flash", "put the firmware on a board (mpy-cross, mpremote), set its clock, check it answers"),
 }
 
 
@@ -173,6 +173,7 @@ def _add_module_commands(sub):
 def build_parser():
     parser = argparse.ArgumentParser(prog="walkdose", description="Count daily minutes of walking.")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_module_commands(sub)  # the wearer's path first, then the detector's tools
 
     rp = sub.add_parser("replay", help="run the detector over a recording (t,x,y,z CSV) or a folder of them")
     rp.add_argument("path", help="a NAME.csv recording, or a folder: every .csv below it, one JSON line each")
@@ -198,7 +199,6 @@ def build_parser():
     bp.add_argument("--quick", action="store_true", help="one day: a smoke run")
     bp.add_argument("--json", action="store_true", help="print one JSON object")
     bp.set_defaults(func=cmd_bench)
-    _add_module_commands(sub)
     return parser
 
 
