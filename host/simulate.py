@@ -234,8 +234,10 @@ def describe(event, start):
         return f"{stamp}  simulated"
     if kind == "output":
         return f"board: {event['text']}"
-    if kind in ("stopped", "exited"):
-        return f"{stamp}  board stopped"
+    if kind == "stopped":
+        return f"{stamp}  board stopped, flash saved"
+    if kind == "exited" and event["status"]:
+        return f"the board's process exited with status {event['status']}"
     return None
 
 
