@@ -14,7 +14,7 @@ import tempfile
 
 import numpy as np
 
-from walkdose import recording, replay
+from walkdose import commands, recording, replay
 
 RATE_MHZ = 52000
 SHORT_S, LONG_S = 290, 890
@@ -25,7 +25,7 @@ WALK = os.path.join(HERE, "..", "recordings", "Samsung_Jamie_Hard_InHand_1.csv")
 def instructions(workdir, raw, mode, seconds):
     root = tempfile.mkdtemp(dir=workdir)
     out = os.path.join(workdir, f"callgrind.{mode}.{seconds}")
-    command = [replay.micropython_binary(), os.path.join(HERE, "loop_cost_board.py"), mode, raw, str(seconds), root]
+    command = [commands.find("micropython"), os.path.join(HERE, "loop_cost_board.py"), mode, raw, str(seconds), root]
     if mode == "replay":
         command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"] + command
     subprocess.run(command, check=True, capture_output=True, env=dict(os.environ, MICROPYPATH=replay.firmware_root()))

@@ -279,6 +279,19 @@ def _set_slot(slots, minute, head, walk_s, steps, code):
         slots[s + 3] = code
 
 
+def minute_slots():
+    """Slots for decode_minutes(): every minute of a day, each "no record"."""
+    return bytearray(MAX_MINUTES * _SLOT)
+
+
+def minute_values(slots, minute):
+    """(walk_s, steps, pace, movement_code) of a decoded minute, or None for "no record"."""
+    s = minute * _SLOT
+    if not slots[s]:
+        return None
+    return slots[s + 1], slots[s + 2], slots[s] & 3, slots[s + 3]
+
+
 class DayStore:
     """The open record (today, or an unknown-time segment) lives in RAM and in two files: a base
     rewritten rarely and a tail small enough for littlefs to keep inline, rewritten in place after
@@ -288,7 +301,7 @@ class DayStore:
         self.root = root
         self.clock = clock
         self.capacity_bytes = capacity_bytes
-        self.slots = bytearray(MAX_MINUTES * _SLOT)
+        self.slots = minute_slots()
         self.boot_id = 0
         self.acked_seq = 0
         self.lost_detail = 0

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from . import replay
+from . import commands, replay
 
 SEED = 20240607
 CALLGRIND_SAMPLES = 12000  # 4 minutes at 50 Hz: walking, stillness and a minute rollover
@@ -56,7 +56,7 @@ def micropython_feed(raw_path, rate_mhz, counts_per_g, mode, valgrind=None):
     would add thousands of instructions per sample that a board never spends."""
     root = replay.firmware_root()
     driver = os.path.join(root, "sim", "replay_driver.py")
-    command = [replay.micropython_binary(), driver, raw_path, str(rate_mhz), str(counts_per_g), mode]
+    command = [commands.find("micropython"), driver, raw_path, str(rate_mhz), str(counts_per_g), mode]
     with tempfile.TemporaryDirectory() as tmp:
         out_file = os.path.join(tmp, "callgrind.out")
         if valgrind:

