@@ -16,48 +16,45 @@ BATCH_SAMPLES = 4096
 
 
 class Events:
-    """Collects detector events as absolute sample indices (minute * samples_per_minute + pos)."""
+    """Collects detector events, then turns them into the result with sample indices made absolute
+    (minute * samples_per_minute + pos). Kept as numpy blocks: a week holds half a million steps."""
 
     def __init__(self, rate_mhz):
         self.rate_hz = rate_mhz / 1000.0
         self.spm = rate_mhz * 60 // 1000
-        self.steps = []
-        self.walking = []
-        self.bouts = []
-        self.minutes = []
+        self.blocks = []
 
     def add(self, events, n_events):
-        words = np.asarray(events[:n_events * spec.EV_WORDS]).reshape(n_events, spec.EV_WORDS).tolist()
-        for kind, minute, a, b, c, d in words:
-            base = minute * self.spm
-            if kind == spec.EV_STEP:
-                self.steps.append(base + a)
-            elif kind == spec.EV_WALK:
-                self.walking.append((base + a, base + b, c))
-            elif kind == spec.EV_BOUT:
-                self.bouts.append((base + a, base + b, c, d))
-            elif kind == spec.EV_MINUTE:
-                self.minutes.append((minute, a, b, c, d))
-            else:
-                raise RuntimeError(f"detector emitted unknown event kind {kind}")
+        self.blocks.append(np.array(events[:n_events * spec.EV_WORDS], dtype=np.int64).reshape(n_events,
+                                                                                                  spec.EV_WORDS))
 
     def result(self):
         """The replay result: counts and times in seconds (rounded to the millisecond)."""
-        to_s = self.rate_hz
+        words = np.concatenate(self.blocks) if self.blocks else np.zeros((0, spec.EV_WORDS), np.int64)
+        kind = words[:, 0]
+        unknown = ~np.isin(kind, (spec.EV_STEP, spec.EV_WALK, spec.EV_BOUT, spec.EV_MINUTE))
+        if unknown.any():
+            raise RuntimeError(f"detector emitted unknown event kind {kind[unknown][0]}")
+        base = words[:, 1] * self.spm
+        steps = (base + words[:, 2])[kind == spec.EV_STEP]
+        walk = kind == spec.EV_WALK
+        walking = np.stack([base[walk] + words[walk, 2], base[walk] + words[walk, 3]], axis=1)
+        bout = kind == spec.EV_BOUT
+        bouts = np.stack([base[bout] + words[bout, 2], base[bout] + words[bout, 3]], axis=1)
+        minutes = words[kind == spec.EV_MINUTE].tolist()
 
-        def sec(sample):
-            return round(sample / to_s, 3)
+        def sec(samples):
+            return np.round(samples / self.rate_hz, 3).tolist()
 
-        walking_samples = sum(end - start for start, end, _ in self.walking)
         return {
-            "steps": len(self.steps),
-            "walking_s": round(walking_samples / to_s, 3),
-            "step_times": [sec(s) for s in self.steps],
-            "walking": [[sec(a), sec(b)] for a, b, _ in self.walking],
-            "bouts": [{"start_s": sec(a), "end_s": sec(b), "steps": n, "cadence_spm": cad}
-                      for a, b, n, cad in self.bouts],
-            "minutes": [{"t_s": minute * 60, "walk_s": walk_s, "steps": steps, "pace": PACE_NAMES[pace],
-                         "movement": move} for minute, walk_s, steps, pace, move in self.minutes],
+            "steps": len(steps),
+            "walking_s": round(int((walking[:, 1] - walking[:, 0]).sum()) / self.rate_hz, 3),
+            "step_times": sec(steps),
+            "walking": sec(walking),
+            "bouts": [{"start_s": a, "end_s": b, "steps": n, "cadence_spm": cad}
+                      for (a, b), n, cad in zip(sec(bouts), words[bout, 4].tolist(), words[bout, 5].tolist())],
+            "minutes": [{"t_s": minute * 60, "walk_s": walk_s, "steps": n, "pace": PACE_NAMES[pace],
+                         "movement": move} for _, minute, walk_s, n, pace, move in minutes],
         }
 
 
