@@ -1,6 +1,6 @@
 """MicroPython's const() on every interpreter, and CPython stand-ins for the code emitters: the
 `micropython.native`/`micropython.viper` decorators (MicroPython's compiler reads them by name) and viper's
-ptr16() cast (an unsigned 16-bit view of a buffer). Nothing else belongs here."""
+ptr8()/ptr16() casts (unsigned 8- and 16-bit views of a buffer). Nothing else belongs here."""
 try:
     from micropython import const
 except ImportError:
@@ -13,6 +13,10 @@ def native(f):
 
 
 viper = native
+
+
+def ptr8(buf):
+    return memoryview(buf).cast("B")
 
 
 def ptr16(buf):

@@ -1,12 +1,16 @@
 """What every IMU driver shares: one-byte register access, the chip-id check, picking rate and
-full-scale codes, the default watermark, burst views and 16-bit two's complement.
+full-scale codes, the default watermark, burst views and FIFO words into int16 samples.
 
 Knows no particular chip: register addresses, tables and byte orders stay in imu_<chip>.py.
 Nothing here allocates once a driver's __init__ has returned.
 """
-from array import array
 
-from .compat import const
+from .compat import const, ptr8, ptr16
+
+try:
+    import micropython
+except ImportError:
+    from . import compat as micropython
 
 _ENODEV = const(19)  # errno a MicroPython port raises when no device acknowledges its address
 _ETIMEDOUT = const(110)
@@ -92,18 +96,22 @@ def burst_views(scratch, item_bytes, most_items):
     return [whole[: item_bytes * n] for n in range(most_items + 1)]
 
 
-def int16_scratch(samples):
-    """(array('h') of `samples` x, y, z, a writable byte view of the same memory). A burst read into the
-    bytes lands as int16 counts with nothing to decode, for a chip whose FIFO words are little-endian
-    like every MCU walkdose runs on (Cortex-M, RP2040, Xtensa, and x86 for the unix port)."""
-    words = array("h", bytes(6 * samples))
-    try:
-        import uctypes
-    except ImportError:  # CPython
-        return words, memoryview(words).cast("B")
-    return words, uctypes.bytearray_at(uctypes.addressof(words), 6 * samples)
-
-
-def signed16(value):
-    """An unsigned 16-bit register word as the signed count it encodes."""
-    return value - 0x10000 if value & 0x8000 else value
+@micropython.viper
+def frames_into(buf, j: int, scratch, at: int, frames: int, stride: int, big_endian: int):
+    """Copy `frames` FIFO frames, `stride` bytes apart from byte `at` of scratch, each x, y, z as 16-bit
+    words, into buf[j:j + 3 * frames] (an int16 array). Viper: a 16-bit store keeps the word's two's
+    complement bits, so nothing is decoded; called once per burst or frame, not per value."""
+    if j < 0 or at < 0 or frames < 0 or j + 3 * frames > int(len(buf)) \
+            or (frames > 0 and at + stride * (frames - 1) + 6 > int(len(scratch))):
+        raise IndexError("frames_into: outside buf or scratch")
+    out = ptr16(buf)
+    src = ptr8(scratch)
+    for f in range(frames):
+        k = at + f * stride
+        for w in range(3):
+            if big_endian:
+                out[j] = src[k] << 8 | src[k + 1]
+            else:
+                out[j] = src[k] | src[k + 1] << 8
+            k += 2
+            j += 1

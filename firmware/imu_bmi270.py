@@ -14,7 +14,7 @@ Allocates nothing after __init__.
 import time
 
 from .compat import const
-from .imu import ByteRegisters, burst_views, check_chip_id, full_scale_code, rate_index, signed16, watermark_samples_for
+from .imu import ByteRegisters, burst_views, check_chip_id, full_scale_code, rate_index, frames_into, watermark_samples_for
 
 _CHIP = "BMI270"
 _CHIP_ID = const(0x00)
@@ -151,15 +151,12 @@ class BMI270(ByteRegisters):
             n = len(burst)
             i2c.readfrom_mem_into(address, _FIFO_DATA, burst)
             i = 0
-            j = 3 * done
             while i < n:
                 header = scratch[i]
                 if header == _HEADER_ACC:
                     if i + _FRAME_BYTES > n:
                         break  # cut by the burst: it comes again whole
-                    for k in range(i + 1, i + _FRAME_BYTES, 2):
-                        buf[j] = signed16(scratch[k] | scratch[k + 1] << 8)
-                        j += 1
+                    frames_into(buf, 3 * done, scratch, i + 1, 1, _FRAME_BYTES, 0)
                     done += 1
                     i += _FRAME_BYTES
                 elif header == _HEADER_SKIP or header == _HEADER_CONFIG_CHANGE:

@@ -5,7 +5,7 @@ Follows datasheet DocID030071 Rev 3 (5.5 FIFO, 6.3 I2C, 9.4-9.8 FIFO_CTRL1-5, 9.
 note AN5130 Rev 1 section 8 (FIFO). Knows nothing of steps; allocates nothing after __init__.
 """
 from .compat import const
-from .imu import (ByteRegisters, burst_views, check_chip_id, full_scale_code, int16_scratch, rate_index,
+from .imu import (ByteRegisters, burst_views, check_chip_id, full_scale_code, frames_into, rate_index,
                   soft_reset, watermark_samples_for)
 
 _FIFO_CTRL1 = const(0x06)
@@ -43,8 +43,7 @@ class LSM6DS3TRC(ByteRegisters):
     def __init__(self, i2c, address=0x6A, rate_mhz=52000, counts_per_g=4096, watermark_samples=None):
         super().__init__(i2c, address)
         self._status = bytearray(4)  # FIFO_STATUS1..4
-        # FIFO words are little-endian x, y, z (AN5130 8.4): a burst fills int16 counts directly.
-        self._words, scratch = int16_scratch(_CHUNK_SAMPLES)
+        self._scratch = scratch = bytearray(6 * _CHUNK_SAMPLES)
         self._bursts = burst_views(scratch, 6, _CHUNK_SAMPLES)
         self._skips = burst_views(scratch, 2, 2)
         self.overflows = 0
@@ -92,14 +91,10 @@ class LSM6DS3TRC(ByteRegisters):
             i2c.readfrom_mem_into(address, _FIFO_DATA_OUT_L, self._skips[skip])
             words -= skip
         wanted = min(len(buf) // 3, words // 3)
-        words = self._words
         done = 0
         while done < wanted:
             n = min(wanted - done, _CHUNK_SAMPLES)
             i2c.readfrom_mem_into(address, _FIFO_DATA_OUT_L, self._bursts[n])
-            j = 3 * done
-            for i in range(3 * n):
-                buf[j] = words[i]
-                j += 1
+            frames_into(buf, 3 * done, self._scratch, 0, n, 6, 0)  # little-endian x, y, z words (AN5130 8.4)
             done += n
         return wanted

@@ -6,7 +6,7 @@ CTRL3_C (12h), FIFO_STATUS1-2 (3Ah-3Bh), FIFO_DATA_OUT_TAG (78h). Style of micro
 lsm6dsox.py. Knows nothing of steps; allocates nothing after __init__.
 """
 from .compat import const
-from .imu import (ByteRegisters, burst_views, check_chip_id, full_scale_code, rate_index, signed16, soft_reset,
+from .imu import (ByteRegisters, burst_views, check_chip_id, full_scale_code, rate_index, frames_into, soft_reset,
                   watermark_samples_for)
 
 _FIFO_CTRL1 = const(0x07)
@@ -89,12 +89,8 @@ class LSM6DSOX(ByteRegisters):
             n = min(words, room - done, _CHUNK_WORDS)
             i2c.readfrom_mem_into(address, _FIFO_DATA_OUT_TAG, self._bursts[n])
             words -= n
-            j = 3 * done
             for i in range(0, 7 * n, 7):
-                if scratch[i] >> 3 != _TAG_XL_NC:
-                    continue
-                for k in range(i + 1, i + 7, 2):
-                    buf[j] = signed16(scratch[k] | scratch[k + 1] << 8)
-                    j += 1
-                done += 1
+                if scratch[i] >> 3 == _TAG_XL_NC:
+                    frames_into(buf, 3 * done, scratch, i + 1, 1, 7, 0)
+                    done += 1
         return done

@@ -6,7 +6,7 @@ USER_CTRL (6Ah), PWR_MGMT_1/2 (6Bh/6Ch), FIFO_COUNTH/L (72h/73h), FIFO_R_W (74h)
 Knows nothing of steps; allocates nothing after __init__.
 """
 from .compat import const
-from .imu import (ByteRegisters, burst_views, check_chip_id, check_rate, full_scale_code, signed16, soft_reset,
+from .imu import (ByteRegisters, burst_views, check_chip_id, check_rate, full_scale_code, frames_into, soft_reset,
                   watermark_samples_for)
 
 _SMPLRT_DIV = const(0x19)
@@ -105,10 +105,6 @@ class MPU6886(ByteRegisters):
         while done < wanted:
             n = min(wanted - done, _CHUNK_FRAMES)
             i2c.readfrom_mem_into(address, _FIFO_R_W, self._bursts[n])
-            j = 3 * done
-            for i in range(0, _FRAME_BYTES * n, _FRAME_BYTES):
-                for k in range(i, i + 6, 2):
-                    buf[j] = signed16(scratch[k] << 8 | scratch[k + 1])
-                    j += 1
+            frames_into(buf, 3 * done, scratch, 0, n, _FRAME_BYTES, 1)  # big-endian words
             done += n
         return wanted
