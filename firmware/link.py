@@ -1,7 +1,8 @@
 """Device side of the USB sync protocol (docs/protocol.md): parses host lines from a non-blocking byte
 port into one preallocated frame buffer and answers them from the day store and clock. Never blocks,
 never raises on bad input (it is discarded and counted), never emits a byte outside `~`, hex digits and
-line feed (so never 0x03), and knows nothing of steps."""
+line feed (so never 0x03), and knows nothing of steps: the IMU's counters come from an object the board
+entry hands it (the wearable), never from an import of the main loop."""
 import struct
 from binascii import crc32
 
@@ -30,6 +31,7 @@ LIST = const(0x03)
 FETCH = const(0x04)
 ACK = const(0x05)
 LOSSES = const(0x06)
+SENSOR = const(0x07)
 
 OK = const(0)
 ERR_VERSION = const(1)
@@ -57,6 +59,8 @@ FETCH_CHUNK_BYTES = const(496)  # MAX_PAYLOAD - FETCH_HEAD_BYTES
 ACK_REQUEST = "<I"  # seq
 ACK_RESPONSE = "<I"  # acked_seq
 LOSSES_RESPONSE = "<IIIIIIIII"  # see docs/protocol.md, 'Losses response'
+SENSOR_RESPONSE = "<IIIII"  # boot_id, uptime_s, samples, overflows, faults
+SENSOR_RESPONSE_BYTES = const(20)
 
 MAX_OFFSET_S = const(64800)  # +/-18 h, the widest UTC offset ISO 8601 allows
 MAX_TARGET_MIN = const(1440)
@@ -65,7 +69,7 @@ NO_CHANGE_WIRE = const(0xFFFFFFFF)  # next_change_epoch_s on the wire when no ch
 _U32 = const(0xFFFFFFFF)
 
 _HEX = b"0123456789abcdef"
-_REQUEST_BYTES = {INFO: 0, SET_TIME: SET_TIME_REQUEST_BYTES, LIST: 4, FETCH: 8, ACK: 4, LOSSES: 0}
+_REQUEST_BYTES = {INFO: 0, SET_TIME: SET_TIME_REQUEST_BYTES, LIST: 4, FETCH: 8, ACK: 4, LOSSES: 0, SENSOR: 0}
 
 
 def _u32(value):
@@ -78,13 +82,17 @@ class Link:
     Call serve() often from the main loop; it takes at most SERVE_INPUT_BYTES from the port and
     answers the frames they complete. Buffers are allocated here once: a request frame, the response
     frame and its hex line; answering a frame allocates only what the store and small ints need.
+
+    `sensor` holds the IMU's counters since boot (samples_read, imu_faults, imu.overflows: the
+    wearable); without it the sensor command is answered as by a device that predates it (error 2).
     """
 
-    def __init__(self, port, store, clock, identity):
+    def __init__(self, port, store, clock, identity, sensor=None):
         self.port = port
         self.store = store
         self.clock = clock
         self.identity = identity
+        self.sensor = sensor
         self.target_min = DEFAULT_TARGET_MIN
         self.discarded_bytes = 0  # noise and bytes of discarded frames
         self.discarded_frames = 0
@@ -174,7 +182,7 @@ class Link:
             self._send(command, ERR_VERSION, tag, 1)
             return True
         expected = _REQUEST_BYTES.get(command, -1)
-        if expected < 0:
+        if expected < 0 or (command == SENSOR and self.sensor is None):
             self._send(command, ERR_UNKNOWN_COMMAND, tag, 0)
         elif length != expected:
             self._send(command, ERR_BAD_LENGTH, tag, 0)
@@ -201,6 +209,8 @@ class Link:
             return self._fetch(seq, offset)
         if command == ACK:
             return self._ack(struct.unpack_from(ACK_REQUEST, self._rx, HEADER_BYTES)[0])
+        if command == SENSOR:
+            return OK, self._sensor()
         return OK, self._losses()
 
     def _info(self):
@@ -279,6 +289,13 @@ class Link:
                          _u32(report["quarantined"]), _u32(report["failed_writes"]), segments,
                          _u32(self.discarded_bytes), _u32(self.discarded_frames))
         return 36
+
+    def _sensor(self):
+        sensor = self.sensor
+        struct.pack_into(SENSOR_RESPONSE, self._tx, HEADER_BYTES, _u32(self.store.boot_id),
+                         _u32(self.clock.uptime_ms() // 1000), _u32(sensor.samples_read),
+                         _u32(sensor.imu.overflows), _u32(sensor.imu_faults))
+        return SENSOR_RESPONSE_BYTES
 
     # ---- sending ----------------------------------------------------------------------------
 

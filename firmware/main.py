@@ -22,7 +22,9 @@ def build(machine, ticks_ms, sleep_ms, port, store_root=STORE_ROOT, board_file=B
     store = DayStore(store_root, clock)
     store.boot()
     link = Link(port, store, clock, board.identity)
-    return Wearable(board.imu, clock, store, link, board.cue)
+    wearable = Wearable(board.imu, clock, store, link, board.cue)
+    link.sensor = wearable  # the loop needs the link first; the link answers the loop's IMU counters
+    return wearable
 
 
 def main():

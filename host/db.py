@@ -88,6 +88,23 @@ CREATE TABLE plan (
     start_date TEXT
 );
 """
+# Tables added since without a change to any other: the schema version stays, a file that lacks one
+# gets it when opened, and an older walkdose, which never reads it, still opens the file.
+ADDED_TABLES = {
+    "sensor_health": """
+CREATE TABLE sensor_health (
+    device_id TEXT NOT NULL,
+    boot_id INTEGER NOT NULL,
+    epoch_s INTEGER NOT NULL,
+    uptime_s INTEGER NOT NULL,
+    samples INTEGER NOT NULL,
+    overflows INTEGER NOT NULL,
+    faults INTEGER NOT NULL,
+    PRIMARY KEY (device_id, boot_id)
+);
+""",
+}
+SCHEMA += "".join(ADDED_TABLES.values())
 
 
 def default_path():
@@ -136,6 +153,10 @@ def _check_or_create(conn, path):
     if version > SCHEMA_VERSION:
         raise UserError(f"{path}: written by a newer walkdose (schema {version}, this one reads {SCHEMA_VERSION}); "
                         "upgrade walkdose")
+    present = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    missing = "".join(sql for name, sql in ADDED_TABLES.items() if name not in present)
+    if missing:
+        conn.executescript(f"BEGIN;{missing}COMMIT;")
 
 
 # ---- writing what a sync fetched -----------------------------------------------------------
@@ -156,6 +177,15 @@ def save_losses(conn, device_id, report, epoch_s):
         conn.execute("INSERT OR REPLACE INTO losses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                      (device_id, epoch_s, report["boot_id"], report["acked_seq"], report["lost_detail"],
                       report["lost_summary"], report["quarantined"], report["failed_writes"]))
+
+
+def save_sensor(conn, device_id, snapshot, epoch_s):
+    """The IMU's counters of one boot (the link's `sensor` answer); they only grow during a boot and
+    start again at 0 at the next, so the latest replaces its boot's row and other boots' rows stay."""
+    with conn:
+        conn.execute("INSERT OR REPLACE INTO sensor_health VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (device_id, snapshot["boot_id"], epoch_s, snapshot["uptime_s"], snapshot["samples"],
+                      snapshot["overflows"], snapshot["faults"]))
 
 
 def save_record(conn, device_id, seq, data, boot_id, uptime_s, epoch_s):
@@ -435,6 +465,15 @@ def losses(conn, device_id=None):
     rows = conn.execute("SELECT device_id, epoch_s, lost_detail, lost_summary, quarantined, failed_writes FROM losses "
                         "WHERE ? IS NULL OR device_id = ? ORDER BY device_id", (device_id, device_id))
     names = ("device_id", "epoch_s", "lost_detail", "lost_summary", "quarantined", "failed_writes")
+    return [dict(zip(names, row)) for row in rows]
+
+
+def sensor_totals(conn, device_id=None):
+    """[{device_id, boots, samples, overflows, faults}] per device: the sums over its stored boots."""
+    rows = conn.execute("SELECT device_id, COUNT(*), SUM(samples), SUM(overflows), SUM(faults) FROM sensor_health "
+                        "WHERE ? IS NULL OR device_id = ? GROUP BY device_id ORDER BY device_id",
+                        (device_id, device_id))
+    names = ("device_id", "boots", "samples", "overflows", "faults")
     return [dict(zip(names, row)) for row in rows]
 
 

@@ -18,9 +18,10 @@ MAX_RESPONSE_LINE = 1 + 2 * wire.RESPONSE_FRAME_BYTES + 1
 READ_LIMIT = 4096  # bytes asked of the port at once
 STORE_REPORT_KEYS = ("boot_id", "acked_seq", "lost_detail", "lost_summary", "quarantined", "failed_writes")
 LINK_KEYS = ("segments", "discarded_bytes", "discarded_frames")
+SENSOR_KEYS = ("boot_id", "uptime_s", "samples", "overflows", "faults")
 
 COMMAND_NAMES = {wire.INFO: "info", wire.SET_TIME: "set time", wire.LIST: "list", wire.FETCH: "fetch",
-                 wire.ACK: "ack", wire.LOSSES: "losses"}
+                 wire.ACK: "ack", wire.LOSSES: "losses", wire.SENSOR: "sensor"}
 STATUS_NAMES = {wire.ERR_VERSION: "version", wire.ERR_UNKNOWN_COMMAND: "unknown command",
                 wire.ERR_BAD_LENGTH: "bad length", wire.ERR_BAD_VALUE: "bad value",
                 wire.ERR_BAD_OFFSET: "bad offset", wire.ERR_STORE: "store error"}
@@ -33,6 +34,14 @@ class ProtocolError(Exception):
 
 class NoAnswer(ProtocolError):
     """No valid response to a request after every attempt."""
+
+
+class ErrorStatus(ProtocolError):
+    """The device answered a request with an error code (`status`, docs/protocol.md 'Error codes')."""
+
+    def __init__(self, message, status):
+        super().__init__(message)
+        self.status = status
 
 
 def encode_frame(command, tag, payload=b"", version=wire.PROTOCOL_VERSION, status=0):
@@ -139,6 +148,17 @@ class Client:
         values = self._unpack(wire.LOSSES_RESPONSE, self.request(wire.LOSSES), "losses")
         return dict(zip(STORE_REPORT_KEYS + LINK_KEYS, values))
 
+    def sensor(self):
+        """The IMU's counters of the device's current boot (SENSOR_KEYS), or None when the device
+        answers error 2: its firmware predates the command or has no IMU counters to give."""
+        try:
+            payload = self.request(wire.SENSOR)
+        except ErrorStatus as exc:
+            if exc.status == wire.ERR_UNKNOWN_COMMAND:
+                return None
+            raise
+        return dict(zip(SENSOR_KEYS, self._unpack(wire.SENSOR_RESPONSE, payload, "sensor")))
+
     # ---- framing ------------------------------------------------------------------------------
 
     def request(self, command, payload=b""):
@@ -163,8 +183,8 @@ class Client:
                 raise ProtocolError(f"the device speaks protocol version {speaks}, this walkdose speaks "
                                     f"{wire.PROTOCOL_VERSION}: update walkdose or the board's firmware")
             if status != wire.ERR_STORE:
-                raise ProtocolError(f"{name}: the device answered error {status} "
-                                    f"({STATUS_NAMES.get(status, 'undefined')})")
+                raise ErrorStatus(f"{name}: the device answered error {status} "
+                                  f"({STATUS_NAMES.get(status, 'undefined')})", status)
         if status == wire.ERR_STORE:
             raise ProtocolError(f"{name}: the device's filesystem failed {self.attempts} times (error 6)")
         raise NoAnswer(f"{name}: no answer after {self.attempts} attempts of {self.response_timeout_s:g} s")

@@ -51,6 +51,7 @@ def build(conn, zone, today, n_days=DEFAULT_DAYS, device_id=None):
         "weeks": [{"week": week, "valid_days": len(minutes), "mean_walking_min": round(sum(minutes) / len(minutes), 1)}
                   for week, minutes in sorted(weeks.items())],
         "losses": db.losses(conn, device_id),
+        "sensor_health": db.sensor_totals(conn, device_id),
     }
     return {"days": days, "summary": summary}
 
@@ -88,6 +89,11 @@ def format_text(report):
         if counts:
             lines.append(f"Device {loss['device_id']} reported: "
                          + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
+    for health in summary["sensor_health"]:
+        if health["overflows"] or health["faults"]:
+            lines.append(f"Device {health['device_id']}'s IMU lost samples: {health['overflows']} FIFO overflow(s) "
+                         f"and {health['faults']} failed IMU read(s) over {health['boots']} synced boot(s); "
+                         "walking minutes around them may be undercounted.")
     return "\n".join(lines)
 
 

@@ -97,7 +97,8 @@ def progress(message):
 
 def sync_device(client, conn, port_name, target_min=wire.DEFAULT_TARGET_MIN, now=time.time, say=progress):
     """Handshake, set the clock, store and acknowledge every unacknowledged record, keep the
-    losses; returns a one-line summary. Each record is committed before its ack is sent."""
+    losses and the IMU's counters of this boot; returns the summary: one line, and a second when the
+    IMU lost samples this boot. Each record is committed before its ack is sent."""
     try:
         info = client.info()
     except NoAnswer:
@@ -134,6 +135,9 @@ def sync_device(client, conn, port_name, target_min=wire.DEFAULT_TARGET_MIN, now
                 + (f"{len(data)} bytes stored" if data else "no longer on the device (counted as lost)"))
         losses = client.losses()
         db.save_losses(conn, device_id, {key: losses[key] for key in STORE_REPORT_KEYS}, int(now()))
+        sensor = client.sensor()  # None: the firmware predates the command
+        if sensor is not None:
+            db.save_sensor(conn, device_id, sensor, int(now()))
     except (serial.SerialException, OSError) as exc:
         raise UserError(f"lost the connection to {port_name} after {stored} of {len(records)} records ({exc}); "
                         "everything stored so far is kept: run walkdose sync again to fetch the rest") from None
@@ -151,4 +155,8 @@ def sync_device(client, conn, port_name, target_min=wire.DEFAULT_TARGET_MIN, now
     if segments:
         say(f"{segments} record(s) were made before the board's clock was set; they are placed on the "
             "calendar from the board's uptime")
-    return f"synced {stored} record(s) from {device_id} into the database"
+    summary = f"synced {stored} record(s) from {device_id} into the database"
+    if sensor is not None and (sensor["overflows"] or sensor["faults"]):
+        summary += (f"\nthe board's IMU lost samples this boot: {sensor['overflows']} FIFO overflow(s) and "
+                    f"{sensor['faults']} failed IMU read(s); walking minutes around them may be undercounted")
+    return summary

@@ -60,17 +60,35 @@ class MemoryPort:
         self.sink(bytes(data))
 
 
-class Board:
-    """Clock, store and link of one board; minutes are recorded as the main loop would."""
+class Imu:
+    def __init__(self):
+        self.overflows = 0
 
-    def __init__(self, root, identity=None, capacity_bytes=128 * 1024):
+
+class Wearable:
+    """The counters of the main loop (firmware/app.py) the link answers the sensor command from; a
+    test sets them by hand."""
+
+    def __init__(self):
+        self.imu = Imu()
+        self.samples_read = 0
+        self.imu_faults = 0
+
+
+class Board:
+    """Clock, store and link of one board; minutes are recorded as the main loop would. With
+    imu_counters, the link answers the sensor command from `wearable`; without, it answers error 2
+    as firmware before that command did."""
+
+    def __init__(self, root, identity=None, capacity_bytes=128 * 1024, imu_counters=False):
         self.ticks = Ticks()
         self.clock = Clock(self.ticks)
         self.store = DayStore(str(root), self.clock, capacity_bytes)
         self.store.boot()
         self.port = MemoryPort()
         self.identity = identity or Identity()
-        self.link = Link(self.port, self.store, self.clock, self.identity)
+        self.wearable = Wearable() if imu_counters else None
+        self.link = Link(self.port, self.store, self.clock, self.identity, self.wearable)
 
     def set_local(self, minute_of_day, day=DAY, offset_s=OFFSET_S):
         """As a sync would: the clock reads `minute_of_day` of local `day`, 30 s into the minute."""
@@ -95,7 +113,8 @@ class Board:
         self.clock = Clock(self.ticks)
         self.store = DayStore(self.store.root, self.clock, self.store.capacity_bytes)
         self.store.boot()
-        self.link = Link(self.port, self.store, self.clock, self.identity)
+        self.wearable = Wearable() if self.wearable is not None else None  # RAM: counters from 0
+        self.link = Link(self.port, self.store, self.clock, self.identity, self.wearable)
 
     def serve(self):
         """The main loop's serve() calls until the input is drained."""
@@ -112,7 +131,7 @@ class Board:
             self.link = link
         shutil.copytree(self.store.root, str(root))
         twin.store.root = str(root)
-        twin.link = Link(twin.port, twin.store, twin.clock, twin.identity)
+        twin.link = Link(twin.port, twin.store, twin.clock, twin.identity, twin.wearable)
         return twin
 
 
@@ -260,7 +279,7 @@ def link_on_pty(board):
     """The board's link served from a thread on the master side of a pty, as its USB serial; yields
     (link, the pty's path) for the host to open."""
     master, slave = os.openpty()
-    link = Link(PtyPort(master), board.store, board.clock, board.identity)
+    link = Link(PtyPort(master), board.store, board.clock, board.identity, board.wearable)
     stop = threading.Event()
 
     def main_loop():

@@ -122,7 +122,7 @@ def test_limits_table_matches_the_buffers():
 
 def test_commands_table_names_the_codes_and_payload_tables():
     codes = {"info": link.INFO, "set time": link.SET_TIME, "list": link.LIST, "fetch": link.FETCH,
-             "ack": link.ACK, "losses": link.LOSSES}
+             "ack": link.ACK, "losses": link.LOSSES, "sensor": link.SENSOR}
     rows = spec_rows("## Commands")
     assert {r[1]: int(r[0], 16) for r in rows} == codes
     assert protocol.COMMAND_NAMES == {code: name for name, code in codes.items()}
@@ -143,6 +143,7 @@ def test_commands_table_names_the_codes_and_payload_tables():
     ("### Ack request", link.ACK_REQUEST, 4),
     ("### Ack response", link.ACK_RESPONSE, 4),
     ("### Losses response", link.LOSSES_RESPONSE, 36),
+    ("### Sensor response", link.SENSOR_RESPONSE, link.SENSOR_RESPONSE_BYTES),
 ])
 def test_payload_tables_are_the_layouts_in_the_code(heading, code, size):
     assert layout(heading) == (code, size) == (code, struct.calcsize(code))
@@ -156,6 +157,7 @@ def test_list_entry_table_and_losses_field_names(board):
     fields = [r[2] for r in spec_rows("### Losses response")]
     assert tuple(fields) == protocol.STORE_REPORT_KEYS + protocol.LINK_KEYS
     assert set(protocol.STORE_REPORT_KEYS) == set(board.store.report())
+    assert tuple(r[2] for r in spec_rows("### Sensor response")) == protocol.SENSOR_KEYS
 
 
 def test_error_table_is_the_codes_both_ends_use():
