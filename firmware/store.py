@@ -717,7 +717,8 @@ class DayStore:
     # ---- sync protocol -------------------------------------------------------------------
 
     def unsynced(self):
-        """[(seq, key, flags)] of records not yet acknowledged, oldest first; the open record last."""
+        """[(seq, key, flags)] of records not yet acknowledged, oldest first; the open record last, written
+        to flash first if it has unwritten minutes (left out if the filesystem refuses)."""
         found = []
         for number in self.packs["s"]:
             name = self._pack_name("s", number)
@@ -726,7 +727,11 @@ class DayStore:
                     if seq > self.acked_seq:
                         found.append((seq, key, flags))
         if self.open_key >= 0:
-            found.append((self.open_seq, self.open_key, self.open_flags))
+            # The host keeps records by seq: offer the open one only once its seq is on flash, or a power cut
+            # would give that seq to the next record (the host would then refuse every later sync).
+            self.flush()
+            if not self.unsaved_minutes:
+                found.append((self.open_seq, self.open_key, self.open_flags))
         return found
 
     def read(self, seq):

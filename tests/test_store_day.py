@@ -108,8 +108,9 @@ def test_midnight_closes_the_day_into_packs_and_acks_persist(tmp_path):
     board.set_local(23 * 60 + 57)
     for _ in range(4):
         board.minute(movement_mg=40)
+    assert sorted(os.listdir(tmp_path)) == ["d00000", "s00000", "state"]  # the new day is in RAM only
     assert [(seq, key) for seq, key, flags in board.store.unsynced()] == [(1, DAY), (2, DAY + 1)]
-    assert sorted(os.listdir(tmp_path)) == ["d00000", "s00000", "state"]
+    assert sorted(os.listdir(tmp_path)) == ["d00000", "open.t", "s00000", "state"]  # listed, so on flash
     summary, records = summary_of(board.store, 1)
     assert summary[9] == 2 and records[1][4][:2] == struct.pack("<H", 0)
     board.store.ack(2)  # the open day cannot be acked: clamps to 1

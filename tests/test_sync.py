@@ -123,6 +123,24 @@ def test_the_open_day_grows_between_syncs_and_the_database_follows(tmp_path):
     conn.close()
 
 
+def test_a_seq_the_host_has_seen_never_names_another_record_after_a_power_cut(tmp_path):
+    # A record opened less than FLUSH_EVERY_MIN before a sync lived only in RAM: a cut after the sync gave
+    # its seq to the next record, and every later sync of the device failed ("was the store wiped?").
+    board = week_of_walking(tmp_path / "flash")
+    database = tmp_path / "walkdose.sqlite"
+    assert sync_over(Cable(board), database) is None
+    board.walk(2)  # seq 5 opens on 2026-03-07; its 2 minutes are not due for flash yet
+    assert sync_over(Cable(board), database, SYNC_EPOCH_S + 2 * 60) is None
+    board.reboot()  # boot 3: RAM lost, and no clock
+    board.walk(1)  # an unknown-time segment of boot 3 opens
+    board.rest(1)
+    assert sync_over(Cable(board), database, SYNC_EPOCH_S + 5 * 60) is None
+    conn = sqlite3.connect(str(database))
+    assert conn.execute("SELECT seq, key, segment, steps FROM records WHERE seq >= 5").fetchall() == [
+        (5, days_from_civil(2026, 3, 7), 0, 2 * 110), (6, 3 << 8, 1, 110)]
+    conn.close()
+
+
 def test_two_devices_are_kept_apart_by_device_id(tmp_path):
     first = week_of_walking(tmp_path / "a")
     second = week_of_walking(tmp_path / "b", Identity(device_id="5c0ffee000000001", board="nano-rp2040-connect"))
