@@ -57,15 +57,15 @@ REGULAR_EIGHTHS = const(3)  # consecutive step intervals differ by at most 3/8 w
 DOUBLE_FROM_EIGHTHS = const(13)  # while walking, an interval of 13/8..19/8 of the step interval is two steps
 DOUBLE_TO_EIGHTHS = const(19)
 # Arm work (brushing teeth, combing hair, getting into bed) can be as regular as gait but moves the wrist
-# sideways and turns it. Each peak is seen at two samples, the trough itself and the acceleration peak before it:
-# their mean |a| minus |mean a| is the sideways motion; and while walking the trough's vector a stride later (two
-# steps: same arm-swing phase) is nearly the same. Two samples cost a few moves per sample (+320 x86 instructions
-# under micropython; running sums of x, y, z and |a| cost +600). A rhythm over either limit
-# is not confirmed (its oldest peak is dropped and the next peak tries again); once walking, nothing is
-# re-checked. Chosen on all public sets together (README, "Accuracy"): a lower TURN_MAX_MG rejects more arm work
-# and more short walks.
-ARM_EIGHTHS = const(8)  # sideways motion over the trough depth: brushing, not walks
-TURN_MAX_MG = const(600)  # every stride turning more: bed, combing, brushing; not walks (nor driving)
+# sideways and turns it at once. Running sums of x, y, z and |a| over each interval between step candidates give
+# per peak the sideways motion (mean |a| minus |mean a|) and the turn (how far the mean vector, i.e. gravity, moved
+# since the same arm-swing phase a stride (two intervals) earlier). A rhythm doing both is not confirmed (its
+# oldest peak is dropped and the next peak tries again); once walking, nothing is re-checked. Either alone is not
+# enough: a phone in a back pocket moves sideways without turning, and short walks around a house turn the wrist.
+# Chosen on all public sets together at 12.5, 25, 50 and 100 Hz (README, "Accuracy"); limits on sideways motion
+# alone, or on the trough's dip along gravity, did better at 50 Hz but lost back-pocket walks at 25 and 100 Hz.
+ARM_EIGHTHS = const(3)  # sideways over 3/8 of the trough depth: combing (median 5/8), brushing; walks ~1/8
+TURN_MIN_MG = const(100)  # ... while gravity moves over 100 mg per stride: combing ~470, walks ~25-130
 BOUT_MIN_MS = const(10000)
 BOUT_GAP_MS = const(3000)
 
@@ -99,6 +99,16 @@ def lowpass_q12(cutoff_mhz, rate_mhz):
 def aged(pos, spm, floor):
     """pos moved one minute back at a rollover, no further back than floor."""
     return pos - spm if pos - spm > floor else floor
+
+
+def root_below(v, r):
+    """floor(sqrt(v)) by Newton's method from r >= sqrt(v), v >= 0 (per pending peak, not per sample)."""
+    while r > 0:
+        r_next = (r + v // r) >> 1
+        if r_next >= r:
+            break
+        r = r_next
+    return r
 
 
 def pace_of(steps, walk_samples, spm):
@@ -139,7 +149,7 @@ class Detector:
         self.events = array("i", [0] * (EV_CAP * EV_WORDS))
         self.n_events = 0
         self.pend = array("i", [0] * N_CONFIRM_SLOW)
-        # Per pending peak: its depth and sideways motion (mg Q3) and its turn (mg) from the peak two before it.
+        # Per pending peak: its depth and the sideways motion of its interval (mg Q3), the turn of its interval (mg).
         self.pend_depth = array("i", [0] * N_CONFIRM_SLOW)
         self.pend_side = array("i", [0] * N_CONFIRM_SLOW)
         self.pend_turn = array("i", [0] * N_CONFIRM_SLOW)
@@ -160,26 +170,19 @@ class Detector:
         self.valley = 0
         self.held_pos = 0
         self.held_amp = 0
-        # x, y, z and |a| (counts >> 2) at the current peak (p) and at the last valley (v); the held peak's
-        # sideways motion and x, y, z; x, y, z at the last two candidates.
-        self.px = 0
-        self.py = 0
-        self.pz = 0
-        self.pm = 0
-        self.vx = 0
-        self.vy = 0
-        self.vz = 0
-        self.vm = 0
-        self.held_side = 0
-        self.held_x = 0
-        self.held_y = 0
-        self.held_z = 0
-        self.cand_x1 = 0
-        self.cand_y1 = 0
-        self.cand_z1 = 0
-        self.cand_x2 = 0
-        self.cand_y2 = 0
-        self.cand_z2 = 0
+        # Sums of |a|, x, y, z (counts >> 2) since the interval began at win_start; the mean x, y, z of the last
+        # two intervals.
+        self.win_start = 0
+        self.sum_m = 0
+        self.sum_x = 0
+        self.sum_y = 0
+        self.sum_z = 0
+        self.gx1 = 0
+        self.gy1 = 0
+        self.gz1 = 0
+        self.gx2 = 0
+        self.gy2 = 0
+        self.gz2 = 0
         self.minute = 0
         self.pos = -1
         self.due = self.spm
@@ -230,14 +233,10 @@ class Detector:
         peak_pos = int(self.peak_pos)
         pos = int(self.pos)
         due = int(self.due)
-        px = int(self.px)
-        py = int(self.py)
-        pz = int(self.pz)
-        pm = int(self.pm)
-        vx = int(self.vx)
-        vy = int(self.vy)
-        vz = int(self.vz)
-        vm = int(self.vm)
+        sum_m = int(self.sum_m)
+        sum_x = int(self.sum_x)
+        sum_y = int(self.sum_y)
+        sum_z = int(self.sum_z)
         j = 3 * start
         done = n
         for i in range(n):
@@ -249,10 +248,18 @@ class Detector:
                     break
                 self.pos = pos
                 self.peak_pos = peak_pos
+                self.sum_m = sum_m
+                self.sum_x = sum_x
+                self.sum_y = sum_y
+                self.sum_z = sum_z
                 mv = int(self.reach_due(mv))
                 pos = int(self.pos)
                 due = int(self.due)
                 peak_pos = int(self.peak_pos)
+                sum_m = int(self.sum_m)
+                sum_x = int(self.sum_x)
+                sum_y = int(self.sum_y)
+                sum_z = int(self.sum_z)
             x = ((p[j] ^ 0x8000) - 0x8000) >> 2
             y = ((p[j + 1] ^ 0x8000) - 0x8000) >> 2
             z = ((p[j + 2] ^ 0x8000) - 0x8000) >> 2
@@ -261,6 +268,10 @@ class Detector:
             m = (m + m2 // m + 1) >> 1
             if m > M_MAX:
                 m = M_MAX
+            sum_m += m
+            sum_x += x
+            sum_y += y
+            sum_z += z
             a3 = m * mg_q9 >> 9
             lp1 += (a3 - lp1) * k_lp >> 12
             lp2 += (lp1 - lp2) * k_lp >> 12
@@ -273,36 +284,29 @@ class Detector:
                 if hp > peak:
                     peak = hp
                     peak_pos = pos
-                    px = x
-                    py = y
-                    pz = z
-                    pm = m
                 elif hp < peak - ((asum >> ka) * SWING_EIGHTHS >> 3) - thr_min:
                     if peak > thr_min:
-                        self.lobe(peak_pos, peak, px, py, pz, pm, vx, vy, vz, vm)
+                        self.pos = pos
+                        self.sum_m = sum_m
+                        self.sum_x = sum_x
+                        self.sum_y = sum_y
+                        self.sum_z = sum_z
+                        self.lobe(peak_pos, peak)
+                        sum_m = int(self.sum_m)
+                        sum_x = int(self.sum_x)
+                        sum_y = int(self.sum_y)
+                        sum_z = int(self.sum_z)
                     rising = 0
                     valley = hp
-                    vx = x
-                    vy = y
-                    vz = z
-                    vm = m
                     if int(self.n_events) > ev_limit:
                         done = i + 1
                         break
             elif hp < valley:
                 valley = hp
-                vx = x
-                vy = y
-                vz = z
-                vm = m
             elif hp > valley + ((asum >> ka) * SWING_EIGHTHS >> 3) + thr_min:
                 rising = 1
                 peak = hp
                 peak_pos = pos
-                px = x
-                py = y
-                pz = z
-                pm = m
         self.m = m
         self.lp1 = lp1
         self.lp2 = lp2
@@ -315,14 +319,10 @@ class Detector:
         self.peak_pos = peak_pos
         self.pos = pos
         self.due = due
-        self.px = px
-        self.py = py
-        self.pz = pz
-        self.pm = pm
-        self.vx = vx
-        self.vy = vy
-        self.vz = vz
-        self.vm = vm
+        self.sum_m = sum_m
+        self.sum_x = sum_x
+        self.sum_y = sum_y
+        self.sum_z = sum_z
         return done
 
     def emit(self, kind, minute, a, b, c, d):
@@ -336,59 +336,39 @@ class Detector:
         ev[k + 5] = d
         self.n_events += 1
 
-    def lobe(self, at, amp, px, py, pz, pm, vx, vy, vz, vm):
-        """A peak at `at` (depth amp, mg Q3; p: x, y, z, |a| there; v: at the valley before it). Peaks closer
-        than d_min are one movement: the highest of them is held until no higher one follows within d_min, then
-        it becomes a step candidate. side: mean |a| minus |mean a| of p and v (mg Q3)."""
-        gx = (px + vx) >> 1
-        gy = (py + vy) >> 1
-        gz = (pz + vz) >> 1
-        mean_m = (pm + vm) >> 1
-        g2 = gx * gx + gy * gy + gz * gz
-        g = mean_m
-        side = 0
-        if g * g > g2:
-            while g > 0:  # Newton from above: |mean a| <= mean |a|
-                g_next = (g + g2 // g) >> 1
-                if g_next >= g:
-                    break
-                g = g_next
-            side = (mean_m - g) * self.mg_q9 >> 9
+    def lobe(self, at, amp):
+        """A peak at `at` (depth amp, mg Q3). Peaks closer than d_min are one movement: the highest of them is
+        held until no higher one follows within d_min, then it becomes a step candidate."""
         if self.held_amp:
             if at - self.held_pos < self.d_min:
                 if amp > self.held_amp:
-                    self.hold(at, amp, side, px, py, pz)
+                    self.held_pos = at
+                    self.held_amp = amp
                 return
-            self.candidate(self.held_pos, self.held_amp, self.held_side, self.held_x, self.held_y, self.held_z)
-        self.hold(at, amp, side, px, py, pz)
-
-    def hold(self, at, amp, side, x, y, z):
+            self.candidate(self.held_pos, self.held_amp)
         self.held_pos = at
         self.held_amp = amp
-        self.held_side = side
-        self.held_x = x
-        self.held_y = y
-        self.held_z = z
 
     def release(self, now):
         """A held peak with no rival left in reach is a candidate."""
         if self.held_amp and now - self.held_pos >= self.d_min:
             amp = self.held_amp
             self.held_amp = 0
-            self.candidate(self.held_pos, amp, self.held_side, self.held_x, self.held_y, self.held_z)
+            self.candidate(self.held_pos, amp)
 
-    def candidate(self, at, depth, side, x, y, z):
-        """A peak at `at` (depth and sideways motion in mg Q3, x, y, z there in counts >> 2) is a step if it
-        continues walking or completes a regular rhythm."""
-        turn = x - self.cand_x2 if x > self.cand_x2 else self.cand_x2 - x
-        turn += y - self.cand_y2 if y > self.cand_y2 else self.cand_y2 - y
-        turn += z - self.cand_z2 if z > self.cand_z2 else self.cand_z2 - z
-        self.cand_x2 = self.cand_x1
-        self.cand_y2 = self.cand_y1
-        self.cand_z2 = self.cand_z1
-        self.cand_x1 = x
-        self.cand_y1 = y
-        self.cand_z1 = z
+    def candidate(self, at, depth):
+        """A peak at `at` (depth in mg Q3) is a step if it continues walking or completes a regular rhythm. The
+        interval of the running sums ends here."""
+        n = self.pos - self.win_start
+        self.win_start = self.pos
+        sum_m = self.sum_m
+        sum_x = self.sum_x
+        sum_y = self.sum_y
+        sum_z = self.sum_z
+        self.sum_m = 0
+        self.sum_x = 0
+        self.sum_y = 0
+        self.sum_z = 0
         d = at - self.cand_pos
         self.cand_pos = at
         fits = self.d_min <= d <= self.d_max
@@ -404,9 +384,28 @@ class Detector:
         if self.run_n >= 2 and (d - self.d_prev if d > self.d_prev else self.d_prev - d) * 8 > self.d_prev * REGULAR_EIGHTHS:
             self.pend[0] = self.pend[self.run_n - 1]
             self.run_n = 1
+        # Only a pending peak needs the interval's features (the turns of the first two are not used, so nothing
+        # is computed while walking).
+        if n <= 0:
+            n = 1
+        half = n >> 1
+        mean_m = (sum_m + half) // n
+        gx = (sum_x + half) // n
+        gy = (sum_y + half) // n
+        gz = (sum_z + half) // n
+        turn = gx - self.gx2 if gx > self.gx2 else self.gx2 - gx
+        turn += gy - self.gy2 if gy > self.gy2 else self.gy2 - gy
+        turn += gz - self.gz2 if gz > self.gz2 else self.gz2 - gz
+        self.gx2 = self.gx1
+        self.gy2 = self.gy1
+        self.gz2 = self.gz1
+        self.gx1 = gx
+        self.gy1 = gy
+        self.gz1 = gz
+        g = root_below(gx * gx + gy * gy + gz * gz, mean_m)
         self.pend[self.run_n] = at
         self.pend_depth[self.run_n] = depth
-        self.pend_side[self.run_n] = side
+        self.pend_side[self.run_n] = (mean_m - g) * self.mg_q9 >> 9
         self.pend_turn[self.run_n] = turn * (self.mg_q9 >> 3) >> 9
         self.run_n += 1
         self.d_prev = d
@@ -418,22 +417,20 @@ class Detector:
             self.confirm_run()
 
     def arm_work(self):
-        """The pending rhythm moves the wrist sideways (over ARM_EIGHTHS/8 of its depth) or turns it at every
-        stride (each over TURN_MAX_MG). The first peak's valley may be the stillness before the rhythm and is left
-        out; the turns of the first two compare with peaks before the rhythm and are left out too."""
+        """The pending rhythm moves the wrist sideways (over ARM_EIGHTHS/8 of its depth) while turning it (over
+        TURN_MIN_MG per stride). The first peak's interval may hold the stillness before the rhythm and is left
+        out; the turns of the first two compare with intervals before the rhythm and are left out too."""
+        if self.run_n <= 3:
+            return 0
         side = 0
         depth = 0
         for k in range(1, self.run_n):
             side += self.pend_side[k]
             depth += self.pend_depth[k]
-        if side * 8 > depth * ARM_EIGHTHS:
-            return 1
-        if self.run_n <= 3:
-            return 0
+        turn = 0
         for k in range(3, self.run_n):
-            if self.pend_turn[k] <= TURN_MAX_MG:
-                return 0
-        return 1
+            turn += self.pend_turn[k]
+        return 1 if side * 8 > depth * ARM_EIGHTHS and turn > TURN_MIN_MG * (self.run_n - 3) else 0
 
     def drop_first(self):
         """Forget the oldest pending peak: the rhythm may still start at a later one."""
@@ -550,6 +547,15 @@ class Detector:
             self.pend[k] = aged(self.pend[k], spm, POS_FLOOR)
         # A previous peak older than two d_max is as good as none.
         self.cand_pos = aged(self.cand_pos, spm, -2 * self.d_max)
+        # An interval longer than 2 d_max holds no step: restart it, which keeps the sums small ints.
+        if spm - self.win_start > 2 * self.d_max:
+            self.win_start = -1
+            self.sum_m = 0
+            self.sum_x = 0
+            self.sum_y = 0
+            self.sum_z = 0
+        else:
+            self.win_start -= spm
 
     def report_prev(self):
         self.report(self.minute - 1, self.prev_walk, self.prev_steps, self.prev_move)

@@ -70,15 +70,15 @@ cpdef enum:
     DOUBLE_FROM_EIGHTHS = 13  # while walking, an interval of 13/8..19/8 of the step interval is two steps
     DOUBLE_TO_EIGHTHS = 19
     # Arm work (brushing teeth, combing hair, getting into bed) can be as regular as gait but moves the wrist
-    # sideways and turns it. Each peak is seen at two samples, the trough itself and the acceleration peak before it:
-    # their mean |a| minus |mean a| is the sideways motion; and while walking the trough's vector a stride later (two
-    # steps: same arm-swing phase) is nearly the same. Two samples cost a few moves per sample (+320 x86 instructions
-    # under micropython; running sums of x, y, z and |a| cost +600). A rhythm over either limit
-    # is not confirmed (its oldest peak is dropped and the next peak tries again); once walking, nothing is
-    # re-checked. Chosen on all public sets together (README, "Accuracy"): a lower TURN_MAX_MG rejects more arm work
-    # and more short walks.
-    ARM_EIGHTHS = 8  # sideways motion over the trough depth: brushing, not walks
-    TURN_MAX_MG = 600  # every stride turning more: bed, combing, brushing; not walks (nor driving)
+    # sideways and turns it at once. Running sums of x, y, z and |a| over each interval between step candidates give
+    # per peak the sideways motion (mean |a| minus |mean a|) and the turn (how far the mean vector, i.e. gravity, moved
+    # since the same arm-swing phase a stride (two intervals) earlier). A rhythm doing both is not confirmed (its
+    # oldest peak is dropped and the next peak tries again); once walking, nothing is re-checked. Either alone is not
+    # enough: a phone in a back pocket moves sideways without turning, and short walks around a house turn the wrist.
+    # Chosen on all public sets together at 12.5, 25, 50 and 100 Hz (README, "Accuracy"); limits on sideways motion
+    # alone, or on the trough's dip along gravity, did better at 50 Hz but lost back-pocket walks at 25 and 100 Hz.
+    ARM_EIGHTHS = 3  # sideways over 3/8 of the trough depth: combing (median 5/8), brushing; walks ~1/8
+    TURN_MIN_MG = 100  # ... while gravity moves over 100 mg per stride: combing ~470, walks ~25-130
     BOUT_MIN_MS = 10000
     BOUT_GAP_MS = 3000
 
@@ -114,6 +114,17 @@ cpdef long long aged(long long pos, long long spm, long long floor) noexcept nog
     return pos - spm if pos - spm > floor else floor
 
 
+cpdef long long root_below(long long v, long long r) noexcept nogil:
+    """floor(sqrt(v)) by Newton's method from r >= sqrt(v), v >= 0 (per pending peak, not per sample)."""
+    cdef long long r_next
+    while r > 0:
+        r_next = (r + v // r) >> 1  # C division is floor here: v >= 0 and r > 0
+        if r_next >= r:
+            break
+        r = r_next
+    return r
+
+
 cpdef int pace_of(long long steps, long long walk_samples, long long spm) noexcept nogil:
     """Pace class of a minute from its steps and walking samples (cadence while walking)."""
     if steps == 0 or walk_samples == 0:
@@ -135,8 +146,7 @@ cdef class Detector:
     cdef readonly int n_events
     cdef readonly int[::1] pend, pend_depth, pend_side, pend_turn
     cdef readonly long long m, lp1, lp2, bsum, asum, mv, rising, peak, peak_pos, valley, held_pos, held_amp
-    cdef readonly long long px, py, pz, pm, vx, vy, vz, vm, held_side, held_x, held_y, held_z
-    cdef readonly long long cand_x1, cand_y1, cand_z1, cand_x2, cand_y2, cand_z2
+    cdef readonly long long win_start, sum_m, sum_x, sum_y, sum_z, gx1, gy1, gz1, gx2, gy2, gz2
     cdef readonly long long minute, pos, due, has_prev, cand_pos, d_prev, d_step, run_n, walking
     cdef readonly long long seg_start, seg_end, seg_steps, bout_start, bout_end, bout_steps
     cdef readonly long long cur_walk, cur_steps, prev_walk, prev_steps, prev_move
@@ -166,7 +176,7 @@ cdef class Detector:
         self.events = array("i", [0] * (EV_CAP * EV_WORDS))
         self.n_events = 0
         self.pend = array("i", [0] * N_CONFIRM_SLOW)
-        # Per pending peak: its depth and sideways motion (mg Q3) and its turn (mg) from the peak two before it.
+        # Per pending peak: its depth and the sideways motion of its interval (mg Q3), the turn of its interval (mg).
         self.pend_depth = array("i", [0] * N_CONFIRM_SLOW)
         self.pend_side = array("i", [0] * N_CONFIRM_SLOW)
         self.pend_turn = array("i", [0] * N_CONFIRM_SLOW)
@@ -187,26 +197,19 @@ cdef class Detector:
         self.valley = 0
         self.held_pos = 0
         self.held_amp = 0
-        # x, y, z and |a| (counts >> 2) at the current peak (p) and at the last valley (v); the held peak's
-        # sideways motion and x, y, z; x, y, z at the last two candidates.
-        self.px = 0
-        self.py = 0
-        self.pz = 0
-        self.pm = 0
-        self.vx = 0
-        self.vy = 0
-        self.vz = 0
-        self.vm = 0
-        self.held_side = 0
-        self.held_x = 0
-        self.held_y = 0
-        self.held_z = 0
-        self.cand_x1 = 0
-        self.cand_y1 = 0
-        self.cand_z1 = 0
-        self.cand_x2 = 0
-        self.cand_y2 = 0
-        self.cand_z2 = 0
+        # Sums of |a|, x, y, z (counts >> 2) since the interval began at win_start; the mean x, y, z of the last
+        # two intervals.
+        self.win_start = 0
+        self.sum_m = 0
+        self.sum_x = 0
+        self.sum_y = 0
+        self.sum_z = 0
+        self.gx1 = 0
+        self.gy1 = 0
+        self.gz1 = 0
+        self.gx2 = 0
+        self.gy2 = 0
+        self.gz2 = 0
         self.minute = 0
         self.pos = -1
         self.due = self.spm
@@ -257,14 +260,10 @@ cdef class Detector:
         cdef long long peak_pos = self.peak_pos
         cdef long long pos = self.pos
         cdef long long due = self.due
-        cdef long long px = self.px
-        cdef long long py = self.py
-        cdef long long pz = self.pz
-        cdef long long pm = self.pm
-        cdef long long vx = self.vx
-        cdef long long vy = self.vy
-        cdef long long vz = self.vz
-        cdef long long vm = self.vm
+        cdef long long sum_m = self.sum_m
+        cdef long long sum_x = self.sum_x
+        cdef long long sum_y = self.sum_y
+        cdef long long sum_z = self.sum_z
         j = 3 * start
         cdef Py_ssize_t done = n
         with nogil:
@@ -277,10 +276,18 @@ cdef class Detector:
                         break
                     self.pos = pos
                     self.peak_pos = peak_pos
+                    self.sum_m = sum_m
+                    self.sum_x = sum_x
+                    self.sum_y = sum_y
+                    self.sum_z = sum_z
                     mv = self.reach_due(mv)
                     pos = self.pos
                     due = self.due
                     peak_pos = self.peak_pos
+                    sum_m = self.sum_m
+                    sum_x = self.sum_x
+                    sum_y = self.sum_y
+                    sum_z = self.sum_z
                 x = ((p[j] ^ 0x8000) - 0x8000) >> 2
                 y = ((p[j + 1] ^ 0x8000) - 0x8000) >> 2
                 z = ((p[j + 2] ^ 0x8000) - 0x8000) >> 2
@@ -289,6 +296,10 @@ cdef class Detector:
                 m = (m + m2 // m + 1) >> 1  # C division is floor here: m2 >= 0 and m >= 1 (m = 1 is a fixed point)
                 if m > M_MAX:
                     m = M_MAX
+                sum_m += m
+                sum_x += x
+                sum_y += y
+                sum_z += z
                 a3 = m * mg_q9 >> 9
                 lp1 += (a3 - lp1) * k_lp >> 12
                 lp2 += (lp1 - lp2) * k_lp >> 12
@@ -301,36 +312,29 @@ cdef class Detector:
                     if hp > peak:
                         peak = hp
                         peak_pos = pos
-                        px = x
-                        py = y
-                        pz = z
-                        pm = m
                     elif hp < peak - ((asum >> ka) * SWING_EIGHTHS >> 3) - thr_min:
                         if peak > thr_min:
-                            self.lobe(peak_pos, peak, px, py, pz, pm, vx, vy, vz, vm)
+                            self.pos = pos
+                            self.sum_m = sum_m
+                            self.sum_x = sum_x
+                            self.sum_y = sum_y
+                            self.sum_z = sum_z
+                            self.lobe(peak_pos, peak)
+                            sum_m = self.sum_m
+                            sum_x = self.sum_x
+                            sum_y = self.sum_y
+                            sum_z = self.sum_z
                         rising = 0
                         valley = hp
-                        vx = x
-                        vy = y
-                        vz = z
-                        vm = m
                         if self.n_events > ev_limit:
                             done = i + 1
                             break
                 elif hp < valley:
                     valley = hp
-                    vx = x
-                    vy = y
-                    vz = z
-                    vm = m
                 elif hp > valley + ((asum >> ka) * SWING_EIGHTHS >> 3) + thr_min:
                     rising = 1
                     peak = hp
                     peak_pos = pos
-                    px = x
-                    py = y
-                    pz = z
-                    pm = m
         self.m = m
         self.lp1 = lp1
         self.lp2 = lp2
@@ -343,14 +347,10 @@ cdef class Detector:
         self.peak_pos = peak_pos
         self.pos = pos
         self.due = due
-        self.px = px
-        self.py = py
-        self.pz = pz
-        self.pm = pm
-        self.vx = vx
-        self.vy = vy
-        self.vz = vz
-        self.vm = vm
+        self.sum_m = sum_m
+        self.sum_x = sum_x
+        self.sum_y = sum_y
+        self.sum_z = sum_z
         return done
 
     @cython.boundscheck(True)
@@ -367,43 +367,18 @@ cdef class Detector:
         self.n_events += 1
         return 0
 
-    cdef int lobe(self, long long at, long long amp, long long px, long long py, long long pz, long long pm,
-                  long long vx, long long vy, long long vz, long long vm) except -1 nogil:
-        """A peak at `at` (depth amp, mg Q3; p: x, y, z, |a| there; v: at the valley before it). Peaks closer
-        than d_min are one movement: the highest of them is held until no higher one follows within d_min, then
-        it becomes a step candidate. side: mean |a| minus |mean a| of p and v (mg Q3)."""
-        cdef long long gx = (px + vx) >> 1
-        cdef long long gy = (py + vy) >> 1
-        cdef long long gz = (pz + vz) >> 1
-        cdef long long mean_m = (pm + vm) >> 1
-        cdef long long g2 = gx * gx + gy * gy + gz * gz
-        cdef long long g = mean_m
-        cdef long long g_next
-        cdef long long side = 0
-        if g * g > g2:
-            while g > 0:  # Newton from above: |mean a| <= mean |a|
-                g_next = (g + g2 // g) >> 1  # C division is floor here: g2 >= 0 and g > 0
-                if g_next >= g:
-                    break
-                g = g_next
-            side = (mean_m - g) * self.mg_q9 >> 9
+    cdef int lobe(self, long long at, long long amp) except -1 nogil:
+        """A peak at `at` (depth amp, mg Q3). Peaks closer than d_min are one movement: the highest of them is
+        held until no higher one follows within d_min, then it becomes a step candidate."""
         if self.held_amp:
             if at - self.held_pos < self.d_min:
                 if amp > self.held_amp:
-                    self.hold(at, amp, side, px, py, pz)
+                    self.held_pos = at
+                    self.held_amp = amp
                 return 0
-            self.candidate(self.held_pos, self.held_amp, self.held_side, self.held_x, self.held_y, self.held_z)
-        self.hold(at, amp, side, px, py, pz)
-        return 0
-
-    cdef int hold(self, long long at, long long amp, long long side, long long x, long long y,
-                  long long z) except -1 nogil:
+            self.candidate(self.held_pos, self.held_amp)
         self.held_pos = at
         self.held_amp = amp
-        self.held_side = side
-        self.held_x = x
-        self.held_y = y
-        self.held_z = z
         return 0
 
     cdef int release(self, long long now) except -1 nogil:
@@ -412,22 +387,22 @@ cdef class Detector:
         if self.held_amp and now - self.held_pos >= self.d_min:
             amp = self.held_amp
             self.held_amp = 0
-            self.candidate(self.held_pos, amp, self.held_side, self.held_x, self.held_y, self.held_z)
+            self.candidate(self.held_pos, amp)
         return 0
 
-    cdef int candidate(self, long long at, long long depth, long long side, long long x, long long y,
-                       long long z) except -1 nogil:
-        """A peak at `at` (depth and sideways motion in mg Q3, x, y, z there in counts >> 2) is a step if it
-        continues walking or completes a regular rhythm."""
-        cdef long long turn = x - self.cand_x2 if x > self.cand_x2 else self.cand_x2 - x
-        turn += y - self.cand_y2 if y > self.cand_y2 else self.cand_y2 - y
-        turn += z - self.cand_z2 if z > self.cand_z2 else self.cand_z2 - z
-        self.cand_x2 = self.cand_x1
-        self.cand_y2 = self.cand_y1
-        self.cand_z2 = self.cand_z1
-        self.cand_x1 = x
-        self.cand_y1 = y
-        self.cand_z1 = z
+    cdef int candidate(self, long long at, long long depth) except -1 nogil:
+        """A peak at `at` (depth in mg Q3) is a step if it continues walking or completes a regular rhythm. The
+        interval of the running sums ends here."""
+        cdef long long n = self.pos - self.win_start
+        self.win_start = self.pos
+        cdef long long sum_m = self.sum_m
+        cdef long long sum_x = self.sum_x
+        cdef long long sum_y = self.sum_y
+        cdef long long sum_z = self.sum_z
+        self.sum_m = 0
+        self.sum_x = 0
+        self.sum_y = 0
+        self.sum_z = 0
         cdef long long d = at - self.cand_pos
         self.cand_pos = at
         cdef bint fits = self.d_min <= d <= self.d_max
@@ -443,9 +418,28 @@ cdef class Detector:
         if self.run_n >= 2 and (d - self.d_prev if d > self.d_prev else self.d_prev - d) * 8 > self.d_prev * REGULAR_EIGHTHS:
             self.pend[0] = self.pend[self.run_n - 1]
             self.run_n = 1
+        # Only a pending peak needs the interval's features (the turns of the first two are not used, so nothing
+        # is computed while walking).
+        if n <= 0:
+            n = 1
+        cdef long long half = n >> 1
+        cdef long long mean_m = floordiv(sum_m + half, n)
+        cdef long long gx = floordiv(sum_x + half, n)
+        cdef long long gy = floordiv(sum_y + half, n)
+        cdef long long gz = floordiv(sum_z + half, n)
+        cdef long long turn = gx - self.gx2 if gx > self.gx2 else self.gx2 - gx
+        turn += gy - self.gy2 if gy > self.gy2 else self.gy2 - gy
+        turn += gz - self.gz2 if gz > self.gz2 else self.gz2 - gz
+        self.gx2 = self.gx1
+        self.gy2 = self.gy1
+        self.gz2 = self.gz1
+        self.gx1 = gx
+        self.gy1 = gy
+        self.gz1 = gz
+        cdef long long g = root_below(gx * gx + gy * gy + gz * gz, mean_m)
         self.pend[self.run_n] = at
         self.pend_depth[self.run_n] = depth
-        self.pend_side[self.run_n] = side
+        self.pend_side[self.run_n] = (mean_m - g) * self.mg_q9 >> 9
         self.pend_turn[self.run_n] = turn * (self.mg_q9 >> 3) >> 9
         self.run_n += 1
         self.d_prev = d
@@ -458,23 +452,21 @@ cdef class Detector:
         return 0
 
     cdef int arm_work(self) except -1 nogil:
-        """The pending rhythm moves the wrist sideways (over ARM_EIGHTHS/8 of its depth) or turns it at every
-        stride (each over TURN_MAX_MG). The first peak's valley may be the stillness before the rhythm and is left
-        out; the turns of the first two compare with peaks before the rhythm and are left out too."""
+        """The pending rhythm moves the wrist sideways (over ARM_EIGHTHS/8 of its depth) while turning it (over
+        TURN_MIN_MG per stride). The first peak's interval may hold the stillness before the rhythm and is left
+        out; the turns of the first two compare with intervals before the rhythm and are left out too."""
+        if self.run_n <= 3:
+            return 0
         cdef long long side = 0
         cdef long long depth = 0
         cdef Py_ssize_t k
         for k in range(1, self.run_n):
             side += self.pend_side[k]
             depth += self.pend_depth[k]
-        if side * 8 > depth * ARM_EIGHTHS:
-            return 1
-        if self.run_n <= 3:
-            return 0
+        cdef long long turn = 0
         for k in range(3, self.run_n):
-            if self.pend_turn[k] <= TURN_MAX_MG:
-                return 0
-        return 1
+            turn += self.pend_turn[k]
+        return 1 if side * 8 > depth * ARM_EIGHTHS and turn > TURN_MIN_MG * (self.run_n - 3) else 0
 
     cdef int drop_first(self) except -1 nogil:
         """Forget the oldest pending peak: the rhythm may still start at a later one."""
@@ -603,6 +595,15 @@ cdef class Detector:
             self.pend[k] = aged(self.pend[k], spm, POS_FLOOR)
         # A previous peak older than two d_max is as good as none.
         self.cand_pos = aged(self.cand_pos, spm, -2 * self.d_max)
+        # An interval longer than 2 d_max holds no step: restart it, which keeps the sums small ints.
+        if spm - self.win_start > 2 * self.d_max:
+            self.win_start = -1
+            self.sum_m = 0
+            self.sum_x = 0
+            self.sum_y = 0
+            self.sum_z = 0
+        else:
+            self.win_start -= spm
         return 0
 
     cdef int report_prev(self) except -1 nogil:
