@@ -25,6 +25,8 @@ class Events:
         self.blocks = []
 
     def add(self, events, n_events):
+        """Copy the first n_events events out of `events` (a numpy view of the detector's buffer, or any
+        sequence of words)."""
         self.blocks.append(np.array(events[:n_events * spec.EV_WORDS], dtype=np.int64).reshape(n_events,
                                                                                                   spec.EV_WORDS))
 
@@ -69,6 +71,7 @@ def run(engine, chunks, rate_mhz, counts_per_g):
 def feed_all(det, chunks, rate_mhz, flat_of):
     """Feed every chunk in batches of BATCH_SAMPLES, as a board's FIFO would, then flush; the events' result."""
     events = Events(rate_mhz)
+    words = np.asarray(det.events)  # a view: the detector rewrites the same buffer at every call
     for chunk in chunks:
         flat = flat_of(chunk)
         total = len(chunk)
@@ -76,10 +79,10 @@ def feed_all(det, chunks, rate_mhz, flat_of):
             n = min(BATCH_SAMPLES, total - start)
             while n:
                 used = det.feed(flat, start, n)
-                events.add(det.events, det.n_events)
+                events.add(words, det.n_events)
                 start += used
                 n -= used
-    events.add(det.events, det.flush())
+    events.add(words, det.flush())
     return events.result()
 
 
