@@ -55,7 +55,7 @@ N_CONFIRM_SLOW = const(8)  # ... when the rhythm is slower than SLOW_STEP_MS: ve
 SLOW_STEP_MS = const(750)  # 80 steps/min
 REGULAR_EIGHTHS = const(3)  # consecutive step intervals differ by at most 3/8 while a rhythm starts
 DOUBLE_FROM_EIGHTHS = const(13)  # while walking, an interval of 13/8..19/8 of the step interval is two steps
-DOUBLE_TO_EIGHTHS = const(19)
+DOUBLE_TO_EIGHTHS = const(19)  # ... even past STEP_MAX_MS: a slow walker's missed step must not end the walk
 # Arm work (brushing teeth, combing hair, getting into bed) can be as regular as gait but moves the wrist
 # sideways and turns it at once. Running sums of x, y, z and |a| over each interval between step candidates give
 # per peak the sideways motion (mean |a| minus |mean a|) and the turn (how far the mean vector, i.e. gravity, moved
@@ -66,6 +66,13 @@ DOUBLE_TO_EIGHTHS = const(19)
 # alone, or on the trough's dip along gravity, did better at 50 Hz but lost back-pocket walks at 25 and 100 Hz.
 ARM_EIGHTHS = const(3)  # sideways over 3/8 of the trough depth: combing (median 5/8), brushing; walks ~1/8
 TURN_MIN_MG = const(100)  # ... while gravity moves over 100 mg per stride: combing ~470, walks ~25-130
+# A car's sway can hold a rhythm as regular as gait at the wrist with no sideways motion, but it is shallow and
+# wanders: from stride to stride (interval k against k-2) both the trough depth and the interval's mean |a| move,
+# where a walker repeats them. A shallow rhythm wandering in both is not confirmed. Chosen on all public sets
+# together (README, "Accuracy"); without the depth gate the same test also rejects bed transitions but loses the
+# short walks of wrist recordings.
+SHALLOW_MG = const(80)  # mean trough depth under which a rhythm may be a vehicle: drives 38-95, wrist walks 90-230
+WANDER_EIGHTHS = const(3)  # both move over 3/8 of the depth per stride: drives 2-19/8, walks' medians 0.4-2.6/8
 BOUT_MIN_MS = const(10000)
 BOUT_GAP_MS = const(3000)
 
@@ -153,6 +160,8 @@ class Detector:
         self.pend_depth = array("i", [0] * N_CONFIRM_SLOW)
         self.pend_side = array("i", [0] * N_CONFIRM_SLOW)
         self.pend_turn = array("i", [0] * N_CONFIRM_SLOW)
+        # ... and how far its mean |a| moved since a stride earlier (mg Q3).
+        self.pend_wander = array("i", [0] * N_CONFIRM_SLOW)
         self.reset()
 
     def reset(self):
@@ -170,8 +179,8 @@ class Detector:
         self.valley = 0
         self.held_pos = 0
         self.held_amp = 0
-        # Sums of |a|, x, y, z (counts >> 2) since the interval began at win_start; the mean x, y, z of the last
-        # two intervals.
+        # Sums of |a|, x, y, z (counts >> 2) since the interval began at win_start; the mean x, y, z and |a| (mg Q3)
+        # of the last two intervals.
         self.win_start = 0
         self.sum_m = 0
         self.sum_x = 0
@@ -183,6 +192,8 @@ class Detector:
         self.gx2 = 0
         self.gy2 = 0
         self.gz2 = 0
+        self.am1 = 0
+        self.am2 = 0
         self.minute = 0
         self.pos = -1
         self.due = self.spm
@@ -373,7 +384,7 @@ class Detector:
         self.cand_pos = at
         fits = self.d_min <= d <= self.d_max
         if self.walking:
-            if fits:
+            if fits or self.hides_step(d):
                 self.walk_on(at, d)
                 return
             self.end_walk()
@@ -403,6 +414,10 @@ class Detector:
         self.gy1 = gy
         self.gz1 = gz
         g = root_below(gx * gx + gy * gy + gz * gz, mean_m)
+        am = mean_m * self.mg_q9 >> 9
+        self.pend_wander[self.run_n] = am - self.am2 if am > self.am2 else self.am2 - am
+        self.am2 = self.am1
+        self.am1 = am
         self.pend[self.run_n] = at
         self.pend_depth[self.run_n] = depth
         self.pend_side[self.run_n] = (mean_m - g) * self.mg_q9 >> 9
@@ -411,7 +426,7 @@ class Detector:
         self.d_prev = d
         need = N_RESUME if self.bout_steps and self.pend[0] - self.bout_end <= self.bout_gap else N_CONFIRM
         if self.run_n == N_CONFIRM_SLOW or (self.run_n >= need and at - self.pend[0] <= self.d_slow * (self.run_n - 1)):
-            if self.arm_work():
+            if self.arm_work() or self.vehicle_like():
                 self.drop_first()
                 return
             self.confirm_run()
@@ -432,6 +447,25 @@ class Detector:
             turn += self.pend_turn[k]
         return 1 if side * 8 > depth * ARM_EIGHTHS and turn > TURN_MIN_MG * (self.run_n - 3) else 0
 
+    def vehicle_like(self):
+        """The pending rhythm is shallow (mean trough depth under SHALLOW_MG) and wanders: from stride to stride
+        both its depth and its mean |a| move over WANDER_EIGHTHS/8 of its depth. As in arm_work, the first two
+        intervals compare with intervals before the rhythm and are left out."""
+        if self.run_n <= 3:
+            return 0
+        depth = 0
+        depth_moved = 0
+        mean_moved = 0
+        for k in range(3, self.run_n):
+            now = self.pend_depth[k]
+            before = self.pend_depth[k - 2]
+            depth += now
+            depth_moved += now - before if now > before else before - now
+            mean_moved += self.pend_wander[k]
+        if depth >= (SHALLOW_MG << 3) * (self.run_n - 3):
+            return 0
+        return 1 if depth_moved * 8 > depth * WANDER_EIGHTHS and mean_moved * 8 > depth * WANDER_EIGHTHS else 0
+
     def drop_first(self):
         """Forget the oldest pending peak: the rhythm may still start at a later one."""
         self.run_n -= 1
@@ -440,6 +474,7 @@ class Detector:
             self.pend_depth[k] = self.pend_depth[k + 1]
             self.pend_side[k] = self.pend_side[k + 1]
             self.pend_turn[k] = self.pend_turn[k + 1]
+            self.pend_wander[k] = self.pend_wander[k + 1]
 
     def confirm_run(self):
         """A regular rhythm: every peak in it was a step. The first step's interval is taken to equal the
@@ -456,6 +491,12 @@ class Detector:
         for k in range(1, self.run_n):
             self.count_step(pend[k], pend[k] - pend[k - 1])
         self.run_n = 0
+
+    def hides_step(self, d):
+        """While walking, an interval past d_max that is 13/8..19/8 of the step interval (a step whose peak was too
+        small to see: the wrist's weaker side, a 12.5 Hz watch) continues the walk; walk_on counts both. Never one
+        long step: d_step would grow past d_max and keep a standing wearer walking."""
+        return 1 if d > self.d_max and self.d_step * DOUBLE_FROM_EIGHTHS <= d * 8 <= self.d_step * DOUBLE_TO_EIGHTHS else 0
 
     def walk_on(self, at, d):
         """A step while walking. An interval near twice the walker's own step interval hides a step whose
@@ -507,9 +548,10 @@ class Detector:
         self.bout_steps = 0
 
     def settle(self, now):
-        """Close what time alone ends: walking with no step for d_max, a bout with no walking for bout_gap."""
+        """Close what time alone ends: walking with no step for d_max and past a hidden step's reach (see
+        hides_step), a bout with no walking for bout_gap."""
         self.release(now)
-        if self.walking and now - self.cand_pos > self.d_max:
+        if self.walking and now - self.cand_pos > self.d_max and (now - self.cand_pos) * 8 > self.d_step * DOUBLE_TO_EIGHTHS:
             self.end_walk()
         if self.bout_steps and not self.walking and now - self.bout_end > self.bout_gap:
             self.close_bout()

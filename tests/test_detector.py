@@ -40,6 +40,27 @@ def test_cadences_from_slow_walkers_to_runners(cadence):
     assert abs(result["steps"] - cadence * 1.5) <= 3
 
 
+def test_a_slow_walker_whose_weak_steps_go_unseen_is_counted_in_full():
+    # 70 steps/min; after the first 15 s every fourth step is too shallow to see: each gap is two step
+    # intervals (1.7 s, past STEP_MAX_MS) and holds a hidden step, so the walk goes on and both steps count.
+    rate_hz, cadence = 50, 70
+    g = walking(60, rate_hz, cadence)
+    step = np.arange(len(g)) * cadence // (60 * rate_hz)  # the step each sample belongs to
+    weak = (step % 4 == 3) & (np.arange(len(g)) >= 15 * rate_hz)
+    g[weak, 2] = 1.0 + (g[weak, 2] - 1.0) * 0.05
+    result = run(concat(still(5, rate_hz), g, still(5, rate_hz)), 50000)
+    assert abs(result["steps"] - 70) <= 3
+    assert len(result["walking"]) == 1 and abs(result["walking_s"] - 60) <= 2
+
+
+def test_a_walk_slowing_below_48_steps_per_minute_stops_counting():
+    # 60 steps/min, then troughs every 1.5 s (40/min): not a gait. A hidden step needs 13/8..19/8 of the step
+    # interval; a single long interval must never stretch the walker's step interval past STEP_MAX_MS.
+    result = run(concat(still(5, 50), walking(30, 50, 60), walking(30, 50, 40, seed=1), still(5, 50)), 50000)
+    assert abs(result["steps"] - 30) <= 2
+    assert abs(result["walking_s"] - 30) <= 2.5
+
+
 @pytest.mark.parametrize("counts_per_g", (2048, 4096, 8192, 16384))
 def test_scale_does_not_change_what_is_counted(counts_per_g):
     result = run(walking(30, 50, 100, amplitude_g=0.25), 50000, counts_per_g)
