@@ -37,8 +37,7 @@ def set_counters(board, samples, overflows, faults):
 
 
 def walk_and_rest(board, walk_min):
-    """Walk, then a minute at rest, which writes the walk to flash (a bout just ended): a record a
-    sync stored must survive the next reboot, or the store hands its seq to a new record."""
+    """Walk, then a minute at rest, which writes the walk to flash (a bout just ended)."""
     board.walk(walk_min)
     board.rest(1)
 
