@@ -25,9 +25,10 @@ EV_BOUT = const(3)  # start_pos, end_pos, steps, cadence_spm: >= BOUT_MIN_MS wit
 EV_MINUTE = const(4)  # walk_s, steps, pace, movement_mg: the record of minute `minute`
 EV_WORDS = const(6)
 EV_CAP = const(64)
-# One trough emits at most N_CONFIRM_SLOW + 2 events and one due point at most N_CONFIRM_SLOW + 6; feed()
-# checks the slots left after each trough and before each due point, and returns early when they run short.
-EV_HEADROOM = const(24)
+# One trough emits at most N_CONFIRM_SLOW + 2 * BACKFILL_MAX + 2 events and one due point at most
+# N_CONFIRM_SLOW + 2 * BACKFILL_MAX + 6; feed() checks the slots left after each trough and before each due
+# point, and returns early when they run short.
+EV_HEADROOM = const(32)
 
 # Pace classes stand in for HUNT's slow/moderate/brisk walking (2.8/3.8/4.8 MET); CADENCE-Adults puts
 # ~100 steps/min at 3 MET and 120 at 5 MET in adults over 60.
@@ -56,6 +57,12 @@ SLOW_STEP_MS = const(750)  # 80 steps/min
 REGULAR_EIGHTHS = const(3)  # consecutive step intervals differ by at most 3/8 while a rhythm starts
 DOUBLE_FROM_EIGHTHS = const(13)  # while walking, an interval of 13/8..19/8 of the step interval is two steps
 DOUBLE_TO_EIGHTHS = const(19)  # ... even past STEP_MAX_MS: a slow walker's missed step must not end the walk
+# A walk starting with the arm settling shows only every other step (the stride) until its rhythm is confirmed.
+# At confirmation, the uncounted peaks just before the rhythm that continue its cadence (each interval within
+# REGULAR_EIGHTHS/8 of the step interval, or 13/8..19/8 of it holding a hidden step) are counted too, if there
+# are at least BACKFILL_MIN of them: one lone peak before a walk is as often a posture shift (lower back).
+BACKFILL_MIN = const(2)
+BACKFILL_MAX = const(8)  # peaks looked back at, at most
 # Arm work (brushing teeth, combing hair, getting into bed) can be as regular as gait but moves the wrist
 # sideways and turns it at once. Running sums of x, y, z and |a| over each interval between step candidates give
 # per peak the sideways motion (mean |a| minus |mean a|) and the turn (how far the mean vector, i.e. gravity, moved
@@ -162,6 +169,10 @@ class Detector:
         self.pend_turn = array("i", [0] * N_CONFIRM_SLOW)
         # ... and how far its mean |a| moved since a stride earlier (mg Q3).
         self.pend_wander = array("i", [0] * N_CONFIRM_SLOW)
+        # The last step candidates (a ring ending at the newest), for back-filling; and the steps found there,
+        # newest first, hidden ones included.
+        self.recent = array("i", [0] * (N_CONFIRM_SLOW + BACKFILL_MAX))
+        self.backfilled = array("i", [0] * (2 * BACKFILL_MAX))
         self.reset()
 
     def reset(self):
@@ -214,6 +225,8 @@ class Detector:
         self.prev_walk = 0
         self.prev_steps = 0
         self.prev_move = 0
+        self.recent_next = 0
+        self.recent_n = 0
         self.n_events = 0
 
     @micropython.viper
@@ -382,6 +395,10 @@ class Detector:
         self.sum_z = 0
         d = at - self.cand_pos
         self.cand_pos = at
+        self.recent[self.recent_next] = at
+        self.recent_next = self.recent_next + 1 if self.recent_next + 1 < N_CONFIRM_SLOW + BACKFILL_MAX else 0
+        if self.recent_n < N_CONFIRM_SLOW + BACKFILL_MAX:
+            self.recent_n += 1
         fits = self.d_min <= d <= self.d_max
         if self.walking:
             if fits or self.hides_step(d):
@@ -477,20 +494,63 @@ class Detector:
             self.pend_wander[k] = self.pend_wander[k + 1]
 
     def confirm_run(self):
-        """A regular rhythm: every peak in it was a step. The first step's interval is taken to equal the
-        second's, so the stretch starts one step before the first heel strike."""
+        """A regular rhythm: every peak in it was a step, and so were the back-filled ones before it. The first
+        step's interval is taken to equal the second's, so the stretch starts one step before the first heel
+        strike."""
         pend = self.pend
         first_d = pend[1] - pend[0]
         if self.minute == 0 and first_d > pend[0]:
             first_d = pend[0]  # walking already when the detector started: the stretch starts at sample 0
         self.walking = 1
-        self.seg_start = pend[0] - first_d
         self.seg_steps = 0
         self.d_step = (pend[self.run_n - 1] - pend[0]) // (self.run_n - 1)
-        self.count_step(pend[0], first_d)
+        n_back = self.backfill(first_d)
+        if n_back:
+            back = self.backfilled
+            self.seg_start = back[n_back - 1] - first_d
+            self.count_step(back[n_back - 1], first_d)
+            for k in range(n_back - 2, -1, -1):
+                self.count_step(back[k], back[k] - back[k + 1])
+            self.count_step(pend[0], pend[0] - back[0])
+        else:
+            self.seg_start = pend[0] - first_d
+            self.count_step(pend[0], first_d)
         for k in range(1, self.run_n):
             self.count_step(pend[k], pend[k] - pend[k - 1])
         self.run_n = 0
+
+    def backfill(self, first_d):
+        """Walk back from the rhythm's first peak over the uncounted candidates before it while each continues
+        the cadence; fill self.backfilled (newest first) and return how many steps, 0 if fewer than
+        BACKFILL_MIN peaks. Stops where the walk would start before the last counted step or in a minute already
+        reported."""
+        d_step = self.d_step
+        earliest = -self.spm if self.has_prev else 0
+        ring = N_CONFIRM_SLOW + BACKFILL_MAX
+        k = self.recent_next - self.run_n - 1
+        left = self.recent_n - self.run_n
+        later = self.pend[0]
+        n_back = 0
+        peaks = 0
+        while left > 0 and peaks < BACKFILL_MAX:
+            at = self.recent[k if k >= 0 else k + ring]
+            d = later - at
+            if at - first_d < self.seg_end or at - first_d < earliest:
+                break
+            if (d - d_step if d > d_step else d_step - d) * 8 <= d_step * REGULAR_EIGHTHS:
+                self.backfilled[n_back] = at
+                n_back += 1
+            elif d_step * DOUBLE_FROM_EIGHTHS <= d * 8 <= d_step * DOUBLE_TO_EIGHTHS:
+                self.backfilled[n_back] = at + (d >> 1)
+                self.backfilled[n_back + 1] = at
+                n_back += 2
+            else:
+                break
+            peaks += 1
+            later = at
+            k -= 1
+            left -= 1
+        return n_back if peaks >= BACKFILL_MIN else 0
 
     def hides_step(self, d):
         """While walking, an interval past d_max that is 13/8..19/8 of the step interval (a step whose peak was too
@@ -587,6 +647,8 @@ class Detector:
         self.bout_end = aged(self.bout_end, spm, POS_FLOOR)
         for k in range(self.run_n):
             self.pend[k] = aged(self.pend[k], spm, POS_FLOOR)
+        for k in range(self.recent_n):
+            self.recent[k] = aged(self.recent[k], spm, POS_FLOOR)
         # A previous peak older than two d_max is as good as none.
         self.cand_pos = aged(self.cand_pos, spm, -2 * self.d_max)
         # An interval longer than 2 d_max holds no step: restart it, which keeps the sums small ints.

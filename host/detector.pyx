@@ -40,9 +40,10 @@ cpdef enum:
     EV_MINUTE = 4  # walk_s, steps, pace, movement_mg: the record of minute `minute`
     EV_WORDS = 6
     EV_CAP = 64
-    # One trough emits at most N_CONFIRM_SLOW + 2 events and one due point at most N_CONFIRM_SLOW + 6; feed()
-    # checks the slots left after each trough and before each due point, and returns early when they run short.
-    EV_HEADROOM = 24
+    # One trough emits at most N_CONFIRM_SLOW + 2 * BACKFILL_MAX + 2 events and one due point at most
+    # N_CONFIRM_SLOW + 2 * BACKFILL_MAX + 6; feed() checks the slots left after each trough and before each due
+    # point, and returns early when they run short.
+    EV_HEADROOM = 32
 
     # Pace classes stand in for HUNT's slow/moderate/brisk walking (2.8/3.8/4.8 MET); CADENCE-Adults puts
     # ~100 steps/min at 3 MET and 120 at 5 MET in adults over 60.
@@ -69,6 +70,12 @@ cpdef enum:
     REGULAR_EIGHTHS = 3  # consecutive step intervals differ by at most 3/8 while a rhythm starts
     DOUBLE_FROM_EIGHTHS = 13  # while walking, an interval of 13/8..19/8 of the step interval is two steps
     DOUBLE_TO_EIGHTHS = 19  # ... even past STEP_MAX_MS: a slow walker's missed step must not end the walk
+    # A walk starting with the arm settling shows only every other step (the stride) until its rhythm is confirmed.
+    # At confirmation, the uncounted peaks just before the rhythm that continue its cadence (each interval within
+    # REGULAR_EIGHTHS/8 of the step interval, or 13/8..19/8 of it holding a hidden step) are counted too, if there
+    # are at least BACKFILL_MIN of them: one lone peak before a walk is as often a posture shift (lower back).
+    BACKFILL_MIN = 2
+    BACKFILL_MAX = 8  # peaks looked back at, at most
     # Arm work (brushing teeth, combing hair, getting into bed) can be as regular as gait but moves the wrist
     # sideways and turns it at once. Running sums of x, y, z and |a| over each interval between step candidates give
     # per peak the sideways motion (mean |a| minus |mean a|) and the turn (how far the mean vector, i.e. gravity, moved
@@ -151,12 +158,12 @@ cdef class Detector:
     cdef readonly long long d_min, d_max, bout_min, bout_gap, d_slow, lag
     cdef readonly int[::1] events
     cdef readonly int n_events
-    cdef readonly int[::1] pend, pend_depth, pend_side, pend_turn, pend_wander
+    cdef readonly int[::1] pend, pend_depth, pend_side, pend_turn, pend_wander, recent, backfilled
     cdef readonly long long m, lp1, lp2, bsum, asum, mv, rising, peak, peak_pos, valley, held_pos, held_amp
     cdef readonly long long win_start, sum_m, sum_x, sum_y, sum_z, gx1, gy1, gz1, gx2, gy2, gz2, am1, am2
     cdef readonly long long minute, pos, due, has_prev, cand_pos, d_prev, d_step, run_n, walking
     cdef readonly long long seg_start, seg_end, seg_steps, bout_start, bout_end, bout_steps
-    cdef readonly long long cur_walk, cur_steps, prev_walk, prev_steps, prev_move
+    cdef readonly long long cur_walk, cur_steps, prev_walk, prev_steps, prev_move, recent_next, recent_n
 
     def __init__(self, long long rate_mhz, long long counts_per_g):
         if rate_mhz < 10000 or rate_mhz > 200000 or rate_mhz * 60 % 1000:
@@ -189,6 +196,10 @@ cdef class Detector:
         self.pend_turn = array("i", [0] * N_CONFIRM_SLOW)
         # ... and how far its mean |a| moved since a stride earlier (mg Q3).
         self.pend_wander = array("i", [0] * N_CONFIRM_SLOW)
+        # The last step candidates (a ring ending at the newest), for back-filling; and the steps found there,
+        # newest first, hidden ones included.
+        self.recent = array("i", [0] * (N_CONFIRM_SLOW + BACKFILL_MAX))
+        self.backfilled = array("i", [0] * (2 * BACKFILL_MAX))
         self.reset()
 
     def reset(self):
@@ -241,6 +252,8 @@ cdef class Detector:
         self.prev_walk = 0
         self.prev_steps = 0
         self.prev_move = 0
+        self.recent_next = 0
+        self.recent_n = 0
         self.n_events = 0
 
     def feed(self, const short[::1] samples, Py_ssize_t start, Py_ssize_t n):
@@ -416,6 +429,10 @@ cdef class Detector:
         self.sum_z = 0
         cdef long long d = at - self.cand_pos
         self.cand_pos = at
+        self.recent[self.recent_next] = at
+        self.recent_next = self.recent_next + 1 if self.recent_next + 1 < N_CONFIRM_SLOW + BACKFILL_MAX else 0
+        if self.recent_n < N_CONFIRM_SLOW + BACKFILL_MAX:
+            self.recent_n += 1
         cdef bint fits = self.d_min <= d <= self.d_max
         if self.walking:
             if fits or self.hides_step(d):
@@ -517,22 +534,67 @@ cdef class Detector:
         return 0
 
     cdef int confirm_run(self) except -1 nogil:
-        """A regular rhythm: every peak in it was a step. The first step's interval is taken to equal the
-        second's, so the stretch starts one step before the first heel strike."""
+        """A regular rhythm: every peak in it was a step, and so were the back-filled ones before it. The first
+        step's interval is taken to equal the second's, so the stretch starts one step before the first heel
+        strike."""
         cdef int[::1] pend = self.pend
         cdef long long first_d = pend[1] - pend[0]
         if self.minute == 0 and first_d > pend[0]:
             first_d = pend[0]  # walking already when the detector started: the stretch starts at sample 0
         cdef Py_ssize_t k
         self.walking = 1
-        self.seg_start = pend[0] - first_d
         self.seg_steps = 0
         self.d_step = floordiv(pend[self.run_n - 1] - pend[0], self.run_n - 1)
-        self.count_step(pend[0], first_d)
+        cdef long long n_back = self.backfill(first_d)
+        cdef int[::1] back
+        if n_back:
+            back = self.backfilled
+            self.seg_start = back[n_back - 1] - first_d
+            self.count_step(back[n_back - 1], first_d)
+            for k in range(n_back - 2, -1, -1):
+                self.count_step(back[k], back[k] - back[k + 1])
+            self.count_step(pend[0], pend[0] - back[0])
+        else:
+            self.seg_start = pend[0] - first_d
+            self.count_step(pend[0], first_d)
         for k in range(1, self.run_n):
             self.count_step(pend[k], pend[k] - pend[k - 1])
         self.run_n = 0
         return 0
+
+    cdef long long backfill(self, long long first_d) except -1 nogil:
+        """Walk back from the rhythm's first peak over the uncounted candidates before it while each continues
+        the cadence; fill self.backfilled (newest first) and return how many steps, 0 if fewer than
+        BACKFILL_MIN peaks. Stops where the walk would start before the last counted step or in a minute already
+        reported."""
+        cdef long long d_step = self.d_step
+        cdef long long earliest = -self.spm if self.has_prev else 0
+        cdef long long ring = N_CONFIRM_SLOW + BACKFILL_MAX
+        cdef long long k = self.recent_next - self.run_n - 1
+        cdef long long left = self.recent_n - self.run_n
+        cdef long long later = self.pend[0]
+        cdef long long n_back = 0
+        cdef long long peaks = 0
+        cdef long long at, d
+        while left > 0 and peaks < BACKFILL_MAX:
+            at = self.recent[k if k >= 0 else k + ring]
+            d = later - at
+            if at - first_d < self.seg_end or at - first_d < earliest:
+                break
+            if (d - d_step if d > d_step else d_step - d) * 8 <= d_step * REGULAR_EIGHTHS:
+                self.backfilled[n_back] = at
+                n_back += 1
+            elif d_step * DOUBLE_FROM_EIGHTHS <= d * 8 <= d_step * DOUBLE_TO_EIGHTHS:
+                self.backfilled[n_back] = at + (d >> 1)
+                self.backfilled[n_back + 1] = at
+                n_back += 2
+            else:
+                break
+            peaks += 1
+            later = at
+            k -= 1
+            left -= 1
+        return n_back if peaks >= BACKFILL_MIN else 0
 
     cdef int hides_step(self, long long d) except -1 nogil:
         """While walking, an interval past d_max that is 13/8..19/8 of the step interval (a step whose peak was too
@@ -637,6 +699,8 @@ cdef class Detector:
         self.bout_end = aged(self.bout_end, spm, POS_FLOOR)
         for k in range(self.run_n):
             self.pend[k] = aged(self.pend[k], spm, POS_FLOOR)
+        for k in range(self.recent_n):
+            self.recent[k] = aged(self.recent[k], spm, POS_FLOOR)
         # A previous peak older than two d_max is as good as none.
         self.cand_pos = aged(self.cand_pos, spm, -2 * self.d_max)
         # An interval longer than 2 d_max holds no step: restart it, which keeps the sums small ints.

@@ -53,6 +53,19 @@ def test_a_slow_walker_whose_weak_steps_go_unseen_is_counted_in_full():
     assert len(result["walking"]) == 1 and abs(result["walking_s"] - 60) <= 2
 
 
+def test_a_walk_whose_start_hides_a_step_is_counted_from_its_first_step():
+    # 100 steps/min with the fourth step too shallow to see: the double interval breaks the rhythm, which is
+    # confirmed only from the fifth step on; the three peaks before it and the hidden step keep its cadence.
+    rate_hz, cadence = 50, 100
+    g = walking(20, rate_hz, cadence)
+    step = np.arange(len(g)) * cadence // (60 * rate_hz)
+    weak = step == 3
+    g[weak, 2] = 1.0 + (g[weak, 2] - 1.0) * 0.05
+    result = run(concat(still(5, rate_hz), g, still(5, rate_hz)), 50000)
+    assert abs(result["steps"] - 33) <= 1
+    assert abs(result["walking_s"] - 20) <= 1
+
+
 def test_a_walk_slowing_below_48_steps_per_minute_stops_counting():
     # 60 steps/min, then troughs every 1.5 s (40/min): not a gait. A hidden step needs 13/8..19/8 of the step
     # interval; a single long interval must never stretch the walker's step interval past STEP_MAX_MS.

@@ -14,9 +14,9 @@ from synthetic import brushing, concat, still, to_counts, walking
 
 BOUND = 1 << 29
 # Start-up code (constructor and constant helpers) may use big ints once; these run per sample or per event.
-PER_SAMPLE = {"feed", "emit", "lobe", "root_below", "release", "candidate", "arm_work", "vehicle_like",
-              "hides_step", "drop_first", "confirm_run", "walk_on", "count_step", "end_walk", "close_bout", "settle", "reach_due", "roll_minute", "aged",
-              "report_prev", "report", "pace_of"}
+PER_SAMPLE = {"feed", "emit", "lobe", "root_below", "release", "candidate", "arm_work", "vehicle_like", "backfill",
+              "hides_step", "drop_first", "confirm_run", "walk_on", "count_step", "end_walk", "close_bout", "settle",
+              "reach_due", "roll_minute", "aged", "report_prev", "report", "pace_of"}
 
 
 class OutOfBound(AssertionError):
