@@ -17,22 +17,28 @@ BATCH_SAMPLES = 4096
 
 class Events:
     """Collects detector events, then turns them into the result with sample indices made absolute
-    (minute * samples_per_minute + pos). Kept as numpy blocks: a week holds half a million steps."""
+    (minute * samples_per_minute + pos). Kept in one growing numpy buffer: a week holds half a million steps,
+    gathered a few dozen at a time."""
 
     def __init__(self, rate_mhz):
         self.rate_hz = rate_mhz / 1000.0
         self.spm = rate_mhz * 60 // 1000
-        self.blocks = []
+        self.words = np.zeros(1024 * spec.EV_WORDS, dtype=np.int64)
+        self.n_words = 0
 
     def add(self, events, n_events):
         """Copy the first n_events events out of `events` (a numpy view of the detector's buffer, or any
         sequence of words)."""
-        self.blocks.append(np.array(events[:n_events * spec.EV_WORDS], dtype=np.int64).reshape(n_events,
-                                                                                                  spec.EV_WORDS))
+        n = n_events * spec.EV_WORDS
+        end = self.n_words + n
+        if end > len(self.words):
+            self.words = np.resize(self.words, 2 * end)
+        self.words[self.n_words:end] = events[:n]
+        self.n_words = end
 
     def result(self):
         """The replay result: counts and times in seconds (rounded to the millisecond)."""
-        words = np.concatenate(self.blocks) if self.blocks else np.zeros((0, spec.EV_WORDS), np.int64)
+        words = self.words[:self.n_words].reshape(-1, spec.EV_WORDS)
         kind = words[:, 0]
         unknown = ~np.isin(kind, (spec.EV_STEP, spec.EV_WALK, spec.EV_BOUT, spec.EV_MINUTE))
         if unknown.any():
