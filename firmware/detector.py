@@ -158,7 +158,7 @@ class Detector:
         self.bout_gap = samples_for_ms(BOUT_GAP_MS, rate_mhz)
         self.d_slow = samples_for_ms(SLOW_STEP_MS, rate_mhz)
         # A minute is reported this long after it ends: a rhythm still being confirmed, and the interval
-        # before its first step, can reach back this far.
+        # before its first step, can reach back this far (back-filled steps stop short of a reported minute).
         self.lag = (N_CONFIRM_SLOW + 2) * self.d_max
         self.events = array("i", [0] * (EV_CAP * EV_WORDS))
         self.n_events = 0
