@@ -227,6 +227,7 @@ class Detector:
         self.prev_move = 0
         self.recent_next = 0
         self.recent_n = 0
+        self.veto_pos = POS_FLOOR  # the last peak a check rejected: back-filling never reaches it
         self.n_events = 0
 
     @micropython.viper
@@ -444,6 +445,7 @@ class Detector:
         need = N_RESUME if self.bout_steps and self.pend[0] - self.bout_end <= self.bout_gap else N_CONFIRM
         if self.run_n == N_CONFIRM_SLOW or (self.run_n >= need and at - self.pend[0] <= self.d_slow * (self.run_n - 1)):
             if self.arm_work() or self.vehicle_like():
+                self.veto_pos = self.pend[0]
                 self.drop_first()
                 return
             self.confirm_run()
@@ -523,7 +525,7 @@ class Detector:
         """Walk back from the rhythm's first peak over the uncounted candidates before it while each continues
         the cadence; fill self.backfilled (newest first) and return how many steps, 0 if fewer than
         BACKFILL_MIN peaks. Stops where the walk would start before the last counted step or in a minute already
-        reported."""
+        reported, and at a peak a check rejected."""
         d_step = self.d_step
         earliest = -self.spm if self.has_prev else 0
         ring = N_CONFIRM_SLOW + BACKFILL_MAX
@@ -535,7 +537,7 @@ class Detector:
         while left > 0 and peaks < BACKFILL_MAX:
             at = self.recent[k if k >= 0 else k + ring]
             d = later - at
-            if at - first_d < self.seg_end or at - first_d < earliest:
+            if at - first_d < self.seg_end or at - first_d < earliest or at <= self.veto_pos:
                 break
             if (d - d_step if d > d_step else d_step - d) * 8 <= d_step * REGULAR_EIGHTHS:
                 self.backfilled[n_back] = at
@@ -649,6 +651,7 @@ class Detector:
             self.pend[k] = aged(self.pend[k], spm, POS_FLOOR)
         for k in range(self.recent_n):
             self.recent[k] = aged(self.recent[k], spm, POS_FLOOR)
+        self.veto_pos = aged(self.veto_pos, spm, POS_FLOOR)
         # A previous peak older than two d_max is as good as none.
         self.cand_pos = aged(self.cand_pos, spm, -2 * self.d_max)
         # An interval longer than 2 d_max holds no step: restart it, which keeps the sums small ints.

@@ -163,7 +163,7 @@ cdef class Detector:
     cdef readonly long long win_start, sum_m, sum_x, sum_y, sum_z, gx1, gy1, gz1, gx2, gy2, gz2, am1, am2
     cdef readonly long long minute, pos, due, has_prev, cand_pos, d_prev, d_step, run_n, walking
     cdef readonly long long seg_start, seg_end, seg_steps, bout_start, bout_end, bout_steps
-    cdef readonly long long cur_walk, cur_steps, prev_walk, prev_steps, prev_move, recent_next, recent_n
+    cdef readonly long long cur_walk, cur_steps, prev_walk, prev_steps, prev_move, recent_next, recent_n, veto_pos
 
     def __init__(self, long long rate_mhz, long long counts_per_g):
         if rate_mhz < 10000 or rate_mhz > 200000 or rate_mhz * 60 % 1000:
@@ -254,6 +254,7 @@ cdef class Detector:
         self.prev_move = 0
         self.recent_next = 0
         self.recent_n = 0
+        self.veto_pos = POS_FLOOR  # the last peak a check rejected: back-filling never reaches it
         self.n_events = 0
 
     def feed(self, const short[::1] samples, Py_ssize_t start, Py_ssize_t n):
@@ -478,6 +479,7 @@ cdef class Detector:
         cdef long long need = N_RESUME if self.bout_steps and self.pend[0] - self.bout_end <= self.bout_gap else N_CONFIRM
         if self.run_n == N_CONFIRM_SLOW or (self.run_n >= need and at - self.pend[0] <= self.d_slow * (self.run_n - 1)):
             if self.arm_work() or self.vehicle_like():
+                self.veto_pos = self.pend[0]
                 self.drop_first()
                 return 0
             self.confirm_run()
@@ -566,7 +568,7 @@ cdef class Detector:
         """Walk back from the rhythm's first peak over the uncounted candidates before it while each continues
         the cadence; fill self.backfilled (newest first) and return how many steps, 0 if fewer than
         BACKFILL_MIN peaks. Stops where the walk would start before the last counted step or in a minute already
-        reported."""
+        reported, and at a peak a check rejected."""
         cdef long long d_step = self.d_step
         cdef long long earliest = -self.spm if self.has_prev else 0
         cdef long long ring = N_CONFIRM_SLOW + BACKFILL_MAX
@@ -579,7 +581,7 @@ cdef class Detector:
         while left > 0 and peaks < BACKFILL_MAX:
             at = self.recent[k if k >= 0 else k + ring]
             d = later - at
-            if at - first_d < self.seg_end or at - first_d < earliest:
+            if at - first_d < self.seg_end or at - first_d < earliest or at <= self.veto_pos:
                 break
             if (d - d_step if d > d_step else d_step - d) * 8 <= d_step * REGULAR_EIGHTHS:
                 self.backfilled[n_back] = at
@@ -701,6 +703,7 @@ cdef class Detector:
             self.pend[k] = aged(self.pend[k], spm, POS_FLOOR)
         for k in range(self.recent_n):
             self.recent[k] = aged(self.recent[k], spm, POS_FLOOR)
+        self.veto_pos = aged(self.veto_pos, spm, POS_FLOOR)
         # A previous peak older than two d_max is as good as none.
         self.cand_pos = aged(self.cand_pos, spm, -2 * self.d_max)
         # An interval longer than 2 d_max holds no step: restart it, which keeps the sums small ints.

@@ -66,6 +66,17 @@ def test_a_walk_whose_start_hides_a_step_is_counted_from_its_first_step():
     assert abs(result["walking_s"] - 20) <= 1
 
 
+def test_back_filling_never_counts_arm_work_a_check_rejected():
+    # Brushing at 110 strokes/min straight into a walk of 37 steps at 110/min: the strokes keep the walk's
+    # cadence, but the arm-work check rejected them, so the walk's back-fill stops at the last one it rejected
+    # (the few strokes after it, never checked on their own, may still be taken: without the stop, 11 were).
+    rate_hz = 50
+    result = run(concat(still(5, rate_hz), brushing(20, rate_hz, 110), walking(20, rate_hz, 110), still(5, rate_hz)),
+                 50000)
+    assert 36 <= result["steps"] <= 40
+    assert result["walking"][0][0] >= 25 - 2.5
+
+
 def test_a_walk_slowing_below_48_steps_per_minute_stops_counting():
     # 60 steps/min, then troughs every 1.5 s (40/min): not a gait. A hidden step needs 13/8..19/8 of the step
     # interval; a single long interval must never stretch the walker's step interval past STEP_MAX_MS.
