@@ -172,6 +172,17 @@ def test_feed_refuses_a_range_outside_the_buffer(start, n):
         assert det.feed(flat, 0, 10) == 10
 
 
+def test_event_headroom_covers_the_most_one_trough_or_due_point_can_emit():
+    # feed() stops when fewer than EV_HEADROOM slots are left. At one trough a walk can end (EV_WALK, EV_BOUT) and
+    # a rhythm be confirmed: N_CONFIRM_SLOW pending peaks plus up to BACKFILL_MAX back-filled peaks, each with a
+    # hidden step, as EV_STEPs. A due point can do the same through release(), then settle() ends that walk and
+    # its bout, and minute records go out. A constant raised without the headroom would overrun `events`.
+    trough = spec.N_CONFIRM_SLOW + 2 * spec.BACKFILL_MAX + 2
+    due_point = trough + 4
+    assert spec.EV_HEADROOM >= max(trough, due_point)
+    assert spec.EV_CAP > spec.EV_HEADROOM  # room for events before feed() stops
+
+
 def test_feed_returns_early_when_events_fill_and_loses_nothing():
     from array import array
     counts = to_counts(walking(120, 100, 150))
