@@ -1,5 +1,5 @@
-"""Peak memory of `walkdose replay` on a long recording: writes a synthetic wearer's CSV (still with sensor
-noise, and WALKS_PER_DAY hour-long walks at WALK_SPM a day), replays it in a child process and reports the
+"""Peak memory of `walkdose replay` on a long recording: writes a synthetic wearer's CSV (still, and three
+hour-long walks a day at WALK_SPM, from tests/synthetic.py), replays it in a child process and reports the
 child's peak resident size against the raw int16 array the samples would fill, with the steps and walking
 minutes found against the ones written. Prints one JSON object.
 
@@ -8,6 +8,7 @@ minutes found against the ones written. Prints one JSON object.
 import argparse
 import json
 import os
+import pathlib
 import resource
 import subprocess
 import sys
@@ -16,37 +17,31 @@ import time
 
 import numpy as np
 
-WALKS_PER_DAY = 3
-WALK_MIN = 60
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
+from synthetic import still, walking  # noqa: E402
+
 WALK_SPM = 108
-BOUNCE_G = 0.3  # vertical acceleration amplitude of each step
-NOISE_G = 0.01
-SEED = 7
-CHUNK_S = 600
+WALKING_HOURS = (9, 13, 17)  # an hour's walk starting at each; still the rest of the day
 
 
 def write_csv(path, days, rate_hz):
-    """The wearer's recording; (samples, true steps, true walking minutes)."""
-    rng = np.random.default_rng(SEED)
-    day_s = 86400
-    walk_starts = [(9 + 4 * k) * 3600 for k in range(WALKS_PER_DAY)]  # 09:00, 13:00, 17:00
-    total = int(days * day_s * rate_hz)
+    """The wearer's recording, an hour at a time; (samples, true steps, true walking minutes)."""
+    total = int(days * 86400 * rate_hz)
+    written = 0
     walking_samples = 0
     with open(path, "w") as f:
         f.write("t,x,y,z\n")
-        for first in range(0, total, int(CHUNK_S * rate_hz)):
-            n = min(int(CHUNK_S * rate_hz), total - first)
-            t = (first + np.arange(n)) / rate_hz
-            xyz = rng.normal(scale=NOISE_G, size=(n, 3))
-            xyz[:, 2] += 1.0
-            since = t % day_s
-            for start in walk_starts:
-                walking = (since >= start) & (since < start + WALK_MIN * 60)
-                walking_samples += int(walking.sum())
-                phase = 2 * np.pi * WALK_SPM / 60.0 * (since[walking] - start)
-                xyz[walking, 2] += BOUNCE_G * np.sin(phase)
-                xyz[walking, 0] += 0.5 * BOUNCE_G * np.sin(phase / 2)  # arm/hip sway at stride rate
-            np.savetxt(f, np.column_stack([t, xyz]), fmt=("%.3f", "%.4f", "%.4f", "%.4f"), delimiter=",")
+        while written < total:
+            for hour in range(24):
+                walks = hour in WALKING_HOURS
+                g = walking(3600, rate_hz, WALK_SPM) if walks else still(3600, rate_hz)
+                g = g[:total - written]
+                t = (written + np.arange(len(g))) / rate_hz
+                np.savetxt(f, np.column_stack([t, g]), fmt=("%.3f", "%.4f", "%.4f", "%.4f"), delimiter=",")
+                written += len(g)
+                walking_samples += len(g) if walks else 0
+                if written == total:
+                    break
     walk_min = walking_samples / rate_hz / 60
     return total, round(walk_min * WALK_SPM), round(walk_min, 1)
 

@@ -45,14 +45,18 @@ class Events:
             raise RuntimeError(f"detector emitted unknown event kind {kind[unknown][0]}")
         base = words[:, 1] * self.spm
         steps = (base + words[:, 2])[kind == spec.EV_STEP]
-        walk = kind == spec.EV_WALK
-        walking = np.stack([base[walk] + words[walk, 2], base[walk] + words[walk, 3]], axis=1)
         bout = kind == spec.EV_BOUT
-        bouts = np.stack([base[bout] + words[bout, 2], base[bout] + words[bout, 3]], axis=1)
         minutes = words[kind == spec.EV_MINUTE].tolist()
+
+        def spans(of_kind):
+            """(start, end) sample pairs of the events of_kind marks."""
+            return np.stack([base[of_kind] + words[of_kind, 2], base[of_kind] + words[of_kind, 3]], axis=1)
 
         def sec(samples):
             return np.round(samples / self.rate_hz, 3).tolist()
+
+        walking = spans(kind == spec.EV_WALK)
+        bouts = spans(bout)
 
         return {
             "steps": len(steps),
