@@ -36,7 +36,9 @@ def feed_batch(det, buf, n, after):
 
 
 def each_batch(path, batch_samples, handle):
-    buf = array("h", [0] * (3 * batch_samples))
+    # Unsigned words, as feed()'s ptr16() reads them: the same buffer serves the viper emitter and an
+    # interpreter without it, where ptr16() is the buffer itself (tests/test_detector_wasm32.py).
+    buf = array("H", [0] * (3 * batch_samples))
     with open(path, "rb") as f:
         while True:
             n = f.readinto(buf) // 6
