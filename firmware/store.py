@@ -360,7 +360,7 @@ class DayStore:
 
     def _read_valid(self, name, kind):
         """Valid records of `kind` in a file; a damaged file is renamed q<boot>.<name> (kept for
-        the host) and its valid records written back."""
+        inspection; the host is told how many) and its valid records written back."""
         try:
             with open(self._path(name), "rb") as f:
                 data = f.read()
@@ -774,6 +774,3 @@ class DayStore:
 
     def read_quarantine(self, name):
         return self._read(name)
-
-    def drop_quarantine(self, name):
-        os.remove(self._path(name))
