@@ -80,6 +80,13 @@ TURN_MIN_MG = const(100)  # ... while gravity moves over 100 mg per stride: comb
 # short walks of wrist recordings.
 SHALLOW_MG = const(80)  # mean trough depth under which a rhythm may be a vehicle: drives 38-95, wrist walks 90-230
 WANDER_EIGHTHS = const(3)  # both move over 3/8 of the depth per stride: drives 2-19/8, walks' medians 0.4-2.6/8
+# A car's heave moves the wrist along gravity only, and holds a gait-like rhythm for a few cycles (the drives'
+# regular runs end after 5-6 troughs). A shallow rhythm moving sideways under FLAT_64THS/64 of its depth needs
+# N_FLAT regular troughs instead of N_CONFIRM: it is not rejected, so a flat walk (a wrist not swinging, a
+# phone held still) only waits two more steps and then counts all of them. Chosen on all public sets together
+# at 12.5, 25, 50 and 100 Hz (README, "Accuracy"): 3-6/64 and 7-8 troughs give the same counts.
+FLAT_64THS = const(4)  # drives 0.3-2.3/64 of their depth; walks and climbs from ~1/64, so some of them wait
+N_FLAT = const(7)
 BOUT_MIN_MS = const(10000)
 BOUT_GAP_MS = const(3000)
 
@@ -443,6 +450,8 @@ class Detector:
         self.run_n += 1
         self.d_prev = d
         need = N_RESUME if self.bout_steps and self.pend[0] - self.bout_end <= self.bout_gap else N_CONFIRM
+        if need == N_CONFIRM and N_CONFIRM <= self.run_n < N_FLAT and self.flat():
+            need = N_FLAT
         if self.run_n == N_CONFIRM_SLOW or (self.run_n >= need and at - self.pend[0] <= self.d_slow * (self.run_n - 1)):
             if self.arm_work() or self.vehicle_like():
                 self.veto_pos = self.pend[0]
@@ -456,15 +465,10 @@ class Detector:
         out; the turns of the first two compare with intervals before the rhythm and are left out too."""
         if self.run_n <= 3:
             return 0
-        side = 0
-        depth = 0
-        for k in range(1, self.run_n):
-            side += self.pend_side[k]
-            depth += self.pend_depth[k]
         turn = 0
         for k in range(3, self.run_n):
             turn += self.pend_turn[k]
-        return 1 if side * 8 > depth * ARM_EIGHTHS and turn > TURN_MIN_MG * (self.run_n - 3) else 0
+        return 1 if self.run_sum(self.pend_side) * 8 > self.run_sum(self.pend_depth) * ARM_EIGHTHS and turn > TURN_MIN_MG * (self.run_n - 3) else 0
 
     def vehicle_like(self):
         """The pending rhythm is shallow (mean trough depth under SHALLOW_MG) and wanders: from stride to stride
@@ -484,6 +488,19 @@ class Detector:
         if depth >= (SHALLOW_MG << 3) * (self.run_n - 3):
             return 0
         return 1 if depth_moved * 8 > depth * WANDER_EIGHTHS and mean_moved * 8 > depth * WANDER_EIGHTHS else 0
+
+    def flat(self):
+        """The pending rhythm is shallow (mean trough depth under SHALLOW_MG) and moves sideways under
+        FLAT_64THS/64 of its depth: a vehicle's heave along gravity. As in arm_work, the first interval is left out."""
+        depth = self.run_sum(self.pend_depth)
+        return 1 if depth < (SHALLOW_MG << 3) * (self.run_n - 1) and self.run_sum(self.pend_side) * 64 < depth * FLAT_64THS else 0
+
+    def run_sum(self, ring):
+        """A pending feature summed over the rhythm but its first interval (it may hold the stillness before)."""
+        total = 0
+        for k in range(1, self.run_n):
+            total += ring[k]
+        return total
 
     def drop_first(self):
         """Forget the oldest pending peak: the rhythm may still start at a later one."""

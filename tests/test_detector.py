@@ -77,6 +77,21 @@ def test_back_filling_never_counts_arm_work_a_check_rejected():
     assert result["walking"][0][0] >= 25 - 2.5
 
 
+@pytest.mark.parametrize("rate_mhz", DEVICE_RATES_MHZ)
+def test_a_shallow_heave_along_gravity_needs_seven_regular_troughs_and_then_counts_them_all(rate_mhz):
+    # 50 mg troughs at 96/min with no sideways motion, as a car's heave feels at a wrist on the wheel: six of
+    # them are not a walk (five would be for a deeper or swaying rhythm), seven or more count in full.
+    rate_hz = rate_mhz / 1000
+
+    def heave(troughs, amplitude_g=0.05):
+        g = walking(troughs * 60 / 96, rate_hz, 96, amplitude_g=amplitude_g, noise_g=0.002)
+        return run(concat(still(5, rate_hz), g, still(5, rate_hz)), rate_mhz)["steps"]
+
+    assert heave(6) == 0
+    assert heave(7) == 7 and heave(12) == 12
+    assert heave(6, amplitude_g=0.3) == 6
+
+
 def test_a_walk_slowing_below_48_steps_per_minute_stops_counting():
     # 60 steps/min, then troughs every 1.5 s (40/min): not a gait. A hidden step needs 13/8..19/8 of the step
     # interval; a single long interval must never stretch the walker's step interval past STEP_MAX_MS.
