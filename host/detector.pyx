@@ -97,7 +97,7 @@ cpdef enum:
     # regular runs end after 5-6 troughs). A shallow rhythm moving sideways under FLAT_64THS/64 of its depth needs
     # N_FLAT regular troughs instead of N_CONFIRM: it is not rejected, so a flat walk (a wrist not swinging, a
     # phone held still) only waits two more steps and then counts all of them. Chosen on all public sets together
-    # at 12.5, 25, 50 and 100 Hz (README, "Accuracy"): 3-6/64 and 7-8 troughs give the same counts.
+    # at 12.5, 25, 50 and 100 Hz (README, "Accuracy"): at 50 Hz, 3-6/64 and 7-8 troughs give the same counts.
     FLAT_64THS = 4  # drives 0.3-2.3/64 of their depth; walks and climbs from ~1/64, so some of them wait
     N_FLAT = 7
     BOUT_MIN_MS = 10000
