@@ -15,11 +15,18 @@ SHIPPED = os.path.join(REPO, "recordings", "Samsung_Jamie_Hard_InHand_1.csv")
 
 
 
-def run_locked(micropython, counts, rate_mhz, tmp_path):
+def write_counts(counts, tmp_path):
+    """The raw little-endian int16 file sim/replay_driver.py reads."""
     raw = tmp_path / "counts.bin"
     raw.write_bytes(np.ascontiguousarray(counts, dtype="<i2").tobytes())
-    driver = os.path.join(REPO, "sim", "replay_driver.py")
-    env = dict(os.environ, MICROPYPATH=REPO)
+    return raw
+
+
+def run_locked(micropython, counts, rate_mhz, tmp_path, root=REPO):
+    """sim/replay_driver.py's locked mode on the unix port, firmware from `root`: samples, steps, minutes."""
+    raw = write_counts(counts, tmp_path)
+    driver = os.path.join(root, "sim", "replay_driver.py")
+    env = dict(os.environ, MICROPYPATH=root)
     out = subprocess.run([micropython, driver, str(raw), str(rate_mhz), "4096", "locked"], capture_output=True,
                          text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stderr + out.stdout

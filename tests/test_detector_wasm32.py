@@ -6,13 +6,13 @@ import os
 import shutil
 import subprocess
 
-import numpy as np
 import pytest
 
 from walkdose import recording, replay
 
 from conftest import REPO
 from test_detector_bounds import SIGNALS
+from test_detector_micropython import run_locked, write_counts
 
 PACKAGE = "@micropython/micropython-webassembly-pyscript"
 VERSION = "1.28.0-6"  # the same MicroPython release as the unix port the suite uses
@@ -33,8 +33,7 @@ def wasm_port(tmp_path_factory):
 
 def run_wasm(package, repo, counts, rate_mhz, counts_per_g, tmp_path):
     """sim/replay_driver.py's locked mode: (samples, steps, minute records), or the failure's output."""
-    raw = tmp_path / "counts.bin"
-    raw.write_bytes(np.ascontiguousarray(counts, dtype="<i2").tobytes())
+    raw = write_counts(counts, tmp_path)
     done = subprocess.run(["node", DRIVER, package, repo, str(raw), str(rate_mhz), str(counts_per_g)],
                           capture_output=True, text=True, timeout=600)
     if done.returncode:
@@ -69,7 +68,4 @@ def test_an_overflow_fails_here_and_passes_unnoticed_on_the_unix_port(wasm_port,
     spec.write_text(text.replace(shifted, "x = (p[j] ^ 0x8000) - 0x8000"))
     counts = SIGNALS["saturated square"](2000)
     assert "MemoryError" in run_wasm(wasm_port, str(copy), counts, 50000, 4096, tmp_path)
-    raw = tmp_path / "counts.bin"
-    unix = subprocess.run([micropython, str(copy / "sim" / "replay_driver.py"), str(raw), "50000", "4096", "locked"],
-                          capture_output=True, text=True, env=dict(os.environ, MICROPYPATH=str(copy)), timeout=60)
-    assert unix.returncode == 0 and unix.stdout.split()[0] == "2000", unix.stderr
+    assert run_locked(micropython, counts, 50000, tmp_path, root=str(copy))[0] == 2000
