@@ -94,11 +94,12 @@ cpdef enum:
     SHALLOW_MG = 80  # mean trough depth under which a rhythm may be a vehicle: drives 38-95, wrist walks 90-230
     WANDER_EIGHTHS = 3  # both move over 3/8 of the depth per stride: drives 2-19/8, walks' medians 0.4-2.6/8
     # A car's heave moves the wrist along gravity only, and holds a gait-like rhythm for a few cycles (the drives'
-    # regular runs end after 5-6 troughs). A shallow rhythm moving sideways under FLAT_64THS/64 of its depth needs
-    # N_FLAT regular troughs instead of N_CONFIRM: it is not rejected, so a flat walk (a wrist not swinging, a
-    # phone held still) only waits two more steps and then counts all of them. Chosen on all public sets together
-    # at 12.5, 25, 50 and 100 Hz (README, "Accuracy"): at 50 Hz, 3-6/64 and 7-8 troughs give the same counts.
-    FLAT_64THS = 4  # drives 0.3-2.3/64 of their depth; walks and climbs from ~1/64, so some of them wait
+    # regular runs end after 5-6 troughs). A shallow rhythm whose intervals move sideways under FLAT_SIDE_MG (mean |a|
+    # minus |mean a|: horizontal motion under ~90 mg rms) needs N_FLAT regular troughs instead of N_CONFIRM. It is not
+    # rejected, so a flat walk (a wrist not swinging, a phone held still) only waits two more steps and then counts
+    # all of them. An absolute limit, not a share of the depth: it gives the same counts with every constant moved
+    # by a quarter either way at 12.5, 25, 50 and 100 Hz (README, "Accuracy").
+    FLAT_SIDE_MG = 4  # drives 0.2-2.3 mg; shallow walks and climbs mostly 2-10 mg, so the flattest wait, not fail
     N_FLAT = 7
     BOUT_MIN_MS = 10000
     BOUT_GAP_MS = 3000
@@ -529,9 +530,9 @@ cdef class Detector:
 
     cdef int flat(self) except -1 nogil:
         """The pending rhythm is shallow (mean trough depth under SHALLOW_MG) and moves sideways under
-        FLAT_64THS/64 of its depth: a vehicle's heave along gravity. As in arm_work, the first interval is left out."""
+        FLAT_SIDE_MG per interval: a vehicle's heave along gravity. As in arm_work, the first interval is left out."""
         cdef long long depth = self.run_sum(self.pend_depth)
-        return 1 if depth < (SHALLOW_MG << 3) * (self.run_n - 1) and self.run_sum(self.pend_side) * 64 < depth * FLAT_64THS else 0
+        return 1 if depth < (SHALLOW_MG << 3) * (self.run_n - 1) and self.run_sum(self.pend_side) < (FLAT_SIDE_MG << 3) * (self.run_n - 1) else 0
 
     cdef long long run_sum(self, int[::1] ring) noexcept nogil:
         """A pending feature summed over the rhythm but its first interval (it may hold the stillness before)."""

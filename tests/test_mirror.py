@@ -185,7 +185,7 @@ def test_micropython_agrees_on_fixed_signals(rate_mhz, counts_per_g, make):
     assert json.loads(results["cython"])["steps"] > 0 or make is saturated_shaking
 
 
-@pytest.mark.parametrize("name, mutated", [("THR_MIN_MG", 30), ("SWING_EIGHTHS", 3), ("N_FLAT", 8)])
+@pytest.mark.parametrize("name, mutated", [("THR_MIN_MG", 30), ("SWING_EIGHTHS", 3), ("N_CONFIRM", 6), ("FLAT_SIDE_MG", 8)])
 def test_a_constant_changed_in_the_spec_alone_is_caught(monkeypatch, name, mutated):
     """The comparison above is not vacuous: one constant changed in the Python engine only (const() is the
     identity on CPython, so a fresh Detector reads the patched module global) makes it fail on real walking."""
