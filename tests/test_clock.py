@@ -95,6 +95,7 @@ def _last_minute_of_day(change_utc, offset_before, offset_after, year, month, da
     clock = Clock(ticks)
     clock.set_time(epoch(year, month, day, 0, 0, BERLIN), offset_before, change_utc, offset_after)
     last = epoch(year, month, day, tz=BERLIN) + 86_400 * 2
+    previous = None  # the first place() is on the day itself, so this is set before it is returned
     while True:
         known, key, minute, midnight = clock.place()
         if key != days_from_civil(year, month, day):

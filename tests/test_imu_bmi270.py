@@ -2,7 +2,7 @@
 import pytest
 
 from firmware.imu_bmi270 import BMI270
-from sim.fake_bmi270 import CONFIG_BYTES, FakeBMI270
+from sim.fake_bmi270 import FakeBMI270
 from sim.fake_i2c import FakeI2C
 from test_imu_drivers import SYNTHETIC_BMI270_CONFIG, drain, ramp, us_for
 

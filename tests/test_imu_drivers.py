@@ -7,7 +7,6 @@ table and helpers below.
 import os
 import shutil
 import subprocess
-import sys
 from array import array
 
 import pytest
