@@ -51,7 +51,7 @@ SWING_EIGHTHS = const(2)  # hysteresis: THR_MIN_MG plus 2/8 of the recent mean |
 STEP_MIN_MS = const(270)  # 222 steps/min: closer troughs are one movement (the deepest one counts)
 STEP_MAX_MS = const(1250)  # 48 steps/min: slower is not a gait (counts walking down to ~60 steps/min)
 N_CONFIRM = const(5)  # steps in a regular rhythm before any of them count
-N_RESUME = const(3)  # ... within BOUT_GAP_MS of earlier walking (a turn, a door, a kerb)
+N_RESUME = const(3)  # ... within BOUT_GAP_MS of earlier walking (a turn, a door, a kerb), unless it moves sideways
 N_CONFIRM_SLOW = const(8)  # ... when the rhythm is slower than SLOW_STEP_MS: vehicles and gestures sway slowly
 SLOW_STEP_MS = const(750)  # 80 steps/min
 REGULAR_EIGHTHS = const(3)  # consecutive step intervals differ by at most 3/8 while a rhythm starts
@@ -450,7 +450,9 @@ class Detector:
         self.pend_turn[self.run_n] = turn * (self.mg_q9 >> 3) >> 9
         self.run_n += 1
         self.d_prev = d
-        need = N_RESUME if self.bout_steps and self.pend[0] - self.bout_end <= self.bout_gap else N_CONFIRM
+        # Three troughs hold no stride-to-stride turn for arm_work, so a resumed rhythm that moves sideways like arm work
+        # (brushing teeth after a false walk) waits for N_CONFIRM and the whole check.
+        need = N_RESUME if self.bout_steps and self.pend[0] - self.bout_end <= self.bout_gap and not self.sideways() else N_CONFIRM
         if need == N_CONFIRM and N_CONFIRM <= self.run_n < N_FLAT and self.flat():
             need = N_FLAT
         if self.run_n == N_CONFIRM_SLOW or (self.run_n >= need and at - self.pend[0] <= self.d_slow * (self.run_n - 1)):
@@ -469,7 +471,11 @@ class Detector:
         turn = 0
         for k in range(3, self.run_n):
             turn += self.pend_turn[k]
-        return 1 if self.run_sum(self.pend_side) * 8 > self.run_sum(self.pend_depth) * ARM_EIGHTHS and turn > TURN_MIN_MG * (self.run_n - 3) else 0
+        return 1 if self.sideways() and turn > TURN_MIN_MG * (self.run_n - 3) else 0
+
+    def sideways(self):
+        """The pending rhythm moves the wrist sideways over ARM_EIGHTHS/8 of its trough depth (see arm_work)."""
+        return 1 if self.run_sum(self.pend_side) * 8 > self.run_sum(self.pend_depth) * ARM_EIGHTHS else 0
 
     def vehicle_like(self):
         """The pending rhythm is shallow (mean trough depth under SHALLOW_MG) and wanders: from stride to stride

@@ -61,10 +61,10 @@ cpdef enum:
     LEVEL_TAU_MS = 1280  # time constant of the mean |dynamic acceleration| the threshold follows
     THR_MIN_MG = 25  # a peak lower than this is never a step (typing, vibration)
     SWING_EIGHTHS = 2  # peak and trough must differ by THR_MIN_MG plus 2/8 of the recent mean |motion|
-    STEP_MIN_MS = 270  # 222 steps/min: faster lobes are tremor, brushing or vibration
+    STEP_MIN_MS = 270  # 222 steps/min: closer troughs are one movement (the deepest one counts)
     STEP_MAX_MS = 1250  # 48 steps/min: slower is not a gait (counts walking down to ~60 steps/min)
     N_CONFIRM = 5  # steps in a regular rhythm before any of them count
-    N_RESUME = 3  # ... within BOUT_GAP_MS of earlier walking (a turn, a door, a kerb)
+    N_RESUME = 3  # ... within BOUT_GAP_MS of earlier walking (a turn, a door, a kerb), unless it moves sideways
     N_CONFIRM_SLOW = 8  # ... when the rhythm is slower than SLOW_STEP_MS: vehicles and gestures sway slowly
     SLOW_STEP_MS = 750  # 80 steps/min
     REGULAR_EIGHTHS = 3  # consecutive step intervals differ by at most 3/8 while a rhythm starts
@@ -484,7 +484,9 @@ cdef class Detector:
         self.pend_turn[self.run_n] = turn * (self.mg_q9 >> 3) >> 9
         self.run_n += 1
         self.d_prev = d
-        cdef long long need = N_RESUME if self.bout_steps and self.pend[0] - self.bout_end <= self.bout_gap else N_CONFIRM
+        # Three troughs hold no stride-to-stride turn for arm_work, so a resumed rhythm that moves sideways like arm work
+        # (brushing teeth after a false walk) waits for N_CONFIRM and the whole check.
+        cdef long long need = N_RESUME if self.bout_steps and self.pend[0] - self.bout_end <= self.bout_gap and not self.sideways() else N_CONFIRM
         if need == N_CONFIRM and N_CONFIRM <= self.run_n < N_FLAT and self.flat():
             need = N_FLAT
         if self.run_n == N_CONFIRM_SLOW or (self.run_n >= need and at - self.pend[0] <= self.d_slow * (self.run_n - 1)):
@@ -505,7 +507,11 @@ cdef class Detector:
         cdef Py_ssize_t k
         for k in range(3, self.run_n):
             turn += self.pend_turn[k]
-        return 1 if self.run_sum(self.pend_side) * 8 > self.run_sum(self.pend_depth) * ARM_EIGHTHS and turn > TURN_MIN_MG * (self.run_n - 3) else 0
+        return 1 if self.sideways() and turn > TURN_MIN_MG * (self.run_n - 3) else 0
+
+    cdef int sideways(self) except -1 nogil:
+        """The pending rhythm moves the wrist sideways over ARM_EIGHTHS/8 of its trough depth (see arm_work)."""
+        return 1 if self.run_sum(self.pend_side) * 8 > self.run_sum(self.pend_depth) * ARM_EIGHTHS else 0
 
     cdef int vehicle_like(self) except -1 nogil:
         """The pending rhythm is shallow (mean trough depth under SHALLOW_MG) and wanders: from stride to stride

@@ -92,6 +92,21 @@ def test_a_shallow_heave_along_gravity_needs_seven_regular_troughs_and_then_coun
     assert heave(6, amplitude_g=0.3) == 6
 
 
+@pytest.mark.parametrize("rate_mhz", DEVICE_RATES_MHZ)
+def test_a_rhythm_resumed_after_a_walk_takes_three_steps_unless_it_moves_sideways_like_arm_work(rate_mhz):
+    # 1.5 s after a 20 s walk, three more steps resume it at once; six brushing strokes at the walk's cadence do
+    # not: three troughs show no turn for the arm-work check, so a sideways rhythm waits for the full check
+    # (without that wait, five of the strokes counted at 50 and 100 Hz).
+    rate_hz = rate_mhz / 1000
+    walk = concat(still(5, rate_hz), walking(20, rate_hz, 110), still(1.5, rate_hz))
+    alone = run(concat(walk, still(5, rate_hz)), rate_mhz)["steps"]
+    resumed = run(concat(walk, walking(3 * 60 / 110, rate_hz, 110, seed=1), still(5, rate_hz)), rate_mhz)
+    brushed = run(concat(walk, brushing(6 * 60 / 110, rate_hz, 110), still(5, rate_hz)), rate_mhz)
+    assert abs(alone - 37) <= 1
+    assert resumed["steps"] == alone + 3 and len(resumed["walking"]) == 2
+    assert brushed["steps"] == alone and len(brushed["walking"]) == 1
+
+
 def test_a_walk_slowing_below_48_steps_per_minute_stops_counting():
     # 60 steps/min, then troughs every 1.5 s (40/min): not a gait. A hidden step needs 13/8..19/8 of the step
     # interval; a single long interval must never stretch the walker's step interval past STEP_MAX_MS.
