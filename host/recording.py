@@ -78,8 +78,10 @@ class Resampler:
     def __init__(self, rate_mhz, counts_per_g, input_rate_hz):
         self.rate_hz = rate_mhz / 1000.0
         self.counts_per_g = counts_per_g
-        # 1/0.005 s is 199.99999...: allow for the float before flooring to whole sub-samples.
-        self.oversample = max(1, int(input_rate_hz / self.rate_hz + 1e-6))
+        # Sub-points no further apart than the input's samples, so the box spans the whole output period
+        # (32 Hz into 25 Hz: two, not one, which would alias). 1/0.005 s is 199.99999...: allow for the
+        # float before rounding up, so that whole ratios keep exactly that many sub-points.
+        self.oversample = max(1, math.ceil(input_rate_hz / self.rate_hz - 1e-6))
         self.offset = (self.oversample - 1) / 2.0  # sub-steps from the first sub-point to the centre
         self.next_k = 0  # next sub-grid index to produce
         self.tail = None  # last input row of the previous chunk

@@ -32,6 +32,17 @@ def test_downsampling_averages_each_output_period(tmp_path):
     assert counts[:, 2].tolist() == expected
 
 
+def test_downsampling_by_a_fraction_still_averages_so_nothing_aliases(tmp_path):
+    # 32 Hz alternating +/-0.5 g (all of it at the input's Nyquist frequency) into 25 Hz: two sub-points 20 ms
+    # apart per output, on a triangle wave of period 62.5 ms, average to at most 0.5 * (1 - 40 / 62.5) = 0.18 g.
+    # Sampling it once per output period (what a ratio of 1.28 rounded down gave) passes up to 0.5 * 0.84.
+    t = np.arange(320) / 32.0
+    z = np.where(np.arange(320) % 2, -0.5, 0.5)
+    counts = recording.load_counts(write_csv(tmp_path / "n.csv", t, np.column_stack((0 * t, 0 * t, z))), 25000, 4096)
+    assert len(counts) >= 249
+    assert np.abs(counts[1:, 2]).max() <= round(4096 * 0.18) + 1  # the first output is clamped at the start
+
+
 def test_irregular_input_is_interpolated_linearly(tmp_path):
     t = np.array([0.0, 0.013, 0.041, 0.06, 0.1])
     z = 10 * t  # a straight line survives linear interpolation exactly
