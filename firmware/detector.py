@@ -57,6 +57,10 @@ SLOW_STEP_MS = const(750)  # 80 steps/min
 REGULAR_EIGHTHS = const(3)  # consecutive step intervals differ by at most 3/8 while a rhythm starts
 DOUBLE_FROM_EIGHTHS = const(13)  # while walking, an interval of 13/8..19/8 of the step interval is two steps
 DOUBLE_TO_EIGHTHS = const(19)  # ... even past STEP_MAX_MS: a slow walker's missed step must not end the walk
+# While walking, the step interval moves a quarter of the way to each new interval in whole STEP_QUANTUM_MS,
+# rounded down: it follows the walker's shorter intervals at once and longer ones from 4 quanta (80 ms) on, the
+# same at every rate (in whole samples that was 320 ms at 12.5 Hz and 40 ms at 100 Hz; README, "Accuracy").
+STEP_QUANTUM_MS = const(20)
 # A walk starting with the arm settling shows only every other step (the stride) until its rhythm is confirmed.
 # At confirmation, the uncounted peaks just before the rhythm that continue its cadence (each interval within
 # REGULAR_EIGHTHS/8 of the step interval, or 13/8..19/8 of it holding a hidden step) are counted too, if there
@@ -165,6 +169,7 @@ class Detector:
         self.bout_min = samples_for_ms(BOUT_MIN_MS, rate_mhz)
         self.bout_gap = samples_for_ms(BOUT_GAP_MS, rate_mhz)
         self.d_slow = samples_for_ms(SLOW_STEP_MS, rate_mhz)
+        self.quantum16 = samples_for_ms(STEP_QUANTUM_MS * 16, rate_mhz)  # in 1/16 samples
         # A minute is reported this long after it ends: a rhythm still being confirmed, and the interval
         # before its first step, can reach back this far (back-filled steps stop short of a reported minute).
         self.lag = (N_CONFIRM_SLOW + 2) * self.d_max
@@ -220,6 +225,7 @@ class Detector:
         self.cand_pos = -2 * self.d_max
         self.d_prev = 0
         self.d_step = 0
+        self.d_step16 = 0  # d_step in 1/16 samples: the tracker; d_step is it rounded
         self.run_n = 0
         self.walking = 0
         self.seg_start = 0
@@ -530,6 +536,7 @@ class Detector:
         self.walking = 1
         self.seg_steps = 0
         self.d_step = (pend[self.run_n - 1] - pend[0]) // (self.run_n - 1)
+        self.d_step16 = self.d_step << 4
         n_back = self.backfill(first_d)
         if n_back:
             back = self.backfilled
@@ -594,7 +601,8 @@ class Detector:
             self.count_step(at, d - half)
             return
         self.count_step(at, d)
-        self.d_step = d_step + ((d - d_step) >> 2)
+        self.d_step16 += ((d << 4) - self.d_step16) // (self.quantum16 << 2) * self.quantum16
+        self.d_step = (self.d_step16 + 8) >> 4
 
     def count_step(self, at, d):
         self.emit(EV_STEP, self.minute, at, 0, 0, 0)

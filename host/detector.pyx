@@ -70,6 +70,10 @@ cpdef enum:
     REGULAR_EIGHTHS = 3  # consecutive step intervals differ by at most 3/8 while a rhythm starts
     DOUBLE_FROM_EIGHTHS = 13  # while walking, an interval of 13/8..19/8 of the step interval is two steps
     DOUBLE_TO_EIGHTHS = 19  # ... even past STEP_MAX_MS: a slow walker's missed step must not end the walk
+    # While walking, the step interval moves a quarter of the way to each new interval in whole STEP_QUANTUM_MS,
+    # rounded down: it follows the walker's shorter intervals at once and longer ones from 4 quanta (80 ms) on, the
+    # same at every rate (in whole samples that was 320 ms at 12.5 Hz and 40 ms at 100 Hz; README, "Accuracy").
+    STEP_QUANTUM_MS = 20
     # A walk starting with the arm settling shows only every other step (the stride) until its rhythm is confirmed.
     # At confirmation, the uncounted peaks just before the rhythm that continue its cadence (each interval within
     # REGULAR_EIGHTHS/8 of the step interval, or 13/8..19/8 of it holding a hidden step) are counted too, if there
@@ -163,13 +167,13 @@ cpdef int pace_of(long long steps, long long walk_samples, long long spm) noexce
 # raises): C return codes carry the error out of the nogil loop at no cost per call.
 cdef class Detector:
     cdef readonly long long rate_mhz, counts_per_g, spm, mg_q9, k_lp, kb, ka, thr_min
-    cdef readonly long long d_min, d_max, bout_min, bout_gap, d_slow, lag
+    cdef readonly long long d_min, d_max, bout_min, bout_gap, d_slow, lag, quantum16
     cdef readonly int[::1] events
     cdef readonly int n_events
     cdef readonly int[::1] pend, pend_depth, pend_side, pend_turn, pend_wander, recent, backfilled
     cdef readonly long long m, lp1, lp2, bsum, asum, mv, rising, peak, peak_pos, valley, held_pos, held_amp
     cdef readonly long long win_start, sum_m, sum_x, sum_y, sum_z, gx1, gy1, gz1, gx2, gy2, gz2, am1, am2
-    cdef readonly long long minute, pos, due, has_prev, cand_pos, d_prev, d_step, run_n, walking
+    cdef readonly long long minute, pos, due, has_prev, cand_pos, d_prev, d_step, d_step16, run_n, walking
     cdef readonly long long seg_start, seg_end, seg_steps, bout_start, bout_end, bout_steps
     cdef readonly long long cur_walk, cur_steps, prev_walk, prev_steps, prev_move, recent_next, recent_n, veto_pos
 
@@ -192,6 +196,7 @@ cdef class Detector:
         self.bout_min = samples_for_ms(BOUT_MIN_MS, rate_mhz)
         self.bout_gap = samples_for_ms(BOUT_GAP_MS, rate_mhz)
         self.d_slow = samples_for_ms(SLOW_STEP_MS, rate_mhz)
+        self.quantum16 = samples_for_ms(STEP_QUANTUM_MS * 16, rate_mhz)  # in 1/16 samples
         # A minute is reported this long after it ends: a rhythm still being confirmed, and the interval
         # before its first step, can reach back this far (back-filled steps stop short of a reported minute).
         self.lag = (N_CONFIRM_SLOW + 2) * self.d_max
@@ -247,6 +252,7 @@ cdef class Detector:
         self.cand_pos = -2 * self.d_max
         self.d_prev = 0
         self.d_step = 0
+        self.d_step16 = 0  # d_step in 1/16 samples: the tracker; d_step is it rounded
         self.run_n = 0
         self.walking = 0
         self.seg_start = 0
@@ -572,6 +578,7 @@ cdef class Detector:
         self.walking = 1
         self.seg_steps = 0
         self.d_step = floordiv(pend[self.run_n - 1] - pend[0], self.run_n - 1)
+        self.d_step16 = self.d_step << 4
         cdef long long n_back = self.backfill(first_d)
         cdef int[::1] back
         if n_back:
@@ -640,7 +647,8 @@ cdef class Detector:
             self.count_step(at, d - half)
             return 0
         self.count_step(at, d)
-        self.d_step = d_step + ((d - d_step) >> 2)
+        self.d_step16 += floordiv((d << 4) - self.d_step16, self.quantum16 << 2) * self.quantum16
+        self.d_step = (self.d_step16 + 8) >> 4
         return 0
 
     cdef int count_step(self, long long at, long long d) except -1 nogil:

@@ -53,6 +53,23 @@ def test_a_slow_walker_whose_weak_steps_go_unseen_is_counted_in_full():
     assert len(result["walking"]) == 1 and abs(result["walking_s"] - 60) <= 2
 
 
+@pytest.mark.parametrize("rate_mhz", DEVICE_RATES_MHZ)
+@pytest.mark.parametrize("fast, slow", ((120, 90), (110, 84)))
+def test_a_walker_slowing_down_is_followed_the_same_at_every_rate(rate_mhz, fast, slow):
+    # 15 s at `fast` steps/min, then 30 s at `slow` with every sixth step too shallow to see from the tenth
+    # second on. The walker's step interval must follow the slower pace so that each gap holds a hidden step.
+    # Tracked in whole samples it moved only for intervals 4 samples longer (320 ms at 12.5 Hz, 160 ms at 25):
+    # there it stayed near the fast pace, the gaps looked too long, and the walk broke in two.
+    rate_hz = rate_mhz / 1000
+    g = walking(30, rate_hz, slow, seed=1)
+    step = (np.arange(len(g)) / rate_hz * slow / 60).astype(int)
+    weak = (step % 6 == 5) & (np.arange(len(g)) >= 10 * rate_hz)
+    g[weak, 2] = 1.0 + (g[weak, 2] - 1.0) * 0.05
+    result = run(concat(still(5, rate_hz), walking(15, rate_hz, fast), g, still(5, rate_hz)), rate_mhz)
+    assert abs(result["steps"] - (fast // 4 + slow // 2)) <= 1
+    assert len(result["walking"]) == 1
+
+
 def test_a_walk_whose_start_hides_a_step_is_counted_from_its_first_step():
     # 100 steps/min with the fourth step too shallow to see: the double interval breaks the rhythm, which is
     # confirmed only from the fifth step on; the three peaks before it and the hidden step keep its cadence.
