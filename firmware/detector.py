@@ -43,7 +43,10 @@ BRISK_FROM_SPM = const(120)
 # depth below a slow baseline (hp) -> its peaks, i.e. acceleration troughs, found with a hysteresis that
 # follows the recent mean |motion| -> a regular rhythm of them -> steps. Troughs, because on the wrist the
 # tallest acceleration peak comes once per stride (arm swing) while troughs come once per step.
-LP_CUTOFF_MHZ = const(3000)  # keeps 3 Hz (180 steps/min) and drops the jitter of hand and vehicle
+# Keeps the step rhythm and drops the jitter of hand and vehicle. Nominal: lowpass_q12's w/(1+w) puts each pole's
+# true cutoff at 2.55 Hz at 50 Hz (1.83 at 12.5, 2.75 at 100), which the settings were chosen with (README,
+# "Rate dependence").
+LP_CUTOFF_MHZ = const(3000)
 BASELINE_TAU_MS = const(640)  # removes gravity and posture; passes 1 Hz (60 steps/min)
 LEVEL_TAU_MS = const(1280)  # time constant of the mean |dynamic acceleration| the threshold follows
 THR_MIN_MG = const(25)  # a trough shallower than this is never a step (typing, vibration)

@@ -56,7 +56,10 @@ cpdef enum:
 
     # Signal chain, chosen on the public sets (see README, "Accuracy"): magnitude -> two-pole low-pass ->
     # minus a slow baseline -> lobes above an adaptive threshold -> regular rhythm -> steps.
-    LP_CUTOFF_MHZ = 3000  # keeps 3 Hz (180 steps/min) and drops the jitter of hand and vehicle
+    # Keeps the step rhythm and drops the jitter of hand and vehicle. Nominal: lowpass_q12's w/(1+w) puts each pole's
+    # true cutoff at 2.55 Hz at 50 Hz (1.83 at 12.5, 2.75 at 100), which the settings were chosen with (README,
+    # "Rate dependence").
+    LP_CUTOFF_MHZ = 3000
     BASELINE_TAU_MS = 640  # removes gravity and posture; passes 1 Hz (60 steps/min)
     LEVEL_TAU_MS = 1280  # time constant of the mean |dynamic acceleration| the threshold follows
     THR_MIN_MG = 25  # a peak lower than this is never a step (typing, vibration)
