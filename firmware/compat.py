@@ -1,6 +1,6 @@
 """MicroPython's const() on every interpreter, and CPython stand-ins for the code emitters: the
 `micropython.native`/`micropython.viper` decorators (MicroPython's compiler reads them by name) and viper's
-ptr8()/ptr16() casts (unsigned 8- and 16-bit views of a buffer). Nothing else belongs here."""
+ptr8()/ptr16()/ptr32() casts (unsigned 8- and 16-bit and signed 32-bit views of a buffer). Nothing else belongs here."""
 try:
     from micropython import const
 except ImportError:
@@ -21,3 +21,7 @@ def ptr8(buf):
 
 def ptr16(buf):
     return memoryview(buf).cast("B").cast("H")
+
+
+def ptr32(buf):
+    return memoryview(buf).cast("B").cast("i")

@@ -10,7 +10,7 @@ each rollover, so nothing grows without bound however long the board runs.
 """
 from array import array
 
-from .compat import const, ptr16
+from .compat import const, ptr16, ptr32
 
 try:
     import micropython
@@ -98,6 +98,10 @@ N_FLAT = const(7)
 BOUT_MIN_MS = const(10000)
 BOUT_GAP_MS = const(3000)
 
+# |a| is one Newton step from the |a| of JERK_MS earlier (at least one sample), so it exceeds the true |a| by
+# (its change over JERK_MS)^2 / 2|a|: a jerk term the thresholds were chosen with at 50 Hz. From the previous
+# sample, at 100 Hz, it was a quarter of that: hmp 5.7 % instead of 3.4 % (README, "Rate dependence").
+JERK_MS = const(20)
 M_MAX = const(14190)  # |(x, y, z) >> 2| can reach sqrt(3) * 8192; a Newton step from far below overshoots
 A3_Q9_PER_G = const(4096000)  # one g as a3 (mg in Q3: 8000) times 2^9
 # Positions stop ageing here (2^28 samples back, 30 days at 104 Hz): nothing that old still counts, and an
@@ -173,6 +177,9 @@ class Detector:
         self.bout_gap = samples_for_ms(BOUT_GAP_MS, rate_mhz)
         self.d_slow = samples_for_ms(SLOW_STEP_MS, rate_mhz)
         self.quantum16 = samples_for_ms(STEP_QUANTUM_MS * 16, rate_mhz)  # in 1/16 samples
+        # |a| of the last JERK_MS, oldest at m_i: each Newton step starts from there (2 at 100 Hz, 1 at 50 and below).
+        self.m_n = max(1, samples_for_ms(JERK_MS, rate_mhz))
+        self.m_ring = array("i", [0] * self.m_n)
         # A minute is reported this long after it ends: a rhythm still being confirmed, and the interval
         # before its first step, can reach back this far (back-filled steps stop short of a reported minute).
         self.lag = (N_CONFIRM_SLOW + 2) * self.d_max
@@ -194,7 +201,9 @@ class Detector:
     def reset(self):
         """Forget everything: the state of a board that has just booted."""
         one_g = self.counts_per_g >> 2
-        self.m = one_g
+        for i in range(self.m_n):
+            self.m_ring[i] = one_g
+        self.m_i = 0
         self.lp1 = one_g * self.mg_q9 >> 9
         self.lp2 = self.lp1
         self.bsum = self.lp2 << self.kb
@@ -263,7 +272,9 @@ class Detector:
         kb = int(self.kb)
         ka = int(self.ka)
         thr_min = int(self.thr_min)
-        m = int(self.m)
+        m_ring = ptr32(self.m_ring)
+        m_n = int(self.m_n)
+        m_i = int(self.m_i)
         lp1 = int(self.lp1)
         lp2 = int(self.lp2)
         bsum = int(self.bsum)
@@ -307,9 +318,14 @@ class Detector:
             z = ((p[j + 2] ^ 0x8000) - 0x8000) >> 2
             j += 3
             m2 = x * x + y * y + z * z
+            m = m_ring[m_i]
             m = (m + m2 // m + 1) >> 1
             if m > M_MAX:
                 m = M_MAX
+            m_ring[m_i] = m
+            m_i += 1
+            if m_i == m_n:
+                m_i = 0
             sum_m += m
             sum_x += x
             sum_y += y
@@ -349,7 +365,7 @@ class Detector:
                 rising = 1
                 peak = hp
                 peak_pos = pos
-        self.m = m
+        self.m_i = m_i
         self.lp1 = lp1
         self.lp2 = lp2
         self.bsum = bsum

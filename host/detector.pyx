@@ -31,6 +31,11 @@ cdef inline const unsigned short* ptr16(const short[::1] samples) noexcept:
     return <const unsigned short*> &samples[0]  # no bounds check: an empty buffer is never read
 
 
+cdef inline int* ptr32(int[::1] words) noexcept:
+    """Viper's ptr32(): an int array's items, read and written in place."""
+    return &words[0]
+
+
 # Events, EV_WORDS ints each in `events`: kind, minute, then up to four fields (positions are samples
 # relative to the start of `minute`, negative for earlier minutes).
 cpdef enum:
@@ -111,6 +116,10 @@ cpdef enum:
     BOUT_MIN_MS = 10000
     BOUT_GAP_MS = 3000
 
+    # |a| is one Newton step from the |a| of JERK_MS earlier (at least one sample), so it exceeds the true |a| by
+    # (its change over JERK_MS)^2 / 2|a|: a jerk term the thresholds were chosen with at 50 Hz. From the previous
+    # sample, at 100 Hz, it was a quarter of that: hmp 5.7 % instead of 3.4 % (README, "Rate dependence").
+    JERK_MS = 20
     M_MAX = 14190  # |(x, y, z) >> 2| can reach sqrt(3) * 8192; a Newton step from far below overshoots
     A3_Q9_PER_G = 4096000  # one g as a3 (mg in Q3: 8000) times 2^9
     # Positions stop ageing here (2^28 samples back, 30 days at 104 Hz): nothing that old still counts, and an
@@ -170,11 +179,11 @@ cpdef int pace_of(long long steps, long long walk_samples, long long spm) noexce
 # raises): C return codes carry the error out of the nogil loop at no cost per call.
 cdef class Detector:
     cdef readonly long long rate_mhz, counts_per_g, spm, mg_q9, k_lp, kb, ka, thr_min
-    cdef readonly long long d_min, d_max, bout_min, bout_gap, d_slow, lag, quantum16
-    cdef readonly int[::1] events
+    cdef readonly long long d_min, d_max, bout_min, bout_gap, d_slow, lag, quantum16, m_n
+    cdef readonly int[::1] events, m_ring
     cdef readonly int n_events
     cdef readonly int[::1] pend, pend_depth, pend_side, pend_turn, pend_wander, recent, backfilled
-    cdef readonly long long m, lp1, lp2, bsum, asum, mv, rising, peak, peak_pos, valley, held_pos, held_amp
+    cdef readonly long long m_i, lp1, lp2, bsum, asum, mv, rising, peak, peak_pos, valley, held_pos, held_amp
     cdef readonly long long win_start, sum_m, sum_x, sum_y, sum_z, gx1, gy1, gz1, gx2, gy2, gz2, am1, am2
     cdef readonly long long minute, pos, due, has_prev, cand_pos, d_prev, d_step, d_step16, run_n, walking
     cdef readonly long long seg_start, seg_end, seg_steps, bout_start, bout_end, bout_steps
@@ -200,6 +209,9 @@ cdef class Detector:
         self.bout_gap = samples_for_ms(BOUT_GAP_MS, rate_mhz)
         self.d_slow = samples_for_ms(SLOW_STEP_MS, rate_mhz)
         self.quantum16 = samples_for_ms(STEP_QUANTUM_MS * 16, rate_mhz)  # in 1/16 samples
+        # |a| of the last JERK_MS, oldest at m_i: each Newton step starts from there (2 at 100 Hz, 1 at 50 and below).
+        self.m_n = max(1, samples_for_ms(JERK_MS, rate_mhz))
+        self.m_ring = array("i", [0] * self.m_n)
         # A minute is reported this long after it ends: a rhythm still being confirmed, and the interval
         # before its first step, can reach back this far (back-filled steps stop short of a reported minute).
         self.lag = (N_CONFIRM_SLOW + 2) * self.d_max
@@ -221,7 +233,9 @@ cdef class Detector:
     def reset(self):
         """Forget everything: the state of a board that has just booted."""
         cdef long long one_g = self.counts_per_g >> 2
-        self.m = one_g
+        for i in range(self.m_n):
+            self.m_ring[i] = one_g
+        self.m_i = 0
         self.lp1 = one_g * self.mg_q9 >> 9
         self.lp2 = self.lp1
         self.bsum = self.lp2 << self.kb
@@ -290,7 +304,10 @@ cdef class Detector:
         cdef long long kb = self.kb
         cdef long long ka = self.ka
         cdef long long thr_min = self.thr_min
-        cdef long long m = self.m
+        cdef long long m
+        cdef int* m_ring = ptr32(self.m_ring)
+        cdef long long m_n = self.m_n
+        cdef long long m_i = self.m_i
         cdef long long lp1 = self.lp1
         cdef long long lp2 = self.lp2
         cdef long long bsum = self.bsum
@@ -335,9 +352,14 @@ cdef class Detector:
                 z = ((p[j + 2] ^ 0x8000) - 0x8000) >> 2
                 j += 3
                 m2 = x * x + y * y + z * z
+                m = m_ring[m_i]
                 m = (m + m2 // m + 1) >> 1  # C division is floor here: m2 >= 0 and m >= 1 (m = 1 is a fixed point)
                 if m > M_MAX:
                     m = M_MAX
+                m_ring[m_i] = m
+                m_i += 1
+                if m_i == m_n:
+                    m_i = 0
                 sum_m += m
                 sum_x += x
                 sum_y += y
@@ -377,7 +399,7 @@ cdef class Detector:
                     rising = 1
                     peak = hp
                     peak_pos = pos
-        self.m = m
+        self.m_i = m_i
         self.lp1 = lp1
         self.lp2 = lp2
         self.bsum = bsum

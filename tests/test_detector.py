@@ -124,6 +124,26 @@ def test_a_rhythm_resumed_after_a_walk_takes_three_steps_unless_it_moves_sideway
     assert brushed["steps"] == alone and len(brushed["walking"]) == 1
 
 
+@pytest.mark.parametrize("engine", ("spec", "mirror"))
+@pytest.mark.parametrize("rate_mhz", (100000, 104000))
+def test_magnitude_at_twice_the_rate_is_two_chains_of_the_rate_below(engine, rate_mhz):
+    # |a| is one Newton step from the |a| of JERK_MS (20 ms) earlier, and exceeds the true root by a jerk term
+    # that grows with the change since then. At 100 Hz the even samples then form exactly the 50 Hz chain, so
+    # the same signal has the same |a| (and jerk term) at both rates; from the previous sample it had a quarter.
+    from array import array
+    from walkdose.detector import Detector as Mirror
+    make = spec.Detector if engine == "spec" else Mirror
+    counts = to_counts(concat(still(1, 100), brushing(3, 100, 110), walking(3, 100, 120)))
+    fast, slow = make(rate_mhz, 4096), make(rate_mhz // 2, 4096)
+    for n in (2, 250, 450, len(counts) - len(counts) % 2):  # into the brushing, the walk, its end
+        fast.reset()
+        slow.reset()
+        assert fast.feed(array("h", counts[:n].reshape(-1).tolist()), 0, n) == n
+        assert slow.feed(array("h", counts[:n:2].reshape(-1).tolist()), 0, n // 2) == n // 2
+        assert fast.m_i == 0 and list(slow.m_ring) == [fast.m_ring[0]]
+        assert fast.m_ring[0] != fast.m_ring[1] or n == 2  # two chains, not one value
+
+
 def test_a_walk_slowing_below_48_steps_per_minute_stops_counting():
     # 60 steps/min, then troughs every 1.5 s (40/min): not a gait. A hidden step needs 13/8..19/8 of the step
     # interval; a single long interval must never stretch the walker's step interval past STEP_MAX_MS.

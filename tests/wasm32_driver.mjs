@@ -34,6 +34,7 @@ shim.heap_unlock = micropython.heap_unlock
 sys.modules["micropython"] = shim
 import firmware.compat
 firmware.compat.ptr16 = lambda buf: buf
+firmware.compat.ptr32 = lambda buf: buf
 sys.argv[:] = ["replay_driver.py", "/counts.bin", "${rate}", "${perG}", "locked"]
 try:
     exec(open("/sim/replay_driver.py").read(), {"__name__": "__main__"})
