@@ -80,7 +80,7 @@ cpdef enum:
     DOUBLE_TO_EIGHTHS = 19  # ... even past STEP_MAX_MS: a slow walker's missed step must not end the walk
     # While walking, the step interval moves a quarter of the way to each new interval in whole STEP_QUANTUM_MS,
     # rounded down: it follows the walker's shorter intervals at once and longer ones from 4 quanta (80 ms) on, the
-    # same at every rate (in whole samples that was 320 ms at 12.5 Hz and 40 ms at 100 Hz; README, "Accuracy").
+    # same at every rate (in whole samples that was 320 ms at 12.5 Hz and 40 ms at 100 Hz; README, "Rate dependence").
     STEP_QUANTUM_MS = 20
     # A walk starting with the arm settling shows only every other step (the stride) until its rhythm is confirmed.
     # At confirmation, the uncounted peaks just before the rhythm that continue its cadence (each interval within
