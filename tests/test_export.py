@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 from test_db import OSLO, Board, epoch
-from test_report import recent_db  # noqa: F401  (fixture: yesterday 80 walking minutes, today 20 minutes)
 from walkdose import db, export
 
 
@@ -17,7 +16,7 @@ def walkdose(*args):
                           timeout=120, env={**os.environ, "TZ": "Europe/Oslo"})
 
 
-def test_days_as_csv_have_a_header_and_one_row_per_day(recent_db):  # noqa: F811
+def test_days_as_csv_have_a_header_and_one_row_per_day(recent_db):
     out = walkdose("export", "--csv", "--db", str(recent_db), "--days", "2")
     assert out.returncode == 0, out.stderr
     rows = list(csv.DictReader(io.StringIO(out.stdout)))
@@ -28,7 +27,7 @@ def test_days_as_csv_have_a_header_and_one_row_per_day(recent_db):  # noqa: F811
     assert (today["walking_min"], today["slow_min"], today["valid"]) == ("15.0", "20", "0")
 
 
-def test_minutes_as_json_are_every_recorded_minute_in_local_time(recent_db):  # noqa: F811
+def test_minutes_as_json_are_every_recorded_minute_in_local_time(recent_db):
     out = walkdose("export", "--json", "--minutes", "--db", str(recent_db))
     assert out.returncode == 0, out.stderr
     minutes = json.loads(out.stdout)["minutes"]

@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -73,22 +72,6 @@ def test_hunt_bands_are_the_papers(mean, band, risk_ratio):
 def walkdose(*args, env):
     return subprocess.run([sys.executable, "-m", "walkdose.cli", *args], capture_output=True, text=True,
                           timeout=120, env=env)
-
-
-@pytest.fixture
-def recent_db(tmp_path):
-    """Yesterday (Oslo) fully recorded, 80 walking minutes and 700 worn; today's first 20 minutes."""
-    yesterday = db.local_date(time.time(), OSLO) - datetime.timedelta(days=1)
-    path = tmp_path / "recent.sqlite"
-    conn = db.open_db(str(path))
-    board = Board(tmp_path / "dev", epoch(yesterday.year, yesterday.month, yesterday.day, 0))
-    board.set_clock()
-    day_min = (epoch(*(yesterday + datetime.timedelta(days=1)).timetuple()[:3], 0) - board.world_s) // 60  # 1380-1500
-    board.day([(80, 60, 105, 2)], worn_min=700, minutes=day_min)
-    board.day([(20, 45, 80, 1)], worn_min=20, minutes=20)
-    board.sync(conn)
-    conn.close()
-    return path
 
 
 def test_json_prints_one_object_with_the_documented_fields(recent_db, monkeypatch):

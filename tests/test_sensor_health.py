@@ -11,7 +11,8 @@ import pytest
 
 from link_harness import SYNC_EPOCH_S, Board, Cable, Identity, cut_sweep, database_rows, week_of_walking
 from test_protocol import Wire, hand_built_request
-from test_sim_board import RUN_MIN, noon, simulator  # noqa: F401 (noon is a fixture)
+from conftest import RUN_MIN
+from test_sim_board import simulator
 from walkdose import cli, db, protocol, sync
 from walkdose.errors import UserError
 
@@ -203,7 +204,7 @@ def synced_snapshot(sim, tmp_path, capsys):
     return out, dict(zip(("boot_id", "uptime_s", "samples", "overflows", "faults"), row))
 
 
-def test_a_late_main_loop_is_reported_by_sync_as_fifo_overflows(tmp_path, noon, capsys):  # noqa: F811
+def test_a_late_main_loop_is_reported_by_sync_as_fifo_overflows(tmp_path, noon, capsys):
     events = []
     with simulator(tmp_path, noon, late=[3, 20000]) as sim:  # every 3 min, 20 s late: the FIFO holds 13 s
         sim.wait_for("caught_up", 120, on_event=events.append)
@@ -222,7 +223,7 @@ def test_a_late_main_loop_is_reported_by_sync_as_fifo_overflows(tmp_path, noon, 
             f"IMU read(s); {UNDERCOUNTED}") in out
 
 
-def test_an_imu_that_stops_answering_is_reported_by_sync_as_failed_reads(tmp_path, noon, capsys):  # noqa: F811
+def test_an_imu_that_stops_answering_is_reported_by_sync_as_failed_reads(tmp_path, noon, capsys):
     silent_s = (20 * 60, 28 * 60)
     with simulator(tmp_path, noon, imu_silent_s=list(silent_s)) as sim:
         sim.wait_for("caught_up", 120)

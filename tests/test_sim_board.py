@@ -12,31 +12,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from array import array
 
 import numpy as np
-import pytest
 
+from conftest import RUN_MIN
 from walkdose import cli, recording, replay, simulate
 from walkdose.firmware.store import FLUSH_EVERY_MIN
 from walkdose.sim.wearer import Wearer
 
 RECORDING = str(importlib.resources.files("walkdose.recordings") / "Samsung_Jamie_Hard_InHand_1.csv")
 RATE_MHZ = simulate.DEFAULT_RATE_MHZ
-RUN_MIN = 40
-
-
-@pytest.fixture
-def noon(monkeypatch):
-    """Pin TZ to a whole-hour zone in which it is now 11:xx or 12:xx; the run starts RUN_MIN before, on a minute."""
-    utc = datetime.datetime.now(datetime.timezone.utc)
-    offset_h = (12 - utc.hour + 12) % 24 - 12
-    monkeypatch.setenv("TZ", f"WDT{-offset_h:+d}")
-    time.tzset()
-    yield datetime.datetime.now().replace(second=0, microsecond=0) - datetime.timedelta(minutes=RUN_MIN)
-    monkeypatch.undo()
-    time.tzset()
 
 
 def simulator(tmp_path, start, **faults):
