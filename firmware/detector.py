@@ -51,7 +51,7 @@ BASELINE_TAU_MS = const(640)  # removes gravity and posture; passes 1 Hz (60 ste
 LEVEL_TAU_MS = const(1280)  # time constant of the mean |dynamic acceleration| the threshold follows
 THR_MIN_MG = const(25)  # a trough shallower than this is never a step (typing, vibration)
 SWING_EIGHTHS = const(2)  # hysteresis: THR_MIN_MG plus 2/8 of the recent mean |motion| between turns
-STEP_MIN_MS = const(270)  # 222 steps/min: closer troughs are one movement (the deepest one counts)
+STEP_MIN_MS = const(270)  # 222 steps/min: troughs no further apart are one movement (the deepest one counts)
 STEP_MAX_MS = const(1250)  # 48 steps/min: slower is not a gait (counts walking down to ~60 steps/min)
 N_CONFIRM = const(5)  # steps in a regular rhythm before any of them count
 N_RESUME = const(3)  # ... within BOUT_GAP_MS of earlier walking (a turn, a door, a kerb), unless it moves sideways
@@ -80,6 +80,13 @@ BACKFILL_MAX = const(8)  # peaks looked back at, at most
 # alone, or on the trough's dip along gravity, did better at 50 Hz but lost back-pocket walks at 25 and 100 Hz.
 ARM_EIGHTHS = const(3)  # sideways over 3/8 of the trough depth: combing (median 5/8), brushing; walks ~1/8
 TURN_MIN_MG = const(100)  # ... while gravity moves over 100 mg per stride: combing ~470, walks ~25-130
+# A rhythm turning the wrist over TURN_WIDE_MG per stride is arm work from ARM_WIDE_EIGHTHS/8 sideways on, if in most
+# of its intervals the dynamic acceleration across gravity (variance of the vector minus variance of |a|) is at
+# least ACROSS_EIGHTHS/8 of that along it (variance of |a|): combing, brushing, pouring (side 2-3/8, turn 400-1300)
+# swing the hand around the wrist; a stair climb with the same side and turn moves the wrist along gravity.
+ARM_WIDE_EIGHTHS = const(2)
+TURN_WIDE_MG = const(200)
+ACROSS_EIGHTHS = const(6)
 # A car's sway can hold a rhythm as regular as gait at the wrist with no sideways motion, but it is shallow and
 # wanders: from stride to stride (interval k against k-2) both the trough depth and the interval's mean |a| move,
 # where a walker repeats them. A shallow rhythm wandering in both is not confirmed. Chosen on all public sets
@@ -95,6 +102,16 @@ WANDER_EIGHTHS = const(3)  # both move over 3/8 of the depth per stride: drives 
 # by a quarter either way at 12.5, 25, 50 and 100 Hz (README, "Accuracy").
 FLAT_SIDE_MG = const(4)  # drives 0.2-2.3 mg; shallow walks and climbs mostly 2-10 mg, so the flattest wait, not fail
 N_FLAT = const(7)
+# Getting up from or lying down on a bed turns the whole body, so the wrist's gravity moves a long way while the
+# rhythm runs, and its troughs come from a sequence of different movements: from stride to stride both the trough
+# depth and the interval's mean |a| move, where a walker repeats them. A rhythm doing both (gravity moved over
+# POSTURE_MG from its second interval to its last, depth and mean |a| each moving over POSTURE_WANDER_EIGHTHS/8 of
+# the depth per stride) waits for N_FLAT regular troughs like a flat one: a walk that starts while the wrist still
+# turns only waits two more steps. Counted bed transitions turned a median 880 (getting up) and 1380 mg (lying
+# down) by confirmation; hmp walks a median 170 mg, 90 % under 360. Chosen on all public sets together (README,
+# "Accuracy"): 675 mg loses 13 more steps of the mixed wrist recording's short walks, 900-1125 mg none.
+POSTURE_MG = const(900)
+POSTURE_WANDER_EIGHTHS = const(2)
 BOUT_MIN_MS = const(10000)
 BOUT_GAP_MS = const(3000)
 
@@ -112,6 +129,11 @@ POS_FLOOR = const(-268435456)
 def samples_for_ms(ms, rate_mhz):
     """Whole samples in ms milliseconds at rate_mhz, rounded to nearest (start-up only)."""
     return (ms * rate_mhz + 500000) // 1000000
+
+
+def samples_over_ms(ms, rate_mhz):
+    """Fewest whole samples spanning more than ms milliseconds at rate_mhz (start-up only)."""
+    return ms * rate_mhz // 1000000 + 1
 
 
 def shift_for_ms(ms, rate_mhz):
@@ -171,12 +193,16 @@ class Detector:
         self.kb = shift_for_ms(BASELINE_TAU_MS, rate_mhz)
         self.ka = shift_for_ms(LEVEL_TAU_MS, rate_mhz)
         self.thr_min = THR_MIN_MG << 3
-        self.d_min = samples_for_ms(STEP_MIN_MS, rate_mhz)
+        self.d_min = samples_over_ms(STEP_MIN_MS, rate_mhz)
         self.d_max = samples_for_ms(STEP_MAX_MS, rate_mhz)
         self.bout_min = samples_for_ms(BOUT_MIN_MS, rate_mhz)
         self.bout_gap = samples_for_ms(BOUT_GAP_MS, rate_mhz)
         self.d_slow = samples_for_ms(SLOW_STEP_MS, rate_mhz)
         self.quantum16 = samples_for_ms(STEP_QUANTUM_MS * 16, rate_mhz)  # in 1/16 samples
+        # (|a| - 1 g)^2, |a| - 1 g clamped to +/-1 g, is summed >> kq: at most 2^13 per sample, 2^26 over a minute at 104 Hz.
+        self.kq = 7
+        while ((counts_per_g >> 2) * (counts_per_g >> 2) >> self.kq) > 8192:
+            self.kq += 1
         # |a| of the last JERK_MS, oldest at m_i: each Newton step starts from there (2 at 100 Hz, 1 at 50 and below).
         self.m_n = max(1, samples_for_ms(JERK_MS, rate_mhz))
         self.m_ring = array("i", [0] * self.m_n)
@@ -192,6 +218,13 @@ class Detector:
         self.pend_turn = array("i", [0] * N_CONFIRM_SLOW)
         # ... and how far its mean |a| moved since a stride earlier (mg Q3).
         self.pend_wander = array("i", [0] * N_CONFIRM_SLOW)
+        # ... and the mean x, y, z of its interval (counts >> 2): where gravity was.
+        self.pend_gx = array("i", [0] * N_CONFIRM_SLOW)
+        self.pend_gy = array("i", [0] * N_CONFIRM_SLOW)
+        self.pend_gz = array("i", [0] * N_CONFIRM_SLOW)
+        # ... and the variance of its |a| and the variance across gravity of its interval ((counts >> 2)^2 >> kq).
+        self.pend_vm = array("i", [0] * N_CONFIRM_SLOW)
+        self.pend_vx = array("i", [0] * N_CONFIRM_SLOW)
         # The last step candidates (a ring ending at the newest), for back-filling; and the steps found there,
         # newest first, hidden ones included.
         self.recent = array("i", [0] * (N_CONFIRM_SLOW + BACKFILL_MAX))
@@ -222,6 +255,7 @@ class Detector:
         self.sum_x = 0
         self.sum_y = 0
         self.sum_z = 0
+        self.sum_q = 0
         self.gx1 = 0
         self.gy1 = 0
         self.gz1 = 0
@@ -290,6 +324,9 @@ class Detector:
         sum_x = int(self.sum_x)
         sum_y = int(self.sum_y)
         sum_z = int(self.sum_z)
+        sum_q = int(self.sum_q)
+        one_g = int(self.counts_per_g) >> 2
+        kq = int(self.kq)
         j = 3 * start
         done = n
         for i in range(n):
@@ -305,6 +342,7 @@ class Detector:
                 self.sum_x = sum_x
                 self.sum_y = sum_y
                 self.sum_z = sum_z
+                self.sum_q = sum_q
                 mv = int(self.reach_due(mv))
                 pos = int(self.pos)
                 due = int(self.due)
@@ -313,6 +351,7 @@ class Detector:
                 sum_x = int(self.sum_x)
                 sum_y = int(self.sum_y)
                 sum_z = int(self.sum_z)
+                sum_q = int(self.sum_q)
             x = ((p[j] ^ 0x8000) - 0x8000) >> 2
             y = ((p[j + 1] ^ 0x8000) - 0x8000) >> 2
             z = ((p[j + 2] ^ 0x8000) - 0x8000) >> 2
@@ -330,6 +369,8 @@ class Detector:
             sum_x += x
             sum_y += y
             sum_z += z
+            q = m - one_g if m < 2 * one_g else one_g
+            sum_q += q * q >> kq
             a3 = m * mg_q9 >> 9
             lp1 += (a3 - lp1) * k_lp >> 12
             lp2 += (lp1 - lp2) * k_lp >> 12
@@ -349,11 +390,13 @@ class Detector:
                         self.sum_x = sum_x
                         self.sum_y = sum_y
                         self.sum_z = sum_z
+                        self.sum_q = sum_q
                         self.lobe(peak_pos, peak)
                         sum_m = int(self.sum_m)
                         sum_x = int(self.sum_x)
                         sum_y = int(self.sum_y)
                         sum_z = int(self.sum_z)
+                        sum_q = int(self.sum_q)
                     rising = 0
                     valley = hp
                     if int(self.n_events) > ev_limit:
@@ -381,6 +424,7 @@ class Detector:
         self.sum_x = sum_x
         self.sum_y = sum_y
         self.sum_z = sum_z
+        self.sum_q = sum_q
         return done
 
     def emit(self, kind, minute, a, b, c, d):
@@ -423,10 +467,12 @@ class Detector:
         sum_x = self.sum_x
         sum_y = self.sum_y
         sum_z = self.sum_z
+        sum_q = self.sum_q
         self.sum_m = 0
         self.sum_x = 0
         self.sum_y = 0
         self.sum_z = 0
+        self.sum_q = 0
         d = at - self.cand_pos
         self.cand_pos = at
         self.recent[self.recent_next] = at
@@ -473,12 +519,21 @@ class Detector:
         self.pend_depth[self.run_n] = depth
         self.pend_side[self.run_n] = (mean_m - g) * self.mg_q9 >> 9
         self.pend_turn[self.run_n] = turn * (self.mg_q9 >> 3) >> 9
+        self.pend_gx[self.run_n] = gx
+        self.pend_gy[self.run_n] = gy
+        self.pend_gz[self.run_n] = gz
+        # Variance of |a| from the sum of (|a| - 1 g)^2, and across gravity: mean |a|^2 minus |mean a|^2.
+        r0 = mean_m - (self.counts_per_g >> 2)
+        vm = (sum_q + half) // n - (r0 * r0 >> self.kq)
+        vx = (mean_m * mean_m - gx * gx - gy * gy - gz * gz) >> self.kq
+        self.pend_vm[self.run_n] = vm if vm > 0 else 0
+        self.pend_vx[self.run_n] = vx if vx > 0 else 0
         self.run_n += 1
         self.d_prev = d
         # Three troughs hold no stride-to-stride turn for arm_work, so a resumed rhythm that moves sideways like arm work
         # (brushing teeth after a false walk) waits for N_CONFIRM and the whole check.
         need = N_RESUME if self.bout_steps and self.pend[0] - self.bout_end <= self.bout_gap and not self.sideways() else N_CONFIRM
-        if need == N_CONFIRM and N_CONFIRM <= self.run_n < N_FLAT and self.flat():
+        if need == N_CONFIRM and N_CONFIRM <= self.run_n < N_FLAT and (self.flat() or self.posture_change()):
             need = N_FLAT
         if self.run_n == N_CONFIRM_SLOW or (self.run_n >= need and at - self.pend[0] <= self.d_slow * (self.run_n - 1)):
             if self.arm_work() or self.vehicle_like():
@@ -489,25 +544,36 @@ class Detector:
 
     def arm_work(self):
         """The pending rhythm moves the wrist sideways (over ARM_EIGHTHS/8 of its depth) while turning it (over
-        TURN_MIN_MG per stride). The first peak's interval may hold the stillness before the rhythm and is left
-        out; the turns of the first two compare with intervals before the rhythm and are left out too."""
+        TURN_MIN_MG per stride); or, turning over TURN_WIDE_MG, sideways over ARM_WIDE_EIGHTHS/8 with most of its
+        intervals moving across gravity (ACROSS_EIGHTHS). The first peak's interval may hold the stillness before
+        the rhythm and is left out; the turns of the first two compare with intervals before it and are left out too."""
         if self.run_n <= 3:
             return 0
-        turn = 0
-        for k in range(3, self.run_n):
-            turn += self.pend_turn[k]
-        return 1 if self.sideways() and turn > TURN_MIN_MG * (self.run_n - 3) else 0
+        turn = self.run_sum(self.pend_turn, 3)
+        if self.sideways() and turn > TURN_MIN_MG * (self.run_n - 3):
+            return 1
+        if turn <= TURN_WIDE_MG * (self.run_n - 3) or self.run_sum(self.pend_side, 1) * 8 <= self.run_sum(self.pend_depth, 1) * ARM_WIDE_EIGHTHS:
+            return 0
+        across = 0
+        for k in range(1, self.run_n):
+            if self.pend_vx[k] * 8 >= self.pend_vm[k] * ACROSS_EIGHTHS:
+                across += 1
+        return 1 if across * 2 > self.run_n - 1 else 0
 
     def sideways(self):
         """The pending rhythm moves the wrist sideways over ARM_EIGHTHS/8 of its trough depth (see arm_work)."""
-        return 1 if self.run_sum(self.pend_side) * 8 > self.run_sum(self.pend_depth) * ARM_EIGHTHS else 0
+        return 1 if self.run_sum(self.pend_side, 1) * 8 > self.run_sum(self.pend_depth, 1) * ARM_EIGHTHS else 0
 
     def vehicle_like(self):
-        """The pending rhythm is shallow (mean trough depth under SHALLOW_MG) and wanders: from stride to stride
-        both its depth and its mean |a| move over WANDER_EIGHTHS/8 of its depth. As in arm_work, the first two
-        intervals compare with intervals before the rhythm and are left out."""
-        if self.run_n <= 3:
+        """The pending rhythm is shallow (mean trough depth under SHALLOW_MG) and wanders by WANDER_EIGHTHS."""
+        if self.run_n <= 3 or self.run_sum(self.pend_depth, 3) >= (SHALLOW_MG << 3) * (self.run_n - 3):
             return 0
+        return self.wanders(WANDER_EIGHTHS)
+
+    def wanders(self, eighths):
+        """From stride to stride (trough k against k-2) both the pending rhythm's depth and its mean |a| move over
+        eighths/8 of its depth. The first two intervals compare with intervals before the rhythm and are left out
+        (run_n > 3)."""
         depth = 0
         depth_moved = 0
         mean_moved = 0
@@ -517,20 +583,32 @@ class Detector:
             depth += now
             depth_moved += now - before if now > before else before - now
             mean_moved += self.pend_wander[k]
-        if depth >= (SHALLOW_MG << 3) * (self.run_n - 3):
-            return 0
-        return 1 if depth_moved * 8 > depth * WANDER_EIGHTHS and mean_moved * 8 > depth * WANDER_EIGHTHS else 0
+        return 1 if depth_moved * 8 > depth * eighths and mean_moved * 8 > depth * eighths else 0
 
     def flat(self):
         """The pending rhythm is shallow (mean trough depth under SHALLOW_MG) and moves sideways under
         FLAT_SIDE_MG per interval: a vehicle's heave along gravity. As in arm_work, the first interval is left out."""
-        depth = self.run_sum(self.pend_depth)
-        return 1 if depth < (SHALLOW_MG << 3) * (self.run_n - 1) and self.run_sum(self.pend_side) < (FLAT_SIDE_MG << 3) * (self.run_n - 1) else 0
+        depth = self.run_sum(self.pend_depth, 1)
+        return 1 if depth < (SHALLOW_MG << 3) * (self.run_n - 1) and self.run_sum(self.pend_side, 1) < (FLAT_SIDE_MG << 3) * (self.run_n - 1) else 0
 
-    def run_sum(self, ring):
-        """A pending feature summed over the rhythm but its first interval (it may hold the stillness before)."""
+    def posture_change(self):
+        """The pending rhythm turns gravity by over POSTURE_MG from its second interval to its last and wanders by
+        POSTURE_WANDER_EIGHTHS (as vehicle_like, without the depth gate): a body changing posture, not a gait."""
+        if self.run_n <= 3:
+            return 0
+        last = self.run_n - 1
+        moved = self.pend_gx[last] - self.pend_gx[1] if self.pend_gx[last] > self.pend_gx[1] else self.pend_gx[1] - self.pend_gx[last]
+        moved += self.pend_gy[last] - self.pend_gy[1] if self.pend_gy[last] > self.pend_gy[1] else self.pend_gy[1] - self.pend_gy[last]
+        moved += self.pend_gz[last] - self.pend_gz[1] if self.pend_gz[last] > self.pend_gz[1] else self.pend_gz[1] - self.pend_gz[last]
+        if moved * (self.mg_q9 >> 3) >> 9 <= POSTURE_MG:
+            return 0
+        return self.wanders(POSTURE_WANDER_EIGHTHS)
+
+    def run_sum(self, ring, first):
+        """A pending feature summed over the rhythm from its interval `first` on: 1 leaves out the first (it may hold
+        the stillness before), 3 also the two whose stride-to-stride features compare with intervals before it."""
         total = 0
-        for k in range(1, self.run_n):
+        for k in range(first, self.run_n):
             total += ring[k]
         return total
 
@@ -543,6 +621,11 @@ class Detector:
             self.pend_side[k] = self.pend_side[k + 1]
             self.pend_turn[k] = self.pend_turn[k + 1]
             self.pend_wander[k] = self.pend_wander[k + 1]
+            self.pend_gx[k] = self.pend_gx[k + 1]
+            self.pend_gy[k] = self.pend_gy[k + 1]
+            self.pend_gz[k] = self.pend_gz[k + 1]
+            self.pend_vm[k] = self.pend_vm[k + 1]
+            self.pend_vx[k] = self.pend_vx[k + 1]
 
     def confirm_run(self):
         """A regular rhythm: every peak in it was a step, and so were the back-filled ones before it. The first
@@ -712,6 +795,7 @@ class Detector:
             self.sum_x = 0
             self.sum_y = 0
             self.sum_z = 0
+            self.sum_q = 0
         else:
             self.win_start -= spm
 

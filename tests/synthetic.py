@@ -44,3 +44,21 @@ def to_counts(g):
 
 def concat(*parts):
     return np.concatenate(parts)
+
+
+def rising(seconds, rate_hz, cadence_spm, turn_deg, seed=0):
+    """Getting up: gravity turns by turn_deg (from the x axis towards z) while the body makes a train of different
+    movements, cadence_spm a minute: each dips |a| by its own depth (0.1-0.5 g) around its own level (+/-0.2 g)."""
+    n = int(round(seconds * rate_hz))
+    t = np.arange(n) / rate_hz
+    f = cadence_spm / 60.0
+    rng = np.random.default_rng(seed)
+    cycle = np.floor(f * t).astype(int)
+    depth = rng.uniform(0.1, 0.5, cycle[-1] + 1)[cycle]
+    level = rng.uniform(-0.2, 0.2, cycle[-1] + 1)[cycle]
+    a = 1.0 + level + depth * np.cos(2 * np.pi * f * t)
+    angle = np.radians(turn_deg) * t / seconds
+    out = rng.normal(0.0, 0.01, (n, 3))
+    out[:, 0] += a * np.cos(angle)
+    out[:, 2] += a * np.sin(angle)
+    return out

@@ -86,3 +86,16 @@ def test_eval_on_truong_lowerback_meets_the_targets():
     out = walkdose("eval", folder, "--json", "--engine", "python", "--jobs", "2")
     total = json.loads(out.stdout)["table"][-1]
     assert total["step_mape_pct"] <= 5.0 and total["walk_time_mape_pct"] <= 8.0
+
+
+def test_eval_on_hmp_wrist_keeps_arm_work_and_bed_transitions_out_and_walks_in():
+    # Truth: no walking in brushing, combing, eating, pouring, telephone, bed and chair trials. At 50 Hz they were
+    # 3.4 % walking before the wide arm-work check and the posture wait, 1.2-1.9 % with them over four sampling
+    # phases (README, "Accuracy"); the target of 1 % is not met. The Walk trials (no truth per step; short trials
+    # that start and end standing) must still count most of their time.
+    folder = public_set("hmp-wrist")
+    out = walkdose("eval", folder, "--json", "--jobs", "2")
+    report = json.loads(out.stdout)
+    assert report["table"][-1]["non_walking_time_pct"] <= 2.0
+    walks = [r for r in report["files"] if os.path.basename(r["file"]).startswith("Walk_")]
+    assert sum(r["found_walking_s"] for r in walks) >= 0.8 * sum(r["duration_s"] for r in walks)

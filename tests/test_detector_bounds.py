@@ -13,10 +13,9 @@ from walkdose.firmware import detector as spec
 from synthetic import brushing, concat, still, to_counts, walking
 
 BOUND = 1 << 29
-# Start-up code (constructor and constant helpers) may use big ints once; these run per sample or per event.
-PER_SAMPLE = {"feed", "emit", "lobe", "root_below", "release", "candidate", "arm_work", "vehicle_like", "backfill",
-              "hides_step", "drop_first", "confirm_run", "walk_on", "count_step", "end_walk", "close_bout", "settle",
-              "reach_due", "roll_minute", "aged", "report_prev", "report", "pace_of"}
+# Start-up code (constructor and constant helpers) may use big ints once; everything else runs per sample or per
+# event, including any method added later.
+START_UP = {"samples_for_ms", "samples_over_ms", "shift_for_ms", "lowpass_q12", "__init__", "reset"}
 
 
 class OutOfBound(AssertionError):
@@ -34,7 +33,7 @@ class _Instrument(ast.NodeTransformer):
         self.inside = 0
 
     def visit_FunctionDef(self, node):
-        if node.name not in PER_SAMPLE:
+        if node.name in START_UP:
             return node
         self.inside += 1
         self.generic_visit(node)
