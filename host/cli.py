@@ -22,16 +22,19 @@ def _rate_mhz(rate_hz):
     return rate_mhz
 
 
-def replay_file(path, rate_mhz, engine):
-    return replay.run(engine, recording.iter_counts(path, rate_mhz, COUNTS_PER_G), rate_mhz, COUNTS_PER_G)
+def replay_file(path, rate_mhz, engine, phase=0.0):
+    """The detector's result on a recording, times on the recording's clock; `phase` places the device's
+    samples that fraction of a sample period later."""
+    result = replay.run(engine, recording.iter_counts(path, rate_mhz, COUNTS_PER_G, phase), rate_mhz, COUNTS_PER_G)
+    return replay.shifted(result, phase * 1000.0 / rate_mhz) if phase else result
 
 
 def _replay_job(args):
-    path, rate_mhz, engine = args
+    path, rate_mhz, engine, phase = args
     try:
-        return path, replay_file(path, rate_mhz, engine), None
+        return path, phase, replay_file(path, rate_mhz, engine, phase), None
     except (recording.RecordingError, OSError) as exc:
-        return path, None, str(exc)
+        return path, phase, None, str(exc)
 
 
 def _progress(done, total, label):
@@ -44,9 +47,10 @@ def _progress(done, total, label):
         sys.stderr.flush()
 
 
-def map_recordings(paths, rate_mhz, engine, jobs):
-    """Replay many recordings in parallel processes; yields (path, result, error) as they finish."""
-    work = [(p, rate_mhz, engine) for p in paths]
+def map_recordings(paths, rate_mhz, engine, jobs, phases=(0.0,)):
+    """Replay many recordings (each at every phase) in parallel processes; yields (path, phase, result, error)
+    in order, phases innermost."""
+    work = [(p, rate_mhz, engine, phase) for p in paths for phase in phases]
     if jobs <= 1 or len(work) <= 1:
         results = map(_replay_job, work)
         for i, item in enumerate(results, 1):
@@ -99,7 +103,7 @@ def _replay_folder(args, rate_mhz):
     out = open(args.out, "w") if args.out else sys.stdout
     failed = 0
     try:
-        for path, result, error in map_recordings(paths, rate_mhz, args.engine, args.jobs):
+        for path, _, result, error in map_recordings(paths, rate_mhz, args.engine, args.jobs):
             if error:
                 failed += 1
                 print(f"walkdose: {error}", file=sys.stderr)
@@ -118,8 +122,11 @@ def cmd_eval(args):
     paths = [p for p in recording.find_recordings(args.folders) if recording.truth_path(p)]
     if not paths:
         raise recording.RecordingError(f"{', '.join(args.folders)}: no NAME.csv with NAME.truth.json found")
+    if args.phases < 1:
+        raise recording.RecordingError(f"--phases {args.phases}: need at least one")
+    phases = [i / args.phases for i in range(args.phases)]
     rows = []
-    for path, result, error in map_recordings(paths, rate_mhz, args.engine, args.jobs):
+    for path, phase, result, error in map_recordings(paths, rate_mhz, args.engine, args.jobs, phases):
         if error:
             print(f"walkdose: {error}", file=sys.stderr)
             continue
@@ -127,13 +134,15 @@ def cmd_eval(args):
             truth = json.load(fh)
         row = evaluate.score(result, truth)
         row["file"] = path
+        if args.phases > 1:
+            row["phase"] = phase
         rows.append(row)
-    summary = evaluate.table(rows)
+    summary = evaluate.mean_table([[r for r in rows if r.get("phase", 0.0) == phase] for phase in phases])
     if args.json:
         print(json.dumps({"files": rows, "table": [{"dataset": d, "placement": p, **s} for d, p, s in summary]}))
     else:
         print(evaluate.format_table(summary))
-    return 0 if len(rows) == len(paths) else 1
+    return 0 if len(rows) == len(paths) * len(phases) else 1
 
 
 def cmd_bench(args):
@@ -191,6 +200,9 @@ def build_parser():
     ev.add_argument("--rate", type=float, default=DEFAULT_RATE_HZ, help="device rate in Hz (default 50)")
     ev.add_argument("--engine", choices=("cython", "python", "micropython"), default="cython")
     ev.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel processes")
+    ev.add_argument("--phases", type=int, default=1,
+                    help="replay each recording with the device's samples at N evenly spaced phases between the "
+                         "recording's own and report the mean (results move with the phase; default 1)")
     ev.add_argument("--json", action="store_true", help="print per-file rows and the table as one JSON object")
     ev.set_defaults(func=cmd_eval)
 

@@ -104,6 +104,24 @@ def table(rows):
     return out
 
 
+def mean_table(row_sets):
+    """table() of each set of rows (the same recordings at different sampling phases), averaged entry by entry;
+    an entry missing in any set stays None."""
+    tables = [table(rows) for rows in row_sets]
+    out = []
+    for entries in zip(*tables):
+        dataset, placement, first = entries[0]
+        mean = {}
+        for key, value in first.items():
+            values = [summary[key] for _, _, summary in entries]
+            if any(v is None for v in values):
+                mean[key] = None
+            else:
+                mean[key] = value if values.count(value) == len(values) else sum(values) / len(values)
+        out.append((dataset, placement, mean))
+    return out
+
+
 def format_table(summary_rows):
     head = ("dataset", "placement", "files", "step MAPE %", "bias %", "F1", "walk-time err %",
             "wrong steps/h", "non-walk time %")

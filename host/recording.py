@@ -71,18 +71,20 @@ def iter_rows(path, chunk_rows=None):
 
 
 class Resampler:
-    """Linear interpolation onto `oversample` sub-grid points per output period, centred on t_k = k / rate,
-    averaged (a box filter: the IMU's own anti-alias filter), then scaled, rounded and clipped to int16.
-    Deterministic: the same input gives the same counts, however it is chunked."""
+    """Linear interpolation onto `oversample` sub-grid points per output period, centred on
+    t_k = (k + phase) / rate, averaged (a box filter: the IMU's own anti-alias filter), then scaled, rounded and
+    clipped to int16. Deterministic: the same input gives the same counts, however it is chunked. The phase (0 to
+    1 sample) is where a device's clock happens to fall between the recording's samples."""
 
-    def __init__(self, rate_mhz, counts_per_g, input_rate_hz):
+    def __init__(self, rate_mhz, counts_per_g, input_rate_hz, phase=0.0):
         self.rate_hz = rate_mhz / 1000.0
         self.counts_per_g = counts_per_g
         # Sub-points no further apart than the input's samples, so the box spans the whole output period
         # (32 Hz into 25 Hz: two, not one, which would alias). 1/0.005 s is 199.99999...: allow for the
         # float before rounding up, so that whole ratios keep exactly that many sub-points.
         self.oversample = max(1, math.ceil(input_rate_hz / self.rate_hz - 1e-6))
-        self.offset = (self.oversample - 1) / 2.0  # sub-steps from the first sub-point to the centre
+        # Sub-steps from the first sub-point to the centre, less the phase.
+        self.offset = (self.oversample - 1) / 2.0 - phase * self.oversample
         self.next_k = 0  # next sub-grid index to produce
         self.tail = None  # last input row of the previous chunk
         self.partial = np.zeros((0, 3))
@@ -118,18 +120,19 @@ def probe_rate_hz(path):
     return rate
 
 
-def iter_counts(path, rate_mhz=50000, counts_per_g=4096):
-    """Yield int16 arrays of shape (k, 3): the recording as the IMU would deliver it at rate_mhz."""
-    resampler = Resampler(rate_mhz, counts_per_g, probe_rate_hz(path))
+def iter_counts(path, rate_mhz=50000, counts_per_g=4096, phase=0.0):
+    """Yield int16 arrays of shape (k, 3): the recording as the IMU would deliver it at rate_mhz, its first
+    sample `phase` sample periods after t = 0."""
+    resampler = Resampler(rate_mhz, counts_per_g, probe_rate_hz(path), phase)
     for rows in iter_rows(path):
         counts = resampler.push(rows)
         if len(counts):
             yield counts
 
 
-def load_counts(path, rate_mhz=50000, counts_per_g=4096):
+def load_counts(path, rate_mhz=50000, counts_per_g=4096, phase=0.0):
     """The whole recording as one int16 (n, 3) array (for short recordings and tests)."""
-    parts = list(iter_counts(path, rate_mhz, counts_per_g))
+    parts = list(iter_counts(path, rate_mhz, counts_per_g, phase))
     if not parts:
         raise RecordingError(f"{path}: shorter than one sample period at {rate_mhz / 1000:g} Hz")
     return np.concatenate(parts)

@@ -70,6 +70,16 @@ class Events:
         }
 
 
+def shifted(result, seconds):
+    """The result with its step, walking and bout times moved by `seconds` (minutes keep their own clock)."""
+    def move(t):
+        return round(t + seconds, 3)
+    return {**result,
+            "step_times": [move(t) for t in result["step_times"]],
+            "walking": [[move(a), move(b)] for a, b in result["walking"]],
+            "bouts": [{**b, "start_s": move(b["start_s"]), "end_s": move(b["end_s"])} for b in result["bouts"]]}
+
+
 def run(engine, chunks, rate_mhz, counts_per_g):
     """Replay int16 (k, 3) chunks through the named engine; every engine gives the same result."""
     engines = {"cython": run_cython, "python": run_python, "micropython": run_micropython}

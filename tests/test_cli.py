@@ -4,9 +4,13 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import REPO, public_set
+from synthetic import concat, still, walking
+from test_recording import write_csv
+from walkdose import cli
 
 SHIPPED = os.path.join(REPO, "recordings", "Samsung_Jamie_Hard_InHand_1.csv")
 
@@ -79,6 +83,45 @@ def test_eval_table_on_shipped_recordings():
     assert abs(errors["Samsung_Dario_Hard_BackPocket_1.csv"]) <= 10
     total = report["table"][-1]
     assert total["dataset"] == "all" and total["files"] == 2 and total["f1"] > 0.9
+
+
+def test_eval_over_phases_reports_the_mean_of_each_phase_table():
+    # Two phases: every recording is replayed with the device's samples at 0 and half a sample period; the
+    # phase-0 rows are the plain eval's, and each summary entry is the mean of the two phases' entries.
+    folder = os.path.join(REPO, "recordings")
+    plain = json.loads(walkdose("eval", folder, "--json").stdout)
+    out = walkdose("eval", folder, "--json", "--phases", "2")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert sorted((os.path.basename(r["file"]), r["phase"]) for r in report["files"]) == [
+        ("Samsung_Dario_Hard_BackPocket_1.csv", 0.0), ("Samsung_Dario_Hard_BackPocket_1.csv", 0.5),
+        ("Samsung_Jamie_Hard_InHand_1.csv", 0.0), ("Samsung_Jamie_Hard_InHand_1.csv", 0.5)]
+    assert [{k: v for k, v in r.items() if k != "phase"} for r in report["files"] if r["phase"] == 0.0] == plain["files"]
+    by_phase = [[r for r in report["files"] if r["phase"] == p] for p in (0.0, 0.5)]
+    mapes = [sum(abs(r["step_error_pct"]) for r in rows) / len(rows) for rows in by_phase]
+    f1s = [sum(r["f1"] for r in rows) / len(rows) for rows in by_phase]
+    total = report["table"][-1]
+    assert total["files"] == 2
+    assert total["step_mape_pct"] == pytest.approx(sum(mapes) / 2)
+    assert total["f1"] == pytest.approx(sum(f1s) / 2) and min(f1s) > 0.9
+
+
+@pytest.mark.parametrize("phase", (0.25, 0.5, 0.75))
+def test_a_phase_moves_no_step_off_the_recording_clock(tmp_path, phase):
+    # A clean 100 steps/min walk: whichever phase the device samples at, each step is reported within half a
+    # sample period (10 ms at 50 Hz) of where phase 0 puts it. Times counted from the device's first sample
+    # instead would be p * 20 ms early: 15 ms at phase 0.75.
+    g = concat(still(2, 200), walking(60, 200, 100, noise_g=0.0), still(2, 200))
+    path = write_csv(tmp_path / "walk.csv", np.arange(len(g)) / 200, g)
+    at_zero = np.array(cli.replay_file(path, 50000, "cython")["step_times"])
+    shifted = np.array(cli.replay_file(path, 50000, "cython", phase)["step_times"])
+    assert len(at_zero) == len(shifted) == 100
+    assert np.abs(shifted - at_zero).max() <= 0.010 + 1e-9
+
+
+def test_eval_refuses_zero_phases():
+    out = walkdose("eval", os.path.join(REPO, "recordings"), "--phases", "0")
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "--phases 0" in out.stderr
 
 
 def test_eval_on_truong_lowerback_meets_the_targets():

@@ -32,6 +32,18 @@ def test_downsampling_averages_each_output_period(tmp_path):
     assert counts[:, 2].tolist() == expected
 
 
+def test_a_phase_places_the_device_samples_later_by_that_fraction_of_a_period(tmp_path):
+    # The same 200 Hz ramp z = t g with the device's samples a quarter period (5 ms) later: each output is the
+    # mean of 4 sub-points centred on (k + 1/4) * 0.02 s. Nothing is lost at the end: the last output still
+    # lies within the recording.
+    t = np.arange(0, 2.0, 0.005)
+    xyz = np.column_stack((np.zeros_like(t), np.zeros_like(t), t))
+    path = write_csv(tmp_path / "r.csv", t, xyz)
+    counts = recording.load_counts(path, 50000, 4096, phase=0.25)
+    assert counts[1:, 2].tolist() == [round(4096 * (k + 0.25) * 0.02) for k in range(1, len(counts))]
+    assert (len(counts) - 1 + 0.25) * 0.02 <= t[-1] < (len(counts) + 0.25) * 0.02
+
+
 def test_downsampling_by_a_fraction_still_averages_so_nothing_aliases(tmp_path):
     # 32 Hz alternating +/-0.5 g (all of it at the input's Nyquist frequency) into 25 Hz: two sub-points 20 ms
     # apart per output, on a triangle wave of period 62.5 ms, average to at most 0.5 * (1 - 40 / 62.5) = 0.18 g.
