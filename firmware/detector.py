@@ -156,6 +156,14 @@ def aged(pos, spm, floor):
     return pos - spm if pos - spm > floor else floor
 
 
+def apart(ax, ay, az, bx, by, bz):
+    """How far two mean vectors lie apart, |ax - bx| + |ay - by| + |az - bz| (per pending peak)."""
+    d = ax - bx if ax > bx else bx - ax
+    d += ay - by if ay > by else by - ay
+    d += az - bz if az > bz else bz - az
+    return d
+
+
 def root_below(v, r):
     """floor(sqrt(v)) by Newton's method from r >= sqrt(v), v >= 0 (per pending peak, not per sample)."""
     while r > 0:
@@ -369,7 +377,9 @@ class Detector:
             sum_x += x
             sum_y += y
             sum_z += z
-            q = m - one_g if m < 2 * one_g else one_g
+            q = m - one_g
+            if q > one_g:
+                q = one_g
             sum_q += q * q >> kq
             a3 = m * mg_q9 >> 9
             lp1 += (a3 - lp1) * k_lp >> 12
@@ -501,9 +511,7 @@ class Detector:
         gx = (sum_x + half) // n
         gy = (sum_y + half) // n
         gz = (sum_z + half) // n
-        turn = gx - self.gx2 if gx > self.gx2 else self.gx2 - gx
-        turn += gy - self.gy2 if gy > self.gy2 else self.gy2 - gy
-        turn += gz - self.gz2 if gz > self.gz2 else self.gz2 - gz
+        turn = apart(gx, gy, gz, self.gx2, self.gy2, self.gz2)
         self.gx2 = self.gx1
         self.gy2 = self.gy1
         self.gz2 = self.gz1
@@ -597,9 +605,8 @@ class Detector:
         if self.run_n <= 3:
             return 0
         last = self.run_n - 1
-        moved = self.pend_gx[last] - self.pend_gx[1] if self.pend_gx[last] > self.pend_gx[1] else self.pend_gx[1] - self.pend_gx[last]
-        moved += self.pend_gy[last] - self.pend_gy[1] if self.pend_gy[last] > self.pend_gy[1] else self.pend_gy[1] - self.pend_gy[last]
-        moved += self.pend_gz[last] - self.pend_gz[1] if self.pend_gz[last] > self.pend_gz[1] else self.pend_gz[1] - self.pend_gz[last]
+        moved = apart(self.pend_gx[last], self.pend_gy[last], self.pend_gz[last],
+                      self.pend_gx[1], self.pend_gy[1], self.pend_gz[1])
         if moved * (self.mg_q9 >> 3) >> 9 <= POSTURE_MG:
             return 0
         return self.wanders(POSTURE_WANDER_EIGHTHS)

@@ -174,6 +174,14 @@ cpdef long long aged(long long pos, long long spm, long long floor) noexcept nog
     return pos - spm if pos - spm > floor else floor
 
 
+cpdef long long apart(long long ax, long long ay, long long az, long long bx, long long by, long long bz) noexcept nogil:
+    """How far two mean vectors lie apart, |ax - bx| + |ay - by| + |az - bz| (per pending peak)."""
+    cdef long long d = ax - bx if ax > bx else bx - ax
+    d += ay - by if ay > by else by - ay
+    d += az - bz if az > bz else bz - az
+    return d
+
+
 cpdef long long root_below(long long v, long long r) noexcept nogil:
     """floor(sqrt(v)) by Newton's method from r >= sqrt(v), v >= 0 (per pending peak, not per sample)."""
     cdef long long r_next
@@ -405,7 +413,9 @@ cdef class Detector:
                 sum_x += x
                 sum_y += y
                 sum_z += z
-                q = m - one_g if m < 2 * one_g else one_g
+                q = m - one_g
+                if q > one_g:
+                    q = one_g
                 sum_q += q * q >> kq
                 a3 = m * mg_q9 >> 9
                 lp1 += (a3 - lp1) * k_lp >> 12
@@ -543,9 +553,7 @@ cdef class Detector:
         cdef long long gx = floordiv(sum_x + half, n)
         cdef long long gy = floordiv(sum_y + half, n)
         cdef long long gz = floordiv(sum_z + half, n)
-        cdef long long turn = gx - self.gx2 if gx > self.gx2 else self.gx2 - gx
-        turn += gy - self.gy2 if gy > self.gy2 else self.gy2 - gy
-        turn += gz - self.gz2 if gz > self.gz2 else self.gz2 - gz
+        cdef long long turn = apart(gx, gy, gz, self.gx2, self.gy2, self.gz2)
         self.gx2 = self.gx1
         self.gy2 = self.gy1
         self.gz2 = self.gz1
@@ -643,9 +651,8 @@ cdef class Detector:
         if self.run_n <= 3:
             return 0
         cdef Py_ssize_t last = self.run_n - 1
-        cdef long long moved = self.pend_gx[last] - self.pend_gx[1] if self.pend_gx[last] > self.pend_gx[1] else self.pend_gx[1] - self.pend_gx[last]
-        moved += self.pend_gy[last] - self.pend_gy[1] if self.pend_gy[last] > self.pend_gy[1] else self.pend_gy[1] - self.pend_gy[last]
-        moved += self.pend_gz[last] - self.pend_gz[1] if self.pend_gz[last] > self.pend_gz[1] else self.pend_gz[1] - self.pend_gz[last]
+        cdef long long moved = apart(self.pend_gx[last], self.pend_gy[last], self.pend_gz[last],
+                                     self.pend_gx[1], self.pend_gy[1], self.pend_gz[1])
         if moved * (self.mg_q9 >> 3) >> 9 <= POSTURE_MG:
             return 0
         return self.wanders(POSTURE_WANDER_EIGHTHS)
