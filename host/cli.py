@@ -126,9 +126,12 @@ def cmd_eval(args):
         raise recording.RecordingError(f"--phases {args.phases}: need at least one")
     phases = [i / args.phases for i in range(args.phases)]
     rows = []
+    failed = set()
     for path, phase, result, error in map_recordings(paths, rate_mhz, args.engine, args.jobs, phases):
         if error:
-            print(f"walkdose: {error}", file=sys.stderr)
+            if path not in failed:  # a bad file fails the same way at every phase: say so once
+                print(f"walkdose: {error}", file=sys.stderr)
+            failed.add(path)
             continue
         with open(recording.truth_path(path)) as fh:
             truth = json.load(fh)

@@ -119,6 +119,17 @@ def test_a_phase_moves_no_step_off_the_recording_clock(tmp_path, phase):
     assert np.abs(shifted - at_zero).max() <= 0.010 + 1e-9
 
 
+def test_eval_over_phases_names_a_bad_file_once_and_scores_the_rest(tmp_path):
+    (tmp_path / "bad.csv").write_text("t,x,y,z\n0,0,0,nan\n0.02,0,0,1\n")
+    (tmp_path / "bad.truth.json").write_text('{"steps": 0}')
+    (tmp_path / "good.csv").write_text(open(SHIPPED).read())
+    (tmp_path / "good.truth.json").write_text(open(SHIPPED[:-4] + ".truth.json").read())
+    out = walkdose("eval", str(tmp_path), "--json", "--phases", "2")
+    assert out.returncode == 1
+    assert out.stderr.count("bad.csv") == 1 and "NaN" in out.stderr
+    assert sorted(r["phase"] for r in json.loads(out.stdout)["files"]) == [0.0, 0.5]
+
+
 def test_eval_refuses_zero_phases():
     out = walkdose("eval", os.path.join(REPO, "recordings"), "--phases", "0")
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "--phases 0" in out.stderr
