@@ -80,6 +80,10 @@ BACKFILL_MAX = const(8)  # peaks looked back at, at most
 # alone, or on the trough's dip along gravity, did better at 50 Hz but lost back-pocket walks at 25 and 100 Hz.
 ARM_EIGHTHS = const(3)  # sideways over 3/8 of the trough depth: combing (median 5/8), brushing; walks ~1/8
 TURN_MIN_MG = const(100)  # ... while gravity moves over 100 mg per stride: combing ~470, walks ~25-130
+# Brushing teeth strokes the hand sideways by more than the whole trough depth (8-24/8) while the wrist turns only
+# 60-100 mg per stride; phones in pockets and the lower back reach 7/8 sideways, but they turn less or swing less.
+ARM_HIGH_EIGHTHS = const(8)
+TURN_HIGH_MG = const(50)
 # A rhythm turning the wrist over TURN_WIDE_MG per stride is arm work from ARM_WIDE_EIGHTHS/8 sideways on, if in most
 # of its intervals the dynamic acceleration across gravity (variance of the vector minus variance of |a|) is at
 # least ACROSS_EIGHTHS/8 of that along it (variance of |a|): combing, brushing, pouring (side 2-3/8, turn 400-1300)
@@ -112,6 +116,14 @@ N_FLAT = const(7)
 # "Accuracy"): 675 mg loses 13 more steps of the mixed wrist recording's short walks, 900-1125 mg none.
 POSTURE_MG = const(900)
 POSTURE_WANDER_EIGHTHS = const(2)
+# Eating, pouring and getting out of bed can pass every check above for a few troughs, turning the wrist as a short
+# walk around a house does, and end within a few steps. A walk whose rhythm turned the wrist over TRIAL_TURN_MG per
+# stride by its confirmation is on trial: its steps are held until it has TRIAL_STEPS of them, and forgotten (as if
+# the checks had rejected them) if it ends sooner. A steadier wrist, a pocket or the lower back count from N_CONFIRM
+# steps, as HUNT counted walking with no minimum length. Chosen on all public sets together (README, "Accuracy"):
+# the mixed wrist recording loses three 5-step stretches that turned 475-960 mg, the sets with step truth nothing.
+TRIAL_TURN_MG = const(300)
+TRIAL_STEPS = const(8)
 BOUT_MIN_MS = const(10000)
 BOUT_GAP_MS = const(3000)
 
@@ -215,7 +227,8 @@ class Detector:
         self.m_n = max(1, samples_for_ms(JERK_MS, rate_mhz))
         self.m_ring = array("i", [0] * self.m_n)
         # A minute is reported this long after it ends: a rhythm still being confirmed, and the interval
-        # before its first step, can reach back this far (back-filled steps stop short of a reported minute).
+        # before its first step, can reach back this far (back-filled steps stop short of a reported minute); so can
+        # the steps of a walk on trial, held over at most TRIAL_STEPS - 1 intervals (under 9 d_max).
         self.lag = (N_CONFIRM_SLOW + 2) * self.d_max
         self.events = array("i", [0] * (EV_CAP * EV_WORDS))
         self.n_events = 0
@@ -237,6 +250,9 @@ class Detector:
         # newest first, hidden ones included.
         self.recent = array("i", [0] * (N_CONFIRM_SLOW + BACKFILL_MAX))
         self.backfilled = array("i", [0] * (2 * BACKFILL_MAX))
+        # The steps of a walk on trial and their intervals, held until it has TRIAL_STEPS.
+        self.trial_at = array("i", [0] * TRIAL_STEPS)
+        self.trial_d = array("i", [0] * TRIAL_STEPS)
         self.reset()
 
     def reset(self):
@@ -282,6 +298,8 @@ class Detector:
         self.d_step16 = 0  # d_step in 1/16 samples: the tracker; d_step is it rounded
         self.run_n = 0
         self.walking = 0
+        self.trial = 0
+        self.trial_n = 0
         self.seg_start = 0
         self.seg_end = 0
         self.seg_steps = 0
@@ -540,7 +558,7 @@ class Detector:
         self.d_prev = d
         # Three troughs hold no stride-to-stride turn for arm_work, so a resumed rhythm that moves sideways like arm work
         # (brushing teeth after a false walk) waits for N_CONFIRM and the whole check.
-        need = N_RESUME if self.bout_steps and self.pend[0] - self.bout_end <= self.bout_gap and not self.sideways() else N_CONFIRM
+        need = N_RESUME if self.bout_steps and self.pend[0] - self.bout_end <= self.bout_gap and not self.side_over(ARM_EIGHTHS) else N_CONFIRM
         if need == N_CONFIRM and N_CONFIRM <= self.run_n < N_FLAT and (self.flat() or self.posture_change()):
             need = N_FLAT
         if self.run_n == N_CONFIRM_SLOW or (self.run_n >= need and at - self.pend[0] <= self.d_slow * (self.run_n - 1)):
@@ -552,15 +570,16 @@ class Detector:
 
     def arm_work(self):
         """The pending rhythm moves the wrist sideways (over ARM_EIGHTHS/8 of its depth) while turning it (over
-        TURN_MIN_MG per stride); or, turning over TURN_WIDE_MG, sideways over ARM_WIDE_EIGHTHS/8 with most of its
-        intervals moving across gravity (ACROSS_EIGHTHS). The first peak's interval may hold the stillness before
-        the rhythm and is left out; the turns of the first two compare with intervals before it and are left out too."""
+        TURN_MIN_MG per stride), or over ARM_HIGH_EIGHTHS/8 turning over TURN_HIGH_MG; or, turning over
+        TURN_WIDE_MG, sideways over ARM_WIDE_EIGHTHS/8 with most of its intervals moving across gravity
+        (ACROSS_EIGHTHS)."""
         if self.run_n <= 3:
             return 0
-        turn = self.run_sum(self.pend_turn, 3)
-        if self.sideways() and turn > TURN_MIN_MG * (self.run_n - 3):
+        if self.turned(TURN_MIN_MG) and self.side_over(ARM_EIGHTHS):
             return 1
-        if turn <= TURN_WIDE_MG * (self.run_n - 3) or self.run_sum(self.pend_side, 1) * 8 <= self.run_sum(self.pend_depth, 1) * ARM_WIDE_EIGHTHS:
+        if self.turned(TURN_HIGH_MG) and self.side_over(ARM_HIGH_EIGHTHS):
+            return 1
+        if not self.turned(TURN_WIDE_MG) or not self.side_over(ARM_WIDE_EIGHTHS):
             return 0
         across = 0
         for k in range(1, self.run_n):
@@ -568,9 +587,15 @@ class Detector:
                 across += 1
         return 1 if across * 2 > self.run_n - 1 else 0
 
-    def sideways(self):
-        """The pending rhythm moves the wrist sideways over ARM_EIGHTHS/8 of its trough depth (see arm_work)."""
-        return 1 if self.run_sum(self.pend_side, 1) * 8 > self.run_sum(self.pend_depth, 1) * ARM_EIGHTHS else 0
+    def side_over(self, eighths):
+        """The pending rhythm moves the wrist sideways over eighths/8 of its trough depth. The first peak's interval
+        may hold the stillness before the rhythm and is left out."""
+        return 1 if self.run_sum(self.pend_side, 1) * 8 > self.run_sum(self.pend_depth, 1) * eighths else 0
+
+    def turned(self, turn_mg):
+        """The pending rhythm (run_n > 3) turns the wrist over turn_mg per stride. The turns of the first two peaks
+        compare with intervals before the rhythm and are left out."""
+        return 1 if self.run_sum(self.pend_turn, 3) > turn_mg * (self.run_n - 3) else 0
 
     def vehicle_like(self):
         """The pending rhythm is shallow (mean trough depth under SHALLOW_MG) and wanders by WANDER_EIGHTHS."""
@@ -644,6 +669,7 @@ class Detector:
             first_d = pend[0]  # walking already when the detector started: the stretch starts at sample 0
         self.walking = 1
         self.seg_steps = 0
+        self.trial = 1 if self.run_n > 3 and self.turned(TRIAL_TURN_MG) else 0
         self.d_step = (pend[self.run_n - 1] - pend[0]) // (self.run_n - 1)
         self.d_step16 = self.d_step << 4
         n_back = self.backfill(first_d)
@@ -714,9 +740,24 @@ class Detector:
         self.d_step = (self.d_step16 + 8) >> 4
 
     def count_step(self, at, d):
-        self.emit(EV_STEP, self.minute, at, 0, 0, 0)
+        """A step of the current walk: counted at once, or held while the walk is on trial."""
         self.seg_end = at
         self.seg_steps += 1
+        if not self.trial:
+            self.tally(at, d)
+            return
+        self.trial_at[self.trial_n] = at
+        self.trial_d[self.trial_n] = d
+        self.trial_n += 1
+        if self.trial_n == TRIAL_STEPS:
+            self.trial = 0
+            self.trial_n = 0
+            for k in range(TRIAL_STEPS):
+                self.tally(self.trial_at[k], self.trial_d[k])
+
+    def tally(self, at, d):
+        """Count a step at `at` whose interval d began in this minute or the previous one."""
+        self.emit(EV_STEP, self.minute, at, 0, 0, 0)
         if at < 0:
             self.prev_steps += 1
         else:
@@ -731,8 +772,13 @@ class Detector:
             self.cur_walk += at
 
     def end_walk(self):
-        """The current stretch of walking is over: report it and grow or close the bout."""
+        """The current stretch of walking is over: report it and grow or close the bout; or forget it, on trial."""
         self.walking = 0
+        if self.trial:
+            self.trial = 0
+            self.trial_n = 0
+            self.veto_pos = self.seg_end
+            return
         self.emit(EV_WALK, self.minute, self.seg_start, self.seg_end, self.seg_steps, 0)
         if self.bout_steps and self.seg_start - self.bout_end <= self.bout_gap:
             self.bout_end = self.seg_end
@@ -790,6 +836,8 @@ class Detector:
         self.bout_end = aged(self.bout_end, spm, POS_FLOOR)
         for k in range(self.run_n):
             self.pend[k] = aged(self.pend[k], spm, POS_FLOOR)
+        for k in range(self.trial_n):
+            self.trial_at[k] = aged(self.trial_at[k], spm, POS_FLOOR)
         for k in range(self.recent_n):
             self.recent[k] = aged(self.recent[k], spm, POS_FLOOR)
         self.veto_pos = aged(self.veto_pos, spm, POS_FLOOR)

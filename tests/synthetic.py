@@ -62,3 +62,14 @@ def rising(seconds, rate_hz, cadence_spm, turn_deg, seed=0):
     out[:, 0] += a * np.cos(angle)
     out[:, 2] += a * np.sin(angle)
     return out
+
+
+def turning(g, rate_hz, deg_per_s):
+    """The signal g on a wrist that turns steadily about the y axis, deg_per_s from its first sample on: a hand
+    reaching, lifting or pouring while its owner steps."""
+    angle = np.radians(deg_per_s) * np.arange(len(g)) / rate_hz
+    c, s = np.cos(angle), np.sin(angle)
+    out = g.copy()
+    out[:, 0] = c * g[:, 0] - s * g[:, 2]
+    out[:, 2] = s * g[:, 0] + c * g[:, 2]
+    return out

@@ -6,7 +6,7 @@ from walkdose import replay
 from walkdose.recording import DEVICE_RATES_MHZ
 from walkdose.firmware import detector as spec
 
-from synthetic import brushing, concat, rising, still, to_counts, walking
+from synthetic import brushing, concat, rising, still, to_counts, turning, walking
 
 
 def run(g, rate_mhz, counts_per_g=4096):
@@ -142,6 +142,38 @@ def test_a_wandering_rhythm_while_gravity_turns_needs_seven_troughs(rate_mhz):
     assert steps(0, 6) == 6
     assert steps(90, 6) == 0
     assert steps(90, 8) == steps(0, 8) >= 8
+
+
+@pytest.mark.parametrize("rate_mhz", DEVICE_RATES_MHZ)
+def test_a_short_walk_turning_the_wrist_counts_once_it_reaches_eight_steps(rate_mhz):
+    # Steps at 110/min while the wrist turns 30 degrees a second (about 600 mg per stride): five to seven of them are
+    # a walk on trial that ends too soon (eating, pouring, getting out of bed look alike), so nothing counts; from
+    # TRIAL_STEPS (8) on every step counts, the held ones included. Turning 10 degrees a second (under 300 mg per
+    # stride), or not at all, six steps count as before.
+    rate_hz = rate_mhz / 1000
+
+    def steps(n, deg_per_s):
+        g = turning(walking(n * 60 / 110, rate_hz, 110), rate_hz, deg_per_s)
+        return run(concat(still(5, rate_hz), g, still(5, rate_hz)), rate_mhz)
+
+    for n in (5, 6, 7):
+        dropped = steps(n, 30)
+        assert dropped["steps"] == 0 and dropped["walking"] == [] and dropped["walking_s"] == 0
+    assert [steps(n, 30)["steps"] for n in (8, 9, 20)] == [8, 9, 20]
+    assert steps(6, 10)["steps"] == steps(6, 0)["steps"] == 6
+
+
+@pytest.mark.parametrize("rate_mhz", DEVICE_RATES_MHZ)
+def test_a_walk_on_trial_across_a_minute_boundary_counts_its_steps_in_the_minute_they_fell(rate_mhz):
+    # A turning walk of 12 steps from 55.8 s: seven are held past the minute's end and counted once the eighth
+    # comes at 60.3 s, each in the minute it fell in (the previous minute is reported only `lag` later).
+    rate_hz = rate_mhz / 1000
+    g = turning(walking(12 * 60 / 110, rate_hz, 110), rate_hz, 30)
+    result = run(concat(still(56, rate_hz), g, still(10, rate_hz)), rate_mhz)
+    before = sum(1 for t in result["step_times"] if t < 60)
+    assert result["steps"] == 12 and before == 7
+    assert [m["steps"] for m in result["minutes"]] == [before, 12 - before]
+    assert sum(m["walk_s"] for m in result["minutes"]) == pytest.approx(result["walking_s"], abs=1)
 
 
 @pytest.mark.parametrize("rate_mhz", DEVICE_RATES_MHZ)

@@ -9,7 +9,7 @@ import numpy as np
 from walkdose import recording, replay
 
 from conftest import REPO
-from synthetic import concat, still, to_counts, walking
+from synthetic import concat, still, to_counts, turning, walking
 
 SHIPPED = os.path.join(REPO, "recordings", "Samsung_Jamie_Hard_InHand_1.csv")
 
@@ -43,13 +43,15 @@ def test_shipped_recording_runs_heap_locked_and_agrees_with_cpython(micropython,
 
 
 def test_long_mixed_signal_runs_heap_locked(micropython, tmp_path):
-    # 25 minutes of walking, standing, fast and slow walking at 104 Hz: every event kind and many rollovers.
+    # 26 minutes of walking, standing, fast and slow walking at 104 Hz: every event kind and many rollovers; and
+    # walks on trial (the wrist turning), six steps dropped and 55 held and then counted.
     g = concat(still(120, 104), walking(300, 104, 115), still(200, 104), walking(400, 104, 65, seed=3),
-               still(100, 104), walking(380, 104, 150, seed=4))
+               still(100, 104), walking(380, 104, 150, seed=4), turning(walking(6 * 60 / 110, 104, 110), 104, 30),
+               still(10, 104), turning(walking(30, 104, 110), 104, 30), still(20, 104))
     counts = to_counts(g)
     samples, steps, minutes = run_locked(micropython, counts, 104000, tmp_path)
-    assert samples == len(counts) and minutes == 25
-    assert abs(steps - (575 + 433 + 950)) <= 10
+    assert samples == len(counts) and minutes == 27  # the last one partly
+    assert abs(steps - (575 + 433 + 950 + 55)) <= 10
 
 
 def test_detector_cross_compiles_for_every_board_architecture(tmp_path):

@@ -16,7 +16,7 @@ from walkdose.firmware import detector as spec
 from walkdose.recording import DEVICE_RATES_MHZ, load_counts
 
 from conftest import PUBLIC, REPO
-from synthetic import concat, still, to_counts, walking
+from synthetic import concat, still, to_counts, turning, walking
 
 SCALES = (2048, 4096, 8192, 16384)
 # Two of each public set: walking at the wrist, driving, lower back, phones, and wrist gestures that are not steps.
@@ -161,6 +161,13 @@ def walk_with_pauses(rate_hz):
                             walking(40, rate_hz, 96, amplitude_g=0.2, seed=2), still(30, rate_hz)))
 
 
+def turning_walks(rate_hz):
+    """Walks on trial: six steps dropped, then twenty held and counted across a minute's end."""
+    return to_counts(concat(still(5, rate_hz), turning(walking(6 * 60 / 110, rate_hz, 110), rate_hz, 30),
+                            still(48, rate_hz), turning(walking(20 * 60 / 110, rate_hz, 110), rate_hz, 30),
+                            still(10, rate_hz)))
+
+
 def saturated_shaking(rate_hz):
     n = int(90 * rate_hz)
     t = np.arange(n) / rate_hz
@@ -174,6 +181,7 @@ def saturated_shaking(rate_hz):
     (12500, 2048, walk_with_pauses),
     (104000, 16384, walk_with_pauses),
     (52000, 4096, saturated_shaking),
+    (26000, 8192, turning_walks),
 ])
 def test_micropython_agrees_on_fixed_signals(rate_mhz, counts_per_g, make):
     counts = make(rate_mhz / 1000.0)
