@@ -99,9 +99,12 @@ cpdef enum:
     ARM_EIGHTHS = 3  # sideways over 3/8 of the trough depth: combing (median 5/8), brushing; walks ~1/8
     TURN_MIN_MG = 100  # ... while gravity moves over 100 mg per stride: combing ~470, walks ~25-130
     # Brushing teeth strokes the hand sideways by more than the whole trough depth (8-24/8) while the wrist turns only
-    # 60-100 mg per stride; phones in pockets and the lower back reach 7/8 sideways, but they turn less or swing less.
+    # 60-100 mg per stride; at 50 Hz walks stay under it (back pocket: 90 % under 5.5/8). Walks' sideways share grows
+    # as the rate falls (back pocket's median 3.6, 4.7 and 8/8 at 50, 25 and 12.5 Hz) and brushing's hardly, so below
+    # ARM_HIGH_RATE_MHZ the limit grows with ARM_HIGH_RATE_MHZ / rate (README, "Accuracy").
     ARM_HIGH_EIGHTHS = 8
     TURN_HIGH_MG = 50
+    ARM_HIGH_RATE_MHZ = 50000
     # A rhythm turning the wrist over TURN_WIDE_MG per stride is arm work from ARM_WIDE_EIGHTHS/8 sideways on, if in most
     # of its intervals the dynamic acceleration across gravity (variance of the vector minus variance of |a|) is at
     # least ACROSS_EIGHTHS/8 of that along it (variance of |a|): combing, brushing, pouring (side 2-3/8, turn 400-1300)
@@ -221,7 +224,7 @@ cpdef int pace_of(long long steps, long long walk_samples, long long spm) noexce
 # raises): C return codes carry the error out of the nogil loop at no cost per call.
 cdef class Detector:
     cdef readonly long long rate_mhz, counts_per_g, spm, mg_q9, k_lp, kb, ka, thr_min
-    cdef readonly long long d_min, d_max, bout_min, bout_gap, d_slow, lag, quantum16, m_n, kq
+    cdef readonly long long d_min, d_max, bout_min, bout_gap, d_slow, lag, quantum16, m_n, kq, arm_high
     cdef readonly int[::1] events, m_ring
     cdef readonly int n_events
     cdef readonly int[::1] pend, pend_depth, pend_side, pend_turn, pend_wander, pend_gx, pend_gy, pend_gz, pend_vm, pend_vx
@@ -251,6 +254,7 @@ cdef class Detector:
         self.bout_min = samples_for_ms(BOUT_MIN_MS, rate_mhz)
         self.bout_gap = samples_for_ms(BOUT_GAP_MS, rate_mhz)
         self.d_slow = samples_for_ms(SLOW_STEP_MS, rate_mhz)
+        self.arm_high = max(ARM_HIGH_EIGHTHS, ARM_HIGH_EIGHTHS * ARM_HIGH_RATE_MHZ // rate_mhz)
         self.quantum16 = samples_for_ms(STEP_QUANTUM_MS * 16, rate_mhz)  # in 1/16 samples
         # (|a| - 1 g)^2, |a| - 1 g clamped to +/-1 g, is summed >> kq: at most 2^13 per sample, 2^26 over a minute at 104 Hz.
         self.kq = 7
@@ -613,14 +617,14 @@ cdef class Detector:
 
     cdef int arm_work(self) except -1 nogil:
         """The pending rhythm moves the wrist sideways (over ARM_EIGHTHS/8 of its depth) while turning it (over
-        TURN_MIN_MG per stride), or over ARM_HIGH_EIGHTHS/8 turning over TURN_HIGH_MG; or, turning over
+        TURN_MIN_MG per stride), or over arm_high/8 (ARM_HIGH_EIGHTHS) turning over TURN_HIGH_MG; or, turning over
         TURN_WIDE_MG, sideways over ARM_WIDE_EIGHTHS/8 with most of its intervals moving across gravity
         (ACROSS_EIGHTHS)."""
         if self.run_n <= 3:
             return 0
         if self.turned(TURN_MIN_MG) and self.side_over(ARM_EIGHTHS):
             return 1
-        if self.turned(TURN_HIGH_MG) and self.side_over(ARM_HIGH_EIGHTHS):
+        if self.turned(TURN_HIGH_MG) and self.side_over(self.arm_high):
             return 1
         if not self.turned(TURN_WIDE_MG) or not self.side_over(ARM_WIDE_EIGHTHS):
             return 0

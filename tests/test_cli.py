@@ -142,14 +142,31 @@ def test_eval_on_truong_lowerback_meets_the_targets():
     assert total["step_mape_pct"] <= 5.0 and total["walk_time_mape_pct"] <= 8.0
 
 
+def test_eval_on_espruino_wrist_and_oxford_phone_meet_the_targets():
+    # The wrist walks' step MAPE (<= 8 %) and wrong steps per hour on its still and mixed recordings (<= 20), and
+    # the phone walks' step MAPE (<= 3 %), at the default 50 Hz.
+    wrist = json.loads(walkdose("eval", public_set("espruino-wrist"), "--json", "--jobs", "2").stdout)["table"][-1]
+    assert wrist["step_mape_pct"] <= 8.0 and wrist["wrong_steps_per_hour"] <= 20.0
+    phone = json.loads(walkdose("eval", public_set("oxford-phone"), "--json", "--jobs", "2").stdout)["table"][-1]
+    assert phone["step_mape_pct"] <= 3.0
+
+
+@pytest.mark.parametrize("rate", ("12.5", "25"))
+def test_eval_on_oxford_phone_meets_its_target_below_50_hz_too(rate):
+    # Phones' sideways motion grows against their trough depth as the rate falls; with the brushing clause's
+    # limit fixed at 50 Hz's 8/8, back-pocket walks broke at 12.5 Hz (oxford 3.7 %, its back pocket 16.8 %).
+    report = json.loads(walkdose("eval", public_set("oxford-phone"), "--json", "--rate", rate, "--jobs", "2").stdout)
+    assert report["table"][-1]["step_mape_pct"] <= 3.0
+
+
 def test_eval_on_hmp_wrist_keeps_arm_work_and_bed_transitions_out_and_walks_in():
-    # Truth: no walking in brushing, combing, eating, pouring, telephone, bed and chair trials. At 50 Hz they were
-    # 3.4 % walking before the wide arm-work check and the posture wait, 1.2-1.9 % with them over four sampling
-    # phases (README, "Accuracy"); the target of 1 % is not met. The Walk trials (no truth per step; short trials
-    # that start and end standing) must still count most of their time.
+    # Truth: no walking in brushing, combing, eating, pouring, telephone, bed and chair trials: the target is 1 % of
+    # their time. At 50 Hz they were 3.4 % walking before the wide arm-work check and the posture wait, 1.2 % with
+    # them, 0.75 % with the brushing clause and the trial of short turning walks (README, "Accuracy"). The Walk
+    # trials (no truth per step; short trials that start and end standing) must still count most of their time.
     folder = public_set("hmp-wrist")
     out = walkdose("eval", folder, "--json", "--jobs", "2")
     report = json.loads(out.stdout)
-    assert report["table"][-1]["non_walking_time_pct"] <= 2.0
+    assert report["table"][-1]["non_walking_time_pct"] <= 1.0
     walks = [r for r in report["files"] if os.path.basename(r["file"]).startswith("Walk_")]
     assert sum(r["found_walking_s"] for r in walks) >= 0.8 * sum(r["duration_s"] for r in walks)

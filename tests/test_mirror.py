@@ -26,7 +26,7 @@ PUBLIC_PICKS = ("espruino-wrist/HughB-walk-1834.csv", "espruino-wrist/HughB-driv
                 "hmp-wrist/Brush_teeth_2011-04-11-13-28-18-brush_teeth-f1.csv",
                 "hmp-wrist/Brush_teeth_2011-05-30-08-35-11-brush_teeth-f1.csv")
 CONFIG = ("rate_mhz", "counts_per_g", "spm", "mg_q9", "k_lp", "kb", "ka", "thr_min", "d_min", "d_max", "bout_min",
-          "bout_gap", "d_slow", "lag")
+          "bout_gap", "d_slow", "lag", "arm_high")
 # Every integer the spec keeps between feed() calls, read off the spec itself: a field added to the firmware
 # and forgotten in the mirror fails here by name.
 STATE = tuple(sorted(name for name, value in vars(spec.Detector(50000, 4096)).items()
