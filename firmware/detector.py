@@ -1,8 +1,9 @@
 """Walking detector: int16 accelerometer samples in; steps, walking segments, bouts and minute records out.
 
-This file is the specification of what walkdose counts; host/detector.pyx mirrors it line for line with the
-same names. Integers only, every per-sample intermediate within +/-2^29 (31-bit small ints on the boards),
-no allocation after __init__. It knows nothing of I2C, clocks, files or serial links.
+This file is the specification of what walkdose counts, and the only detector: MicroPython runs it on the boards and
+Cython compiles it for the host (host/detector.pxd types it). Integers only, every per-sample intermediate within
++/-2^29 (31-bit small ints on the boards), no allocation after __init__. It knows nothing of I2C, clocks, files or
+serial links. Why each rule exists, and the measurements behind every constant: docs/detector.md.
 
 Time is (minute, pos): `minute` counts detector minutes since start, `pos` is the sample index inside it.
 Every stored position is relative to the start of the current minute and is shifted back by one minute at
@@ -36,104 +37,49 @@ PACE_NONE = const(0)
 PACE_SLOW = const(1)
 PACE_MODERATE = const(2)
 PACE_BRISK = const(3)
-MODERATE_FROM_SPM = const(100)
-BRISK_FROM_SPM = const(120)
+MODERATE_FROM_SPM = const(100)  # steps/min
+BRISK_FROM_SPM = const(120)  # steps/min
 
-# Signal chain, chosen on all public sets together (README, "Accuracy"): |a| -> two-pole low-pass ->
-# depth below a slow baseline (hp) -> its peaks, i.e. acceleration troughs, found with a hysteresis that
-# follows the recent mean |motion| -> a regular rhythm of them -> steps. Troughs, because on the wrist the
-# tallest acceleration peak comes once per stride (arm swing) while troughs come once per step.
-# Keeps the step rhythm and drops the jitter of hand and vehicle. Nominal: lowpass_q12's w/(1+w) puts each pole's
-# true cutoff at 2.55 Hz at 50 Hz (1.83 at 12.5, 2.75 at 100), which the settings were chosen with (README,
-# "Rate dependence").
-LP_CUTOFF_MHZ = const(3000)
-BASELINE_TAU_MS = const(640)  # removes gravity and posture; passes 1 Hz (60 steps/min)
-LEVEL_TAU_MS = const(1280)  # time constant of the mean |dynamic acceleration| the threshold follows
-THR_MIN_MG = const(25)  # a trough shallower than this is never a step (typing, vibration)
-SWING_EIGHTHS = const(2)  # hysteresis: THR_MIN_MG plus 2/8 of the recent mean |motion| between turns
-STEP_MIN_MS = const(270)  # 222 steps/min: troughs no further apart are one movement (the deepest one counts)
-STEP_MAX_MS = const(1250)  # 48 steps/min: slower is not a gait (counts walking down to ~60 steps/min)
-N_CONFIRM = const(5)  # steps in a regular rhythm before any of them count
-N_RESUME = const(3)  # ... within BOUT_GAP_MS of earlier walking (a turn, a door, a kerb), unless it moves sideways
-N_CONFIRM_SLOW = const(8)  # ... when the rhythm is slower than SLOW_STEP_MS: vehicles and gestures sway slowly
-SLOW_STEP_MS = const(750)  # 80 steps/min
-REGULAR_EIGHTHS = const(3)  # consecutive step intervals differ by at most 3/8 while a rhythm starts
-DOUBLE_FROM_EIGHTHS = const(13)  # while walking, an interval of 13/8..19/8 of the step interval is two steps
-DOUBLE_TO_EIGHTHS = const(19)  # ... even past STEP_MAX_MS: a slow walker's missed step must not end the walk
-# While walking, the step interval moves a quarter of the way to each new interval in whole STEP_QUANTUM_MS,
-# rounded down: it follows the walker's shorter intervals at once and longer ones from 4 quanta (80 ms) on, the
-# same at every rate (in whole samples that was 320 ms at 12.5 Hz and 40 ms at 100 Hz; README, "Rate dependence").
-STEP_QUANTUM_MS = const(20)
-# A walk starting with the arm settling shows only every other step (the stride) until its rhythm is confirmed.
-# At confirmation, the uncounted peaks just before the rhythm that continue its cadence (each interval within
-# REGULAR_EIGHTHS/8 of the step interval, or 13/8..19/8 of it holding a hidden step) are counted too, if there
-# are at least BACKFILL_MIN of them: one lone peak before a walk is as often a posture shift (lower back).
-BACKFILL_MIN = const(2)
-BACKFILL_MAX = const(8)  # peaks looked back at, at most
-# Arm work (brushing teeth, combing hair, getting into bed) can be as regular as gait but moves the wrist
-# sideways and turns it at once. Running sums of x, y, z and |a| over each interval between step candidates give
-# per peak the sideways motion (mean |a| minus |mean a|) and the turn (how far the mean vector, i.e. gravity, moved
-# since the same arm-swing phase a stride (two intervals) earlier). A rhythm doing both is not confirmed (its
-# oldest peak is dropped and the next peak tries again); once walking, nothing is re-checked. Either alone is not
-# enough: a phone in a back pocket moves sideways without turning, and short walks around a house turn the wrist.
-# Chosen on all public sets together at 12.5, 25, 50 and 100 Hz (README, "Accuracy"); limits on sideways motion
-# alone, or on the trough's dip along gravity, did better at 50 Hz but lost back-pocket walks at 25 and 100 Hz.
-ARM_EIGHTHS = const(3)  # sideways over 3/8 of the trough depth: combing (median 5/8), brushing; walks ~1/8
-TURN_MIN_MG = const(100)  # ... while gravity moves over 100 mg per stride: combing ~470, walks ~25-130
-# Brushing teeth strokes the hand sideways by more than the whole trough depth (8-24/8) while the wrist turns only
-# 60-100 mg per stride; at 50 Hz walks stay under it (back pocket: 90 % under 5.5/8). Walks' sideways share grows
-# as the rate falls (back pocket's median 3.6, 4.7 and 8/8 at 50, 25 and 12.5 Hz) and brushing's hardly, so below
-# ARM_HIGH_RATE_MHZ the limit grows with ARM_HIGH_RATE_MHZ / rate (README, "Accuracy").
-ARM_HIGH_EIGHTHS = const(8)
-TURN_HIGH_MG = const(50)
-ARM_HIGH_RATE_MHZ = const(50000)
-# A rhythm turning the wrist over TURN_WIDE_MG per stride is arm work from ARM_WIDE_EIGHTHS/8 sideways on, if in most
-# of its intervals the dynamic acceleration across gravity (variance of the vector minus variance of |a|) is at
-# least ACROSS_EIGHTHS/8 of that along it (variance of |a|): combing, brushing, pouring (side 2-3/8, turn 400-1300)
-# swing the hand around the wrist; a stair climb with the same side and turn moves the wrist along gravity.
-ARM_WIDE_EIGHTHS = const(2)
-TURN_WIDE_MG = const(200)
-ACROSS_EIGHTHS = const(6)
-# A car's sway can hold a rhythm as regular as gait at the wrist with no sideways motion, but it is shallow and
-# wanders: from stride to stride (interval k against k-2) both the trough depth and the interval's mean |a| move,
-# where a walker repeats them. A shallow rhythm wandering in both is not confirmed. Chosen on all public sets
-# together (README, "Accuracy"); without the depth gate the same test also rejects bed transitions but loses the
-# short walks of wrist recordings.
-SHALLOW_MG = const(80)  # mean trough depth under which a rhythm may be a vehicle: drives 38-95, wrist walks 90-230
-WANDER_EIGHTHS = const(3)  # both move over 3/8 of the depth per stride: drives 2-19/8, walks' medians 0.4-2.6/8
-# A car's heave moves the wrist along gravity only, and holds a gait-like rhythm for a few cycles (the drives'
-# regular runs end after 5-6 troughs). A shallow rhythm whose intervals move sideways under FLAT_SIDE_MG (mean |a|
-# minus |mean a|: horizontal motion under ~90 mg rms) needs N_FLAT regular troughs instead of N_CONFIRM. It is not
-# rejected, so a flat walk (a wrist not swinging, a phone held still) only waits two more steps and then counts
-# all of them. An absolute limit, not a share of the depth: it gives the same counts with every constant moved
-# by a quarter either way at 12.5, 25, 50 and 100 Hz (README, "Accuracy").
-FLAT_SIDE_MG = const(4)  # drives 0.2-2.3 mg; shallow walks and climbs mostly 2-10 mg, so the flattest wait, not fail
-N_FLAT = const(7)
-# Getting up from or lying down on a bed turns the whole body, so the wrist's gravity moves a long way while the
-# rhythm runs, and its troughs come from a sequence of different movements: from stride to stride both the trough
-# depth and the interval's mean |a| move, where a walker repeats them. A rhythm doing both (gravity moved over
-# POSTURE_MG from its second interval to its last, depth and mean |a| each moving over POSTURE_WANDER_EIGHTHS/8 of
-# the depth per stride) waits for N_FLAT regular troughs like a flat one: a walk that starts while the wrist still
-# turns only waits two more steps. Counted bed transitions turned a median 880 (getting up) and 1380 mg (lying
-# down) by confirmation; hmp walks a median 170 mg, 90 % under 360. Chosen on all public sets together (README,
-# "Accuracy"): 675 mg loses 13 more steps of the mixed wrist recording's short walks, 900-1125 mg none.
-POSTURE_MG = const(900)
-POSTURE_WANDER_EIGHTHS = const(2)
-# Eating, pouring and getting out of bed can pass every check above for a few troughs, turning the wrist as a short
-# walk around a house does, and end within a few steps. A walk whose rhythm turned the wrist over TRIAL_TURN_MG per
-# stride by its confirmation is on trial: its steps are held until it has TRIAL_STEPS of them, and forgotten (as if
-# the checks had rejected them) if it ends sooner. A steadier wrist, a pocket or the lower back count from N_CONFIRM
-# steps, as HUNT counted walking with no minimum length. Chosen on all public sets together (README, "Accuracy"):
-# the mixed wrist recording loses three 5-step stretches that turned 475-960 mg, the sets with step truth nothing.
-TRIAL_TURN_MG = const(300)
-TRIAL_STEPS = const(8)
-BOUT_MIN_MS = const(10000)
-BOUT_GAP_MS = const(3000)
-
-# |a| is one Newton step from the |a| of JERK_MS earlier (at least one sample), so it exceeds the true |a| by
-# (its change over JERK_MS)^2 / 2|a|: a jerk term the thresholds were chosen with at 50 Hz. From the previous
-# sample, at 100 Hz, it was a quarter of that: hmp 5.7 % instead of 3.4 % (README, "Rate dependence").
-JERK_MS = const(20)
+# Signal chain: |a| -> two-pole low-pass -> depth below a slow baseline -> its peaks (acceleration troughs, which
+# come once per step where the wrist's tallest peak comes once per stride) -> a regular rhythm of them -> steps.
+LP_CUTOFF_MHZ = const(3000)  # low-pass cutoff, nominal (w/(1+w) per pole): keeps the step rhythm, drops hand jitter
+BASELINE_TAU_MS = const(640)  # baseline time constant: removes gravity and posture, passes 1 Hz (60 steps/min)
+LEVEL_TAU_MS = const(1280)  # time constant of the mean |dynamic acceleration| the hysteresis follows
+THR_MIN_MG = const(25)  # shallowest trough that can be a step: typing and vibration stay below
+SWING_EIGHTHS = const(2)  # hysteresis between turns: THR_MIN_MG plus 2/8 of the recent mean |motion|
+STEP_MIN_MS = const(270)  # troughs no further apart are one movement, the deepest counts (222 steps/min)
+STEP_MAX_MS = const(1250)  # longest step interval: slower is not a gait (48 steps/min)
+N_CONFIRM = const(5)  # troughs of a regular rhythm before any of them count as steps
+N_RESUME = const(3)  # ... within BOUT_GAP_MS of earlier walking (a turn, a door, a kerb)
+N_CONFIRM_SLOW = const(8)  # ... slower than SLOW_STEP_MS: vehicles and gestures sway slowly
+SLOW_STEP_MS = const(750)  # step interval above which a rhythm is slow (80 steps/min)
+REGULAR_EIGHTHS = const(3)  # consecutive intervals of a starting rhythm differ by at most 3/8
+DOUBLE_FROM_EIGHTHS = const(13)  # while walking, an interval of 13/8..19/8 of the step interval holds a hidden step
+DOUBLE_TO_EIGHTHS = const(19)  # ... even past STEP_MAX_MS: a weak step must not end a slow walk
+STEP_QUANTUM_MS = const(20)  # the walker's step interval moves in these steps: the same tracking at every rate
+BACKFILL_MIN = const(2)  # uncounted peaks keeping a new rhythm's cadence that count too (one is often a posture shift)
+BACKFILL_MAX = const(8)  # ... looked back at, at most
+# Arm work (brushing, combing) moves the wrist sideways while turning it; walking does one or the other.
+ARM_EIGHTHS = const(3)  # sideways motion over 3/8 of the trough depth ...
+TURN_MIN_MG = const(100)  # ... while gravity moves over this per stride: arm work
+ARM_HIGH_EIGHTHS = const(8)  # sideways over the whole depth (brushing's strokes) ...
+TURN_HIGH_MG = const(50)  # ... turning over this: arm work too
+ARM_HIGH_RATE_MHZ = const(50000)  # below this rate ARM_HIGH_EIGHTHS grows as rate falls: walks sway more sideways there
+ARM_WIDE_EIGHTHS = const(2)  # sideways over 2/8 ...
+TURN_WIDE_MG = const(200)  # ... turning over this ...
+ACROSS_EIGHTHS = const(6)  # ... with most intervals' motion across gravity >= 6/8 of that along it: the hand circles
+# A car's sway at the wrist can be as regular as gait, but it is shallow and wanders from stride to stride.
+SHALLOW_MG = const(80)  # mean trough depth under which a rhythm may be a vehicle
+WANDER_EIGHTHS = const(3)  # depth and mean |a| both moving over 3/8 of the depth per stride: not a walker
+FLAT_SIDE_MG = const(4)  # shallow and sideways under this per interval: a car's heave, which must last N_FLAT
+N_FLAT = const(7)  # troughs a flat or posture-changing rhythm needs (it waits, it is never rejected)
+POSTURE_MG = const(900)  # gravity moved over this across a rhythm ...
+POSTURE_WANDER_EIGHTHS = const(2)  # ... wandering by 2/8: getting into or out of bed, waits for N_FLAT
+TRIAL_TURN_MG = const(300)  # a new walk turning the wrist over this per stride is on trial ...
+TRIAL_STEPS = const(8)  # ... its steps held until it has this many, forgotten if it ends sooner (eating, pouring)
+BOUT_MIN_MS = const(10000)  # a bout: continuous walking at least this long ...
+BOUT_GAP_MS = const(3000)  # ... with no gap longer than this
+JERK_MS = const(20)  # |a| is one Newton step from |a| this long ago: the same jerk term at every rate
 M_MAX = const(14190)  # |(x, y, z) >> 2| can reach sqrt(3) * 8192; a Newton step from far below overshoots
 A3_Q9_PER_G = const(4096000)  # one g as a3 (mg in Q3: 8000) times 2^9
 # Positions stop ageing here (2^28 samples back, 30 days at 104 Hz): nothing that old still counts, and an
@@ -155,8 +101,10 @@ def shift_for_ms(ms, rate_mhz):
     """The k whose 2^k samples come closest to ms milliseconds: time constant of a shift-only average."""
     target_x1000 = ms * rate_mhz // 1000  # samples x 1000
     k = 0
-    while (1 << (k + 1)) * 1000000 <= target_x1000 * 1414:  # 2^(k+1) <= target * sqrt(2)
+    span_x1000000 = 2000000  # 2^(k+1) samples x 10^6, a variable: a shifted literal is a 32-bit int in C
+    while span_x1000000 <= target_x1000 * 1414:  # 2^(k+1) <= target * sqrt(2)
         k += 1
+        span_x1000000 <<= 1
     return k
 
 

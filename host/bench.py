@@ -1,4 +1,4 @@
-"""`walkdose bench`: how fast the host mirror replays a week, and what the firmware detector costs a board
+"""`walkdose bench`: how fast the compiled detector replays a week, and what the firmware detector costs a board
 (MicroPython instructions and heap bytes per sample). Also the home of the synthetic week it replays."""
 import math
 import os

@@ -106,14 +106,18 @@ def feed_all(det, chunks, rate_mhz, flat_of):
     return events.result()
 
 
-def run_cython(chunks, rate_mhz, counts_per_g):
-    """The host mirror (host/detector.pyx): the firmware's arithmetic in C."""
+def compiled_detector():
+    """The firmware detector compiled by Cython at install (walkdose.detector, typed by host/detector.pxd)."""
     from .detector import Detector
+    return Detector
 
+
+def run_cython(chunks, rate_mhz, counts_per_g):
+    """The firmware detector compiled: the same source, in C."""
     def flat_of(chunk):
         return np.ascontiguousarray(chunk, dtype=np.int16).reshape(-1)
 
-    return feed_all(Detector(rate_mhz, counts_per_g), chunks, rate_mhz, flat_of)
+    return feed_all(compiled_detector()(rate_mhz, counts_per_g), chunks, rate_mhz, flat_of)
 
 
 def run_python(chunks, rate_mhz, counts_per_g):

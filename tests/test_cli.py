@@ -162,7 +162,7 @@ def test_eval_on_oxford_phone_meets_its_target_below_50_hz_too(rate):
 def test_eval_on_hmp_wrist_keeps_arm_work_and_bed_transitions_out_and_walks_in():
     # Truth: no walking in brushing, combing, eating, pouring, telephone, bed and chair trials: the target is 1 % of
     # their time. At 50 Hz they were 3.4 % walking before the wide arm-work check and the posture wait, 1.2 % with
-    # them, 0.75 % with the brushing clause and the trial of short turning walks (README, "Accuracy"). The Walk
+    # them, 0.75 % with the brushing clause and the trial of short turning walks (docs/detector.md, "Accuracy"). The Walk
     # trials (no truth per step; short trials that start and end standing) must still count most of their time.
     folder = public_set("hmp-wrist")
     out = walkdose("eval", folder, "--json", "--jobs", "2")

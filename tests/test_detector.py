@@ -184,15 +184,15 @@ def test_troughs_at_most_270_ms_apart_are_one_movement_at_every_rate(rate_mhz):
     assert (d_min - 1) * 1000000 <= spec.STEP_MIN_MS * rate_mhz < d_min * 1000000
 
 
-@pytest.mark.parametrize("engine", ("spec", "mirror"))
+@pytest.mark.parametrize("engine", ("interpreted", "compiled"))
 @pytest.mark.parametrize("rate_mhz", (100000, 104000))
 def test_magnitude_at_twice_the_rate_is_two_chains_of_the_rate_below(engine, rate_mhz):
     # |a| is one Newton step from the |a| of JERK_MS (20 ms) earlier, and exceeds the true root by a jerk term
     # that grows with the change since then. At 100 Hz the even samples then form exactly the 50 Hz chain, so
     # the same signal has the same |a| (and jerk term) at both rates; from the previous sample it had a quarter.
     from array import array
-    from walkdose.detector import Detector as Mirror
-    make = spec.Detector if engine == "spec" else Mirror
+    from walkdose.detector import Detector as Compiled
+    make = spec.Detector if engine == "interpreted" else Compiled
     counts = to_counts(concat(still(1, 100), brushing(3, 100, 110), walking(3, 100, 120)))
     fast, slow = make(rate_mhz, 4096), make(rate_mhz // 2, 4096)
     for n in (2, 250, 450, len(counts) - len(counts) % 2):  # into the brushing, the walk, its end
@@ -291,9 +291,9 @@ def test_configuration_is_checked():
 def test_feed_refuses_a_range_outside_the_buffer(start, n):
     # On a board feed() reads the buffer through a raw viper pointer: an unchecked range would read past it.
     from array import array
-    from walkdose.detector import Detector as Mirror
+    from walkdose.detector import Detector as Compiled
     flat = array("h", [0] * 30)  # 10 samples
-    for det in (spec.Detector(50000, 4096), Mirror(50000, 4096)):
+    for det in (spec.Detector(50000, 4096), Compiled(50000, 4096)):
         with pytest.raises(IndexError):
             det.feed(flat, start, n)
         assert det.feed(flat, 0, 10) == 10

@@ -1,7 +1,9 @@
-"""The host mirror (host/detector.pyx) against the specification (firmware/detector.py) under CPython and under
-the real MicroPython: the same events, state and replay JSON, byte for byte, on recordings and on generated
-signals at every device rate and scale, fed in batches that split anywhere."""
+"""The three engines of the one detector (firmware/detector.py): compiled by Cython (walkdose.detector), interpreted
+by CPython and by the real MicroPython. The same events, state and replay JSON, byte for byte, on recordings and on
+generated signals at every device rate and scale, fed in batches that split anywhere."""
 import glob
+import importlib.machinery
+import inspect
 import json
 import os
 
@@ -10,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from walkdose import detector as mirror
+from walkdose import detector as compiled
 from walkdose import replay
 from walkdose.firmware import detector as spec
 from walkdose.recording import DEVICE_RATES_MHZ, load_counts
@@ -27,8 +29,8 @@ PUBLIC_PICKS = ("espruino-wrist/HughB-walk-1834.csv", "espruino-wrist/HughB-driv
                 "hmp-wrist/Brush_teeth_2011-05-30-08-35-11-brush_teeth-f1.csv")
 CONFIG = ("rate_mhz", "counts_per_g", "spm", "mg_q9", "k_lp", "kb", "ka", "thr_min", "d_min", "d_max", "bout_min",
           "bout_gap", "d_slow", "lag", "arm_high")
-# Every integer the spec keeps between feed() calls, read off the spec itself: a field added to the firmware
-# and forgotten in the mirror fails here by name.
+# Every integer the detector keeps between feed() calls, read off the interpreted one: a field the .pxd types
+# wrongly (or as a C type too narrow for it) fails here by name.
 STATE = tuple(sorted(name for name, value in vars(spec.Detector(50000, 4096)).items()
                      if isinstance(value, int) and name not in CONFIG))
 
@@ -61,24 +63,30 @@ def python_and_cython_traces(counts, rate_mhz, counts_per_g, batches):
     from array import array
     flat = np.ascontiguousarray(counts, dtype=np.int16).reshape(-1)
     python = feed_in_batches(spec.Detector(rate_mhz, counts_per_g), array("h", flat.tobytes()), batches)
-    cython = feed_in_batches(mirror.Detector(rate_mhz, counts_per_g), flat, batches)
+    cython = feed_in_batches(compiled.Detector(rate_mhz, counts_per_g), flat, batches)
     return python, cython
 
 
-def test_every_constant_of_the_spec_has_the_same_value_in_the_mirror():
-    spec_constants = {name: getattr(spec, name) for name in dir(spec) if name.isupper()}
-    mirror_constants = {name: getattr(mirror, name) for name in dir(mirror) if name.isupper()}
-    assert mirror_constants == spec_constants
+def test_the_fast_engine_is_the_firmware_file_compiled():
+    # No silent fallback to the interpreted detector: the cython engine's module is a C extension, its class has no
+    # instance dict (a cdef class), and its code objects name the firmware's own source file.
+    assert compiled.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+    assert compiled.Detector is not spec.Detector and not inspect.isfunction(compiled.Detector.feed)
+    with pytest.raises(AttributeError):
+        compiled.Detector(50000, 4096).not_a_field = 1
+    source = compiled.Detector.feed.__code__.co_filename
+    assert source.replace(os.sep, "/").endswith("firmware/detector.py"), source
+    assert replay.compiled_detector() is compiled.Detector
 
 
 @pytest.mark.parametrize("rate_mhz", DEVICE_RATES_MHZ + (10000, 200000))
 def test_start_up_arithmetic_is_the_same(rate_mhz):
     for ms in (270, 640, 750, 1250, 1280, 3000, 10000):
-        assert mirror.samples_for_ms(ms, rate_mhz) == spec.samples_for_ms(ms, rate_mhz)
-        assert mirror.shift_for_ms(ms, rate_mhz) == spec.shift_for_ms(ms, rate_mhz)
-    assert mirror.lowpass_q12(spec.LP_CUTOFF_MHZ, rate_mhz) == spec.lowpass_q12(spec.LP_CUTOFF_MHZ, rate_mhz)
+        assert compiled.samples_for_ms(ms, rate_mhz) == spec.samples_for_ms(ms, rate_mhz)
+        assert compiled.shift_for_ms(ms, rate_mhz) == spec.shift_for_ms(ms, rate_mhz)
+    assert compiled.lowpass_q12(spec.LP_CUTOFF_MHZ, rate_mhz) == spec.lowpass_q12(spec.LP_CUTOFF_MHZ, rate_mhz)
     for counts_per_g in SCALES:
-        python, cython = spec.Detector(rate_mhz, counts_per_g), mirror.Detector(rate_mhz, counts_per_g)
+        python, cython = spec.Detector(rate_mhz, counts_per_g), compiled.Detector(rate_mhz, counts_per_g)
         for name in CONFIG + STATE:
             assert getattr(cython, name) == getattr(python, name), name
 
@@ -87,9 +95,9 @@ def test_bad_settings_are_refused_alike():
     for rate_mhz, counts_per_g in ((9999, 4096), (50001, 4096), (50000, 1023), (50000, 16385)):
         with pytest.raises(ValueError) as from_spec:
             spec.Detector(rate_mhz, counts_per_g)
-        with pytest.raises(ValueError) as from_mirror:
-            mirror.Detector(rate_mhz, counts_per_g)
-        assert str(from_mirror.value) == str(from_spec.value)
+        with pytest.raises(ValueError) as from_compiled:
+            compiled.Detector(rate_mhz, counts_per_g)
+        assert str(from_compiled.value) == str(from_spec.value)
 
 
 def recordings():
