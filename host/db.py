@@ -5,10 +5,10 @@ import datetime
 import os
 import sqlite3
 import struct
-import zoneinfo
 
 import platformdirs
 
+from . import localtime
 from .errors import UserError
 from .firmware import detector, store
 
@@ -330,25 +330,6 @@ def _estimate_base(boot_rows, rows, placed, spans, bases):
 
 # ---- reading: minutes and local days -------------------------------------------------------
 
-def local_zone():
-    """The host's time zone: a ZoneInfo when $TZ names one (Europe/Oslo), else None: the C library's
-    local time, which follows /etc/localtime and POSIX $TZ strings (CET-1CEST,M3.5.0,M10.5.0/3)."""
-    name = os.environ.get("TZ", "").lstrip(":")
-    if name:
-        try:
-            return zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            return None
-    return None
-
-
-def local_date(epoch_s, zone):
-    """The local calendar date of a UTC epoch (zone None: the C library's, which reads $TZ)."""
-    if zone is None:
-        return datetime.date.fromtimestamp(epoch_s)
-    return datetime.datetime.fromtimestamp(epoch_s, zone).date()
-
-
 def device_ids(conn):
     return [row[0] for row in conn.execute(
         "SELECT device_id FROM devices UNION SELECT device_id FROM records ORDER BY 1")]
@@ -404,7 +385,7 @@ def day_totals(conn, zone, device_id=None, since_epoch_s=None, until_epoch_s=Non
                                                                            until_epoch_s):
         quarter = utc_minute // 15
         if quarter not in dates:
-            dates[quarter] = local_date(quarter * 900, zone)
+            dates[quarter] = localtime.local_date(quarter * 900, zone)
         totals = day(dates[quarter])
         totals["walk_s"] += walk_s
         totals["steps"] += steps
@@ -436,7 +417,7 @@ def day_totals(conn, zone, device_id=None, since_epoch_s=None, until_epoch_s=Non
         if (since_epoch_s is not None and middle_s < since_epoch_s) or (
                 until_epoch_s is not None and middle_s >= until_epoch_s):
             continue
-        date = local_date(middle_s, zone)
+        date = localtime.local_date(middle_s, zone)
         seen = bouts.setdefault((date, device), [0, 0])
         seen[0] += n_bouts
         seen[1] = max(seen[1], longest)
@@ -491,16 +472,15 @@ def first_date(conn, zone, device_id=None):
     """The local date of the earliest placed record, or None for an empty database."""
     row = conn.execute("SELECT MIN(start_epoch_s) FROM records WHERE ? IS NULL OR device_id = ?",
                        (device_id, device_id)).fetchone()
-    return None if row[0] is None else local_date(row[0], zone)
+    return None if row[0] is None else localtime.local_date(row[0], zone)
 
 
 def days(conn, zone, first, last, device_id=None):
     """One dict per local date from first to last (datetime.date, inclusive), days without data
     included, with the fields `walkdose report --json` documents."""
     # a day's margin either side; dates outside first..last are not shown
-    since = datetime.datetime.combine(first, datetime.time(), zone or datetime.timezone.utc).timestamp()
-    until = datetime.datetime.combine(last, datetime.time(), zone or datetime.timezone.utc).timestamp()
-    totals = day_totals(conn, zone, device_id, int(since) - 86400, int(until) + 2 * 86400)
+    totals = day_totals(conn, zone, device_id, localtime.midnight_s(first, zone) - 86400,
+                        localtime.midnight_s(last, zone) + 2 * 86400)
     rows = []
     date = first
     while date <= last:

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 
-from . import db
+from . import db, localtime
 from .firmware import store
 from .errors import UserError
 
@@ -30,13 +30,11 @@ def day_rows(conn, zone, first, last, device_id=None):
 
 def minute_rows(conn, zone, first, last, device_id=None):
     """One dict per recorded minute (MINUTE_COLUMNS) on the local dates first..last."""
-    midnight = datetime.datetime.combine(first, datetime.time(), zone or datetime.timezone.utc)
     rows = []
     for utc_minute, device, walk_s, steps, pace, code, estimated in db.minute_rows(
-            conn, device_id, int(midnight.timestamp()) - 86400):
+            conn, device_id, localtime.midnight_s(first, zone) - 86400):
         epoch_s = utc_minute * 60
-        local = datetime.datetime.fromtimestamp(epoch_s, zone) if zone else datetime.datetime.fromtimestamp(
-            epoch_s).astimezone()
+        local = localtime.local_time(epoch_s, zone)
         if first <= local.date() <= last:
             rows.append({"utc_epoch_s": epoch_s, "local_time": local.isoformat(), "date": local.date().isoformat(),
                          "device_id": device, "walk_s": walk_s, "steps": steps, "pace": PACE_NAMES[pace],
@@ -59,8 +57,8 @@ def run(args):
         raise UserError(f"--days {args.days}: give 1 or more")
     conn = db.open_db(args.db)
     device_id = db.device_of(conn, args)
-    zone = db.local_zone()
-    today = db.local_date(time.time(), zone)
+    zone = localtime.local_zone()
+    today = localtime.local_date(time.time(), zone)
     if args.days is not None:
         first = today - datetime.timedelta(days=args.days - 1)
     else:

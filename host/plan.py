@@ -4,7 +4,7 @@ weekly step up to the goal. Holds the plan arithmetic; never writes anything but
 import datetime
 import time
 
-from . import db
+from . import db, localtime
 from .errors import UserError
 
 DEFAULT_GOAL_MIN = 100  # HUNT: >= 101 min/day walking had the lowest risk of chronic low back pain
@@ -103,8 +103,8 @@ def run(args):
             except ValueError:
                 raise UserError(f"--start {args.start}: not a date; write it as YYYY-MM-DD")
         db.save_plan(conn, args.goal or goal_min, args.step or step_min, start.isoformat() if start else None)
-    zone = db.local_zone()
-    print(format_plan(conn, zone, db.local_date(time.time(), zone), device_id))
+    zone = localtime.local_zone()
+    print(format_plan(conn, zone, localtime.local_date(time.time(), zone), device_id))
     return 0
 
 

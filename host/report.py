@@ -4,7 +4,7 @@ import datetime
 import json
 import time
 
-from . import db, plan
+from . import db, localtime, plan
 from .errors import UserError
 
 # HUNT (Haddadj et al., JAMA Netw Open 2025;8(6):e2515592): risk ratios of chronic low back pain over
@@ -162,8 +162,8 @@ def run(args):
     if args.days < 1:
         raise UserError(f"--days {args.days}: give 1 or more")
     conn = db.open_db(args.db)
-    zone = db.local_zone()
-    report = build(conn, zone, db.local_date(time.time(), zone), args.days, db.device_of(conn, args))
+    zone = localtime.local_zone()
+    report = build(conn, zone, localtime.local_date(time.time(), zone), args.days, db.device_of(conn, args))
     if args.plot:
         plot(report, args.plot)
     print(json.dumps(report) if args.json else format_text(report))
