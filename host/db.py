@@ -1,6 +1,6 @@
-"""The host database: synced device records in SQLite (schema in docs/db-schema.md), their placement on
-the calendar, and the per-minute and per-local-day queries the report and export read. Never decodes
-the on-flash format itself: firmware/store.py is its one home."""
+"""The host database: synced device records in SQLite (schema in docs/db-schema.md), placed on the
+calendar by placement.py, and the per-minute and per-local-day queries the report and export read.
+Never decodes the on-flash format itself: firmware/store.py is its one home."""
 import datetime
 import os
 import sqlite3
@@ -8,7 +8,7 @@ import struct
 
 import platformdirs
 
-from . import localtime
+from . import localtime, placement
 from .errors import UserError
 from .firmware import detector, store
 
@@ -167,8 +167,8 @@ def save_device(conn, info, synced_epoch_s):
         conn.execute("INSERT OR REPLACE INTO devices VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                      (info["device_id"], info["board"], info["firmware"], info["battery_mv"], info["boot_id"],
                       info["uptime_s"], int(bool(info["clock_set"])), synced_epoch_s))
-        _note_boot(conn, info["device_id"], info["boot_id"], synced_epoch_s - info["uptime_s"], "current_boot")
-        _place(conn, info["device_id"])
+        placement.note_boot(conn, info["device_id"], info["boot_id"], synced_epoch_s - info["uptime_s"], "current_boot")
+        placement.place(conn, info["device_id"])
 
 
 def save_losses(conn, device_id, report, epoch_s):
@@ -222,10 +222,10 @@ def save_record(conn, device_id, seq, data, boot_id, uptime_s, epoch_s):
         if minutes is not None:
             conn.executemany("INSERT OR REPLACE INTO minutes VALUES (?, ?, ?, ?, ?, ?, ?)",
                              ((device_id, seq) + m for m in _minute_rows(minutes, first_minute)))
-        _note_boot(conn, device_id, boot_id, epoch_s - uptime_s, "current_boot")
+        placement.note_boot(conn, device_id, boot_id, epoch_s - uptime_s, "current_boot")
         if segment and anchor[0] is not None:  # a boot this database never saw as current
-            _note_boot(conn, device_id, key >> 8, anchor[1] - anchor[0], "anchored")
-        _place(conn, device_id)
+            placement.note_boot(conn, device_id, key >> 8, anchor[1] - anchor[0], "anchored")
+        placement.place(conn, device_id)
 
 
 def _parse(seq, data):
@@ -261,71 +261,6 @@ def _minute_rows(slots, first_minute):
         values = store.minute_values(slots, minute)
         if values is not None:
             yield (minute,) + values
-
-
-def _note_boot(conn, device_id, boot_id, base_epoch_s, placement):
-    """Where uptime 0 of a boot lies in UTC; the first exact answer stays, so a re-sync changes nothing."""
-    conn.execute("INSERT OR IGNORE INTO boots VALUES (?, ?, ?, ?)", (device_id, boot_id, base_epoch_s, placement))
-
-
-def _place(conn, device_id):
-    """Set start_epoch_s (UTC of minute 0) and placement of every record of a device: days by their
-    own clock, segments by their boot's exact base, the other segments between their neighbours."""
-    bases = dict(((b, (base, how)) for b, base, how in conn.execute(
-        "SELECT boot_id, base_epoch_s, placement FROM boots WHERE device_id = ?", (device_id,))))
-    spans = dict(((seq, (first, end)) for seq, first, end in conn.execute(
-        "SELECT seq, MIN(minute), MAX(minute) + 1 FROM minutes WHERE device_id = ? GROUP BY seq", (device_id,))))
-    rows = conn.execute("SELECT seq, key, segment, start_s, recorded_min FROM records WHERE device_id = ? ORDER BY seq",
-                        (device_id,)).fetchall()
-    placed = {}  # seq -> (start_epoch_s, placement)
-    for seq, key, segment, start_s, recorded_min in rows:
-        spans.setdefault(seq, (0, recorded_min))
-        if not segment:
-            placed[seq] = (start_s, "clock")
-        elif key >> 8 in bases:
-            base, how = bases[key >> 8]
-            placed[seq] = (base + start_s, how)
-    for boot_rows in _unplaced_boots(rows, placed):
-        base = _estimate_base(boot_rows, rows, placed, spans, bases)
-        for seq, key, segment, start_s, recorded_min in boot_rows:
-            placed[seq] = (None, None) if base is None else (base + start_s, "estimated")
-    conn.executemany("UPDATE records SET start_epoch_s = ?, placement = ? WHERE device_id = ? AND seq = ?",
-                     [(start, how, device_id, seq) for seq, (start, how) in placed.items()])
-
-
-def _unplaced_boots(rows, placed):
-    """Runs of consecutive segment records of one boot that no exact base places, in seq order."""
-    run = []
-    for row in rows:
-        if row[0] in placed or (run and run[-1][1] >> 8 != row[1] >> 8):
-            if run:
-                yield run
-            run = []
-        if row[0] not in placed:
-            run.append(row)
-    if run:
-        yield run
-
-
-def _estimate_base(boot_rows, rows, placed, spans, bases):
-    """UTC of uptime 0 for a boot with no anchor: it started when the record before it in seq
-    order ended (a reset restarts at once), moved earlier if it would then run into the next
-    placed record or the next known boot. None when there is no neighbour to place it by."""
-    first_seq, last_seq, boot = boot_rows[0][0], boot_rows[-1][0], boot_rows[0][1] >> 8
-    first_uptime_s = min(r[3] + 60 * spans[r[0]][0] for r in boot_rows)
-    end_uptime_s = max(r[3] + 60 * spans[r[0]][1] for r in boot_rows)
-    before = [seq for seq, *_ in rows if seq < first_seq and placed.get(seq, (None,))[0] is not None]
-    prev_end = placed[before[-1]][0] + 60 * spans[before[-1]][1] if before else None
-    later_starts = [placed[seq][0] + 60 * spans[seq][0] for seq, *_ in rows
-                    if seq > last_seq and placed.get(seq, (None,))[0] is not None]
-    later_starts += [base for b, (base, how) in bases.items() if b > boot]
-    next_start = min(later_starts) if later_starts else None
-    if prev_end is None and next_start is None:
-        return None
-    base = prev_end - first_uptime_s if prev_end is not None else next_start - end_uptime_s
-    if next_start is not None and base + end_uptime_s > next_start:
-        base = next_start - end_uptime_s
-    return base
 
 
 # ---- reading: minutes and local days -------------------------------------------------------
@@ -409,7 +344,7 @@ def day_totals(conn, zone, device_id=None, since_epoch_s=None, until_epoch_s=Non
     if until_epoch_s is not None:
         sql += " AND r.start_epoch_s < ?"
         params.append(until_epoch_s)
-    for (device, start, placement, has_minutes, steps, walk_s, slow, moderate, brisk, n_bouts, longest, worn,
+    for (device, start, how, has_minutes, steps, walk_s, slow, moderate, brisk, n_bouts, longest, worn,
          recorded, first, last) in conn.execute(sql + " GROUP BY r.device_id, r.seq", params):
         # A record's bouts belong to the day of the middle of its recorded minutes (its own day
         # when host and device share a time zone).
@@ -432,7 +367,7 @@ def day_totals(conn, zone, device_id=None, since_epoch_s=None, until_epoch_s=Non
                 totals["pace_walk_s"][pace] += walk_s * pace_min[pace] // walking_min
             totals["worn_min"] += worn
             totals["recorded_min"] += recorded
-            totals["estimated"] |= placement == "estimated"
+            totals["estimated"] |= how == "estimated"
             totals["summary_only_records"] += 1
     for (date, device), (n_bouts, longest) in bouts.items():
         totals = day(date)
