@@ -1,6 +1,7 @@
 """The host database: synced device records in SQLite (schema in docs/db-schema.md), placed on the
 calendar by placement.py, and the per-minute and per-local-day queries the report and export read.
 Never decodes the on-flash format itself: firmware/store.py is its one home."""
+import collections
 import datetime
 import os
 import sqlite3
@@ -8,15 +9,10 @@ import struct
 
 import platformdirs
 
-from . import localtime, placement
+from . import dayrules, localtime, placement
 from .errors import UserError
-from .firmware import detector, store
+from .firmware import store
 
-VALID_WORN_MIN = 600  # a valid day is worn >= 10 h, as in HUNT's accelerometer analyses
-# HUNT's MET values for slow, moderate and brisk walking; walking seconds of a minute without a pace
-# class (its steps fell in the neighbouring minute) count as slow.
-MET_OF_PACE = {detector.PACE_NONE: 2.8, detector.PACE_SLOW: 2.8, detector.PACE_MODERATE: 3.8, detector.PACE_BRISK: 4.8}
-PACE_NAMES = {detector.PACE_SLOW: "slow", detector.PACE_MODERATE: "moderate", detector.PACE_BRISK: "brisk"}
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x77616C6B  # 'walk': tells a walkdose database from any other SQLite file
 DEFAULT_NAME = "walkdose.sqlite"
@@ -301,34 +297,20 @@ def minute_rows(conn, device_id=None, since_epoch_s=None, until_epoch_s=None):
 
 
 def day_totals(conn, zone, device_id=None, since_epoch_s=None, until_epoch_s=None):
-    """{date: totals} per host-local calendar day, from minute_rows() and from the summaries of
-    records whose minutes the device dropped before a sync. totals: walk_s, steps, pace_min and
-    pace_walk_s (lists indexed by pace class 0-3), worn_min (movement octave >= store.WORN_OCTAVE),
-    recorded_min, bouts, longest_bout_s, estimated (any minute placed by estimate), summary_only_records.
-    Only minutes and records from since_epoch_s and before until_epoch_s when given."""
-    days = {}
+    """{date: dayrules.Day} per host-local calendar day, from minute_rows() and from the summaries of
+    records whose minutes the device dropped before a sync, with each day's bouts, longest bout and
+    whether any minute was placed by estimate. Only minutes and records from since_epoch_s and before
+    until_epoch_s when given."""
+    days = collections.defaultdict(dayrules.Day)
     dates = {}  # quarter hour -> local date: every time zone's offset is a multiple of 15 minutes
-
-    def day(date):
-        if date not in days:
-            days[date] = {"walk_s": 0, "steps": 0, "pace_min": [0, 0, 0, 0], "pace_walk_s": [0, 0, 0, 0],
-                          "worn_min": 0, "recorded_min": 0, "bouts": 0, "longest_bout_s": 0, "estimated": False,
-                          "summary_only_records": 0}
-        return days[date]
-
     for utc_minute, _, walk_s, steps, pace, code, estimated in minute_rows(conn, device_id, since_epoch_s,
                                                                            until_epoch_s):
         quarter = utc_minute // 15
         if quarter not in dates:
             dates[quarter] = localtime.local_date(quarter * 900, zone)
-        totals = day(dates[quarter])
-        totals["walk_s"] += walk_s
-        totals["steps"] += steps
-        totals["pace_min"][pace] += 1
-        totals["pace_walk_s"][pace] += walk_s
-        totals["worn_min"] += store.octave(code) >= store.WORN_OCTAVE
-        totals["recorded_min"] += 1
-        totals["estimated"] |= bool(estimated)
+        day = days[dates[quarter]]
+        day.add_minute(walk_s, steps, pace, code)
+        day.estimated |= bool(estimated)
     bouts = {}  # (date, device) -> [bouts, longest]: one walk seen by two devices is one bout
     sql = ("SELECT r.device_id, r.start_epoch_s, r.placement, r.has_minutes, r.steps, r.walk_s, r.slow_min, "
            "r.moderate_min, r.brisk_min, r.bouts, r.longest_bout_s, r.worn_min, r.recorded_min, "
@@ -357,23 +339,14 @@ def day_totals(conn, zone, device_id=None, since_epoch_s=None, until_epoch_s=Non
         seen[0] += n_bouts
         seen[1] = max(seen[1], longest)
         if not has_minutes:
-            totals = day(date)
-            pace_min = [0, slow, moderate, brisk]
-            walking_min = max(1, slow + moderate + brisk)
-            totals["walk_s"] += walk_s
-            totals["steps"] += steps
-            for pace in range(1, 4):
-                totals["pace_min"][pace] += pace_min[pace]
-                totals["pace_walk_s"][pace] += walk_s * pace_min[pace] // walking_min
-            totals["worn_min"] += worn
-            totals["recorded_min"] += recorded
-            totals["estimated"] |= how == "estimated"
-            totals["summary_only_records"] += 1
+            day = days[date]
+            day.add_summary(walk_s, steps, slow, moderate, brisk, worn, recorded)
+            day.estimated |= how == "estimated"
     for (date, device), (n_bouts, longest) in bouts.items():
-        totals = day(date)
-        totals["bouts"] = max(totals["bouts"], n_bouts)
-        totals["longest_bout_s"] = max(totals["longest_bout_s"], longest)
-    return days
+        day = days[date]
+        day.bouts = max(day.bouts, n_bouts)
+        day.longest_bout_s = max(day.longest_bout_s, longest)
+    return dict(days)
 
 
 def losses(conn, device_id=None):
@@ -412,25 +385,14 @@ def first_date(conn, zone, device_id=None):
 
 def days(conn, zone, first, last, device_id=None):
     """One dict per local date from first to last (datetime.date, inclusive), days without data
-    included, with the fields `walkdose report --json` documents."""
+    included: the date and dayrules.Day.numbers(), the fields `walkdose report --json` documents."""
     # a day's margin either side; dates outside first..last are not shown
     totals = day_totals(conn, zone, device_id, localtime.midnight_s(first, zone) - 86400,
                         localtime.midnight_s(last, zone) + 2 * 86400)
     rows = []
     date = first
     while date <= last:
-        t = totals.get(date)
-        walk_s = t["walk_s"] if t else 0
-        met_index = None
-        if walk_s:
-            met_index = round(sum(MET_OF_PACE[p] * t["pace_walk_s"][p] for p in MET_OF_PACE) / walk_s, 2)
-        worn_min = t["worn_min"] if t else 0
-        rows.append({"date": date.isoformat(), "walking_min": round(walk_s / 60, 1), "steps": t["steps"] if t else 0,
-                     "pace_min": {name: t["pace_min"][p] if t else 0 for p, name in PACE_NAMES.items()},
-                     "met_index": met_index, "bouts": t["bouts"] if t else 0,
-                     "longest_bout_s": t["longest_bout_s"] if t else 0, "worn_min": worn_min,
-                     "recorded_min": t["recorded_min"] if t else 0, "valid": worn_min >= VALID_WORN_MIN,
-                     "estimated": t["estimated"] if t else False})
+        rows.append({"date": date.isoformat(), **totals.get(date, dayrules.Day()).numbers()})
         date += datetime.timedelta(days=1)
     return rows
 

@@ -6,15 +6,13 @@ import json
 import sys
 import time
 
-from . import db, localtime
-from .firmware import store
+from . import dayrules, db, localtime
 from .errors import UserError
 
 DAY_COLUMNS = ("date", "walking_min", "steps", "slow_min", "moderate_min", "brisk_min", "met_index", "bouts",
                "longest_bout_s", "worn_min", "recorded_min", "valid", "estimated")
 MINUTE_COLUMNS = ("utc_epoch_s", "local_time", "date", "device_id", "walk_s", "steps", "pace", "movement_code",
                   "worn", "estimated")
-PACE_NAMES = {0: "none", **db.PACE_NAMES}
 
 
 def day_rows(conn, zone, first, last, device_id=None):
@@ -37,8 +35,8 @@ def minute_rows(conn, zone, first, last, device_id=None):
         local = localtime.local_time(epoch_s, zone)
         if first <= local.date() <= last:
             rows.append({"utc_epoch_s": epoch_s, "local_time": local.isoformat(), "date": local.date().isoformat(),
-                         "device_id": device, "walk_s": walk_s, "steps": steps, "pace": PACE_NAMES[pace],
-                         "movement_code": code, "worn": store.octave(code) >= store.WORN_OCTAVE,
+                         "device_id": device, "walk_s": walk_s, "steps": steps, "pace": dayrules.PACE_NAMES[pace],
+                         "movement_code": code, "worn": dayrules.worn(code),
                          "estimated": bool(estimated)})
     return rows
 

@@ -4,12 +4,12 @@ weekly step up to the goal. Holds the plan arithmetic; never writes anything but
 import datetime
 import time
 
-from . import db, localtime
+from . import dayrules, db, localtime
 from .errors import UserError
 
 DEFAULT_GOAL_MIN = 100  # HUNT: >= 101 min/day walking had the lowest risk of chronic low back pain
 DEFAULT_STEP_MIN = 10
-BASELINE_VALID_DAYS = 4  # a week counts as baseline once 4 of its days were worn >= 10 h
+BASELINE_VALID_DAYS = 4  # a week counts as baseline once this many of its days were valid
 WEEK = datetime.timedelta(days=7)
 
 
@@ -111,7 +111,7 @@ def run(args):
 def format_plan(conn, zone, today, device_id=None):
     goal_min, step_min, start = settings(conn)
     lines = [f"Plan: goal {goal_min} walking min/day, +{step_min} min/day each week from the baseline week "
-             f"(the first with >= {BASELINE_VALID_DAYS} days worn >= 10 h)"]
+             f"(the first with >= {BASELINE_VALID_DAYS} days {dayrules.VALID_RULE})"]
     plan = weeks(conn, zone, today, device_id)
     if not plan:
         lines.append("No data yet: sync the device (walkdose sync); the plan starts from the first day with data.")
