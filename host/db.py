@@ -1,6 +1,6 @@
 """The host database: synced device records in SQLite (schema in docs/db-schema.md), placed on the
 calendar by placement.py, and the per-minute and per-local-day queries the report and export read.
-Never decodes the on-flash format itself: firmware/store.py is its one home."""
+Never decodes the on-flash format (firmware/store.py) nor decides what a day's numbers are (dayrules.py)."""
 import collections
 import datetime
 import os
@@ -395,21 +395,3 @@ def days(conn, zone, first, last, device_id=None):
         rows.append({"date": date.isoformat(), **totals.get(date, dayrules.Day()).numbers()})
         date += datetime.timedelta(days=1)
     return rows
-
-
-def add_arguments(parser):
-    """--db and --device, which every command reading the database takes."""
-    parser.add_argument("--db", help="the database (default: $WALKDOSE_DB, else walkdose.sqlite in the user's "
-                        "data folder)")
-    parser.add_argument("--device", help="only this device's data (default: all devices combined, per minute "
-                        "the device with more walking)")
-
-
-def device_of(conn, args):
-    """args.device checked against the database: None (all devices) or a known device id."""
-    if args.device is None:
-        return None
-    known = device_ids(conn)
-    if args.device not in known:
-        raise UserError(f"--device {args.device}: not in the database (devices: {', '.join(known) or 'none yet'})")
-    return args.device

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 
-from . import dayrules, db, localtime
+from . import dayrules, db, dboptions, localtime
 from .errors import UserError
 
 DAY_COLUMNS = ("date", "walking_min", "steps", "slow_min", "moderate_min", "brisk_min", "met_index", "bouts",
@@ -42,7 +42,7 @@ def minute_rows(conn, zone, first, last, device_id=None):
 
 
 def configure(parser):
-    db.add_arguments(parser)
+    dboptions.add_arguments(parser)
     form = parser.add_mutually_exclusive_group(required=True)
     form.add_argument("--csv", action="store_true", help="comma-separated values with a header row")
     form.add_argument("--json", action="store_true", help='one JSON object: {"days": [...]} or {"minutes": [...]}')
@@ -54,7 +54,7 @@ def run(args):
     if args.days is not None and args.days < 1:
         raise UserError(f"--days {args.days}: give 1 or more")
     conn = db.open_db(args.db)
-    device_id = db.device_of(conn, args)
+    device_id = dboptions.device_of(conn, args)
     zone = localtime.local_zone()
     today = localtime.local_date(time.time(), zone)
     if args.days is not None:

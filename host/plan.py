@@ -4,7 +4,7 @@ weekly step up to the goal. Holds the plan arithmetic; never writes anything but
 import datetime
 import time
 
-from . import dayrules, db, localtime
+from . import dayrules, db, dboptions, localtime
 from .errors import UserError
 
 DEFAULT_GOAL_MIN = 100  # HUNT: >= 101 min/day walking had the lowest risk of chronic low back pain
@@ -80,7 +80,7 @@ def _week_of(plan, date):
 
 
 def configure(parser):
-    db.add_arguments(parser)
+    dboptions.add_arguments(parser)
     parser.add_argument("--goal", type=int, metavar="MIN",
                         help=f"daily walking goal in minutes (default {DEFAULT_GOAL_MIN})")
     parser.add_argument("--step", type=int, metavar="MIN",
@@ -91,7 +91,7 @@ def configure(parser):
 
 def run(args):
     conn = db.open_db(args.db)
-    device_id = db.device_of(conn, args)
+    device_id = dboptions.device_of(conn, args)
     goal_min, step_min, start = settings(conn)
     if args.goal is not None or args.step is not None or args.start is not None:
         for name, value in (("--goal", args.goal), ("--step", args.step)):

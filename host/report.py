@@ -4,7 +4,7 @@ import datetime
 import json
 import time
 
-from . import dayrules, db, localtime, plan
+from . import dayrules, db, dboptions, localtime, plan
 from .errors import UserError
 
 DEFAULT_DAYS = 28
@@ -138,7 +138,7 @@ def plot(report, path):
 
 
 def configure(parser):
-    db.add_arguments(parser)
+    dboptions.add_arguments(parser)
     parser.add_argument("--days", type=int, default=DEFAULT_DAYS, metavar="N",
                         help=f"the last N days, today included, from the first recorded day on (default {DEFAULT_DAYS})")
     parser.add_argument("--json", action="store_true", help="print one JSON object (schema in README)")
@@ -150,7 +150,7 @@ def run(args):
         raise UserError(f"--days {args.days}: give 1 or more")
     conn = db.open_db(args.db)
     zone = localtime.local_zone()
-    report = build(conn, zone, localtime.local_date(time.time(), zone), args.days, db.device_of(conn, args))
+    report = build(conn, zone, localtime.local_date(time.time(), zone), args.days, dboptions.device_of(conn, args))
     if args.plot:
         plot(report, args.plot)
     print(json.dumps(report) if args.json else format_text(report))
