@@ -28,8 +28,8 @@ STATE_BYTES = const(16)
 
 MAX_MINUTES = const(1500)  # a local day has up to 25 h (DST fall-back)
 FLUSH_EVERY_MIN = const(10)  # the loss bound: minutes not yet on flash
-WORN_MOVEMENT_MG = const(8)  # mean |dynamic accel| over a minute at or above this: worn. Placeholder
-# above a still device's noise floor; calibrate on recordings. Equals movement octave >= 4.
+# A minute is worn at movement octave >= this (mean |dynamic accel| >= 8 mg): a placeholder above a
+# still device's noise floor; calibrate on recordings. The host's worn minutes read it too.
 WORN_OCTAVE = const(4)
 IDLE_MAX_OCTAVE = const(7)  # movement >= 128 mg without steps (cycling, ...) takes an active token
 SUMMARIES_KEPT = const(730)  # two years of day summaries before acked ones may be dropped

@@ -1,22 +1,18 @@
-"""The host database: synced device records in SQLite (schema in docs/db-schema.md), their placement on
-the calendar, and the per-minute and per-local-day queries the report and export read. Never decodes
-the on-flash format itself: firmware/store.py is its one home."""
+"""The host database: synced device records in SQLite (schema in docs/db-schema.md), placed on the
+calendar by placement.py, and the per-minute and per-local-day queries the report and export read.
+Never decodes the on-flash format (firmware/store.py) nor decides what a day's numbers are (dayrules.py)."""
+import collections
 import datetime
 import os
 import sqlite3
 import struct
-import zoneinfo
 
 import platformdirs
 
+from . import dayrules, localtime, placement
 from .errors import UserError
-from .firmware import detector, store
+from .firmware import store
 
-VALID_WORN_MIN = 600  # a valid day is worn >= 10 h, as in HUNT's accelerometer analyses
-# HUNT's MET values for slow, moderate and brisk walking; walking seconds of a minute without a pace
-# class (its steps fell in the neighbouring minute) count as slow.
-MET_OF_PACE = {detector.PACE_NONE: 2.8, detector.PACE_SLOW: 2.8, detector.PACE_MODERATE: 3.8, detector.PACE_BRISK: 4.8}
-PACE_NAMES = {detector.PACE_SLOW: "slow", detector.PACE_MODERATE: "moderate", detector.PACE_BRISK: "brisk"}
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x77616C6B  # 'walk': tells a walkdose database from any other SQLite file
 DEFAULT_NAME = "walkdose.sqlite"
@@ -167,8 +163,8 @@ def save_device(conn, info, synced_epoch_s):
         conn.execute("INSERT OR REPLACE INTO devices VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                      (info["device_id"], info["board"], info["firmware"], info["battery_mv"], info["boot_id"],
                       info["uptime_s"], int(bool(info["clock_set"])), synced_epoch_s))
-        _note_boot(conn, info["device_id"], info["boot_id"], synced_epoch_s - info["uptime_s"], "current_boot")
-        _place(conn, info["device_id"])
+        placement.note_boot(conn, info["device_id"], info["boot_id"], synced_epoch_s - info["uptime_s"], "current_boot")
+        placement.place(conn, info["device_id"])
 
 
 def save_losses(conn, device_id, report, epoch_s):
@@ -222,10 +218,10 @@ def save_record(conn, device_id, seq, data, boot_id, uptime_s, epoch_s):
         if minutes is not None:
             conn.executemany("INSERT OR REPLACE INTO minutes VALUES (?, ?, ?, ?, ?, ?, ?)",
                              ((device_id, seq) + m for m in _minute_rows(minutes, first_minute)))
-        _note_boot(conn, device_id, boot_id, epoch_s - uptime_s, "current_boot")
+        placement.note_boot(conn, device_id, boot_id, epoch_s - uptime_s, "current_boot")
         if segment and anchor[0] is not None:  # a boot this database never saw as current
-            _note_boot(conn, device_id, key >> 8, anchor[1] - anchor[0], "anchored")
-        _place(conn, device_id)
+            placement.note_boot(conn, device_id, key >> 8, anchor[1] - anchor[0], "anchored")
+        placement.place(conn, device_id)
 
 
 def _parse(seq, data):
@@ -263,91 +259,7 @@ def _minute_rows(slots, first_minute):
             yield (minute,) + values
 
 
-def _note_boot(conn, device_id, boot_id, base_epoch_s, placement):
-    """Where uptime 0 of a boot lies in UTC; the first exact answer stays, so a re-sync changes nothing."""
-    conn.execute("INSERT OR IGNORE INTO boots VALUES (?, ?, ?, ?)", (device_id, boot_id, base_epoch_s, placement))
-
-
-def _place(conn, device_id):
-    """Set start_epoch_s (UTC of minute 0) and placement of every record of a device: days by their
-    own clock, segments by their boot's exact base, the other segments between their neighbours."""
-    bases = dict(((b, (base, how)) for b, base, how in conn.execute(
-        "SELECT boot_id, base_epoch_s, placement FROM boots WHERE device_id = ?", (device_id,))))
-    spans = dict(((seq, (first, end)) for seq, first, end in conn.execute(
-        "SELECT seq, MIN(minute), MAX(minute) + 1 FROM minutes WHERE device_id = ? GROUP BY seq", (device_id,))))
-    rows = conn.execute("SELECT seq, key, segment, start_s, recorded_min FROM records WHERE device_id = ? ORDER BY seq",
-                        (device_id,)).fetchall()
-    placed = {}  # seq -> (start_epoch_s, placement)
-    for seq, key, segment, start_s, recorded_min in rows:
-        spans.setdefault(seq, (0, recorded_min))
-        if not segment:
-            placed[seq] = (start_s, "clock")
-        elif key >> 8 in bases:
-            base, how = bases[key >> 8]
-            placed[seq] = (base + start_s, how)
-    for boot_rows in _unplaced_boots(rows, placed):
-        base = _estimate_base(boot_rows, rows, placed, spans, bases)
-        for seq, key, segment, start_s, recorded_min in boot_rows:
-            placed[seq] = (None, None) if base is None else (base + start_s, "estimated")
-    conn.executemany("UPDATE records SET start_epoch_s = ?, placement = ? WHERE device_id = ? AND seq = ?",
-                     [(start, how, device_id, seq) for seq, (start, how) in placed.items()])
-
-
-def _unplaced_boots(rows, placed):
-    """Runs of consecutive segment records of one boot that no exact base places, in seq order."""
-    run = []
-    for row in rows:
-        if row[0] in placed or (run and run[-1][1] >> 8 != row[1] >> 8):
-            if run:
-                yield run
-            run = []
-        if row[0] not in placed:
-            run.append(row)
-    if run:
-        yield run
-
-
-def _estimate_base(boot_rows, rows, placed, spans, bases):
-    """UTC of uptime 0 for a boot with no anchor: it started when the record before it in seq
-    order ended (a reset restarts at once), moved earlier if it would then run into the next
-    placed record or the next known boot. None when there is no neighbour to place it by."""
-    first_seq, last_seq, boot = boot_rows[0][0], boot_rows[-1][0], boot_rows[0][1] >> 8
-    first_uptime_s = min(r[3] + 60 * spans[r[0]][0] for r in boot_rows)
-    end_uptime_s = max(r[3] + 60 * spans[r[0]][1] for r in boot_rows)
-    before = [seq for seq, *_ in rows if seq < first_seq and placed.get(seq, (None,))[0] is not None]
-    prev_end = placed[before[-1]][0] + 60 * spans[before[-1]][1] if before else None
-    later_starts = [placed[seq][0] + 60 * spans[seq][0] for seq, *_ in rows
-                    if seq > last_seq and placed.get(seq, (None,))[0] is not None]
-    later_starts += [base for b, (base, how) in bases.items() if b > boot]
-    next_start = min(later_starts) if later_starts else None
-    if prev_end is None and next_start is None:
-        return None
-    base = prev_end - first_uptime_s if prev_end is not None else next_start - end_uptime_s
-    if next_start is not None and base + end_uptime_s > next_start:
-        base = next_start - end_uptime_s
-    return base
-
-
 # ---- reading: minutes and local days -------------------------------------------------------
-
-def local_zone():
-    """The host's time zone: a ZoneInfo when $TZ names one (Europe/Oslo), else None: the C library's
-    local time, which follows /etc/localtime and POSIX $TZ strings (CET-1CEST,M3.5.0,M10.5.0/3)."""
-    name = os.environ.get("TZ", "").lstrip(":")
-    if name:
-        try:
-            return zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            return None
-    return None
-
-
-def local_date(epoch_s, zone):
-    """The local calendar date of a UTC epoch (zone None: the C library's, which reads $TZ)."""
-    if zone is None:
-        return datetime.date.fromtimestamp(epoch_s)
-    return datetime.datetime.fromtimestamp(epoch_s, zone).date()
-
 
 def device_ids(conn):
     return [row[0] for row in conn.execute(
@@ -385,34 +297,20 @@ def minute_rows(conn, device_id=None, since_epoch_s=None, until_epoch_s=None):
 
 
 def day_totals(conn, zone, device_id=None, since_epoch_s=None, until_epoch_s=None):
-    """{date: totals} per host-local calendar day, from minute_rows() and from the summaries of
-    records whose minutes the device dropped before a sync. totals: walk_s, steps, pace_min and
-    pace_walk_s (lists indexed by pace class 0-3), worn_min (movement octave >= store.WORN_OCTAVE),
-    recorded_min, bouts, longest_bout_s, estimated (any minute placed by estimate), summary_only_records.
-    Only minutes and records from since_epoch_s and before until_epoch_s when given."""
-    days = {}
+    """{date: dayrules.Day} per host-local calendar day, from minute_rows() and from the summaries of
+    records whose minutes the device dropped before a sync, with each day's bouts, longest bout and
+    whether any minute was placed by estimate. Only minutes and records from since_epoch_s and before
+    until_epoch_s when given."""
+    days = collections.defaultdict(dayrules.Day)
     dates = {}  # quarter hour -> local date: every time zone's offset is a multiple of 15 minutes
-
-    def day(date):
-        if date not in days:
-            days[date] = {"walk_s": 0, "steps": 0, "pace_min": [0, 0, 0, 0], "pace_walk_s": [0, 0, 0, 0],
-                          "worn_min": 0, "recorded_min": 0, "bouts": 0, "longest_bout_s": 0, "estimated": False,
-                          "summary_only_records": 0}
-        return days[date]
-
     for utc_minute, _, walk_s, steps, pace, code, estimated in minute_rows(conn, device_id, since_epoch_s,
                                                                            until_epoch_s):
         quarter = utc_minute // 15
         if quarter not in dates:
-            dates[quarter] = local_date(quarter * 900, zone)
-        totals = day(dates[quarter])
-        totals["walk_s"] += walk_s
-        totals["steps"] += steps
-        totals["pace_min"][pace] += 1
-        totals["pace_walk_s"][pace] += walk_s
-        totals["worn_min"] += store.octave(code) >= store.WORN_OCTAVE
-        totals["recorded_min"] += 1
-        totals["estimated"] |= bool(estimated)
+            dates[quarter] = localtime.local_date(quarter * 900, zone)
+        day = days[dates[quarter]]
+        day.add_minute(walk_s, steps, pace, code)
+        day.estimated |= bool(estimated)
     bouts = {}  # (date, device) -> [bouts, longest]: one walk seen by two devices is one bout
     sql = ("SELECT r.device_id, r.start_epoch_s, r.placement, r.has_minutes, r.steps, r.walk_s, r.slow_min, "
            "r.moderate_min, r.brisk_min, r.bouts, r.longest_bout_s, r.worn_min, r.recorded_min, "
@@ -428,7 +326,7 @@ def day_totals(conn, zone, device_id=None, since_epoch_s=None, until_epoch_s=Non
     if until_epoch_s is not None:
         sql += " AND r.start_epoch_s < ?"
         params.append(until_epoch_s)
-    for (device, start, placement, has_minutes, steps, walk_s, slow, moderate, brisk, n_bouts, longest, worn,
+    for (device, start, how, has_minutes, steps, walk_s, slow, moderate, brisk, n_bouts, longest, worn,
          recorded, first, last) in conn.execute(sql + " GROUP BY r.device_id, r.seq", params):
         # A record's bouts belong to the day of the middle of its recorded minutes (its own day
         # when host and device share a time zone).
@@ -436,28 +334,19 @@ def day_totals(conn, zone, device_id=None, since_epoch_s=None, until_epoch_s=Non
         if (since_epoch_s is not None and middle_s < since_epoch_s) or (
                 until_epoch_s is not None and middle_s >= until_epoch_s):
             continue
-        date = local_date(middle_s, zone)
+        date = localtime.local_date(middle_s, zone)
         seen = bouts.setdefault((date, device), [0, 0])
         seen[0] += n_bouts
         seen[1] = max(seen[1], longest)
         if not has_minutes:
-            totals = day(date)
-            pace_min = [0, slow, moderate, brisk]
-            walking_min = max(1, slow + moderate + brisk)
-            totals["walk_s"] += walk_s
-            totals["steps"] += steps
-            for pace in range(1, 4):
-                totals["pace_min"][pace] += pace_min[pace]
-                totals["pace_walk_s"][pace] += walk_s * pace_min[pace] // walking_min
-            totals["worn_min"] += worn
-            totals["recorded_min"] += recorded
-            totals["estimated"] |= placement == "estimated"
-            totals["summary_only_records"] += 1
+            day = days[date]
+            day.add_summary(walk_s, steps, slow, moderate, brisk, worn, recorded)
+            day.estimated |= how == "estimated"
     for (date, device), (n_bouts, longest) in bouts.items():
-        totals = day(date)
-        totals["bouts"] = max(totals["bouts"], n_bouts)
-        totals["longest_bout_s"] = max(totals["longest_bout_s"], longest)
-    return days
+        day = days[date]
+        day.bouts = max(day.bouts, n_bouts)
+        day.longest_bout_s = max(day.longest_bout_s, longest)
+    return dict(days)
 
 
 def losses(conn, device_id=None):
@@ -491,48 +380,18 @@ def first_date(conn, zone, device_id=None):
     """The local date of the earliest placed record, or None for an empty database."""
     row = conn.execute("SELECT MIN(start_epoch_s) FROM records WHERE ? IS NULL OR device_id = ?",
                        (device_id, device_id)).fetchone()
-    return None if row[0] is None else local_date(row[0], zone)
+    return None if row[0] is None else localtime.local_date(row[0], zone)
 
 
 def days(conn, zone, first, last, device_id=None):
     """One dict per local date from first to last (datetime.date, inclusive), days without data
-    included, with the fields `walkdose report --json` documents."""
+    included: the date and dayrules.Day.numbers(), the fields `walkdose report --json` documents."""
     # a day's margin either side; dates outside first..last are not shown
-    since = datetime.datetime.combine(first, datetime.time(), zone or datetime.timezone.utc).timestamp()
-    until = datetime.datetime.combine(last, datetime.time(), zone or datetime.timezone.utc).timestamp()
-    totals = day_totals(conn, zone, device_id, int(since) - 86400, int(until) + 2 * 86400)
+    totals = day_totals(conn, zone, device_id, localtime.midnight_s(first, zone) - 86400,
+                        localtime.midnight_s(last, zone) + 2 * 86400)
     rows = []
     date = first
     while date <= last:
-        t = totals.get(date)
-        walk_s = t["walk_s"] if t else 0
-        met_index = None
-        if walk_s:
-            met_index = round(sum(MET_OF_PACE[p] * t["pace_walk_s"][p] for p in MET_OF_PACE) / walk_s, 2)
-        worn_min = t["worn_min"] if t else 0
-        rows.append({"date": date.isoformat(), "walking_min": round(walk_s / 60, 1), "steps": t["steps"] if t else 0,
-                     "pace_min": {name: t["pace_min"][p] if t else 0 for p, name in PACE_NAMES.items()},
-                     "met_index": met_index, "bouts": t["bouts"] if t else 0,
-                     "longest_bout_s": t["longest_bout_s"] if t else 0, "worn_min": worn_min,
-                     "recorded_min": t["recorded_min"] if t else 0, "valid": worn_min >= VALID_WORN_MIN,
-                     "estimated": t["estimated"] if t else False})
+        rows.append({"date": date.isoformat(), **totals.get(date, dayrules.Day()).numbers()})
         date += datetime.timedelta(days=1)
     return rows
-
-
-def add_arguments(parser):
-    """--db and --device, which every command reading the database takes."""
-    parser.add_argument("--db", help="the database (default: $WALKDOSE_DB, else walkdose.sqlite in the user's "
-                        "data folder)")
-    parser.add_argument("--device", help="only this device's data (default: all devices combined, per minute "
-                        "the device with more walking)")
-
-
-def device_of(conn, args):
-    """args.device checked against the database: None (all devices) or a known device id."""
-    if args.device is None:
-        return None
-    known = device_ids(conn)
-    if args.device not in known:
-        raise UserError(f"--device {args.device}: not in the database (devices: {', '.join(known) or 'none yet'})")
-    return args.device

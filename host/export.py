@@ -6,15 +6,13 @@ import json
 import sys
 import time
 
-from . import db
-from .firmware import store
+from . import dayrules, db, dboptions, localtime
 from .errors import UserError
 
 DAY_COLUMNS = ("date", "walking_min", "steps", "slow_min", "moderate_min", "brisk_min", "met_index", "bouts",
                "longest_bout_s", "worn_min", "recorded_min", "valid", "estimated")
 MINUTE_COLUMNS = ("utc_epoch_s", "local_time", "date", "device_id", "walk_s", "steps", "pace", "movement_code",
                   "worn", "estimated")
-PACE_NAMES = {0: "none", **db.PACE_NAMES}
 
 
 def day_rows(conn, zone, first, last, device_id=None):
@@ -30,23 +28,21 @@ def day_rows(conn, zone, first, last, device_id=None):
 
 def minute_rows(conn, zone, first, last, device_id=None):
     """One dict per recorded minute (MINUTE_COLUMNS) on the local dates first..last."""
-    midnight = datetime.datetime.combine(first, datetime.time(), zone or datetime.timezone.utc)
     rows = []
     for utc_minute, device, walk_s, steps, pace, code, estimated in db.minute_rows(
-            conn, device_id, int(midnight.timestamp()) - 86400):
+            conn, device_id, localtime.midnight_s(first, zone) - 86400):
         epoch_s = utc_minute * 60
-        local = datetime.datetime.fromtimestamp(epoch_s, zone) if zone else datetime.datetime.fromtimestamp(
-            epoch_s).astimezone()
+        local = localtime.local_time(epoch_s, zone)
         if first <= local.date() <= last:
             rows.append({"utc_epoch_s": epoch_s, "local_time": local.isoformat(), "date": local.date().isoformat(),
-                         "device_id": device, "walk_s": walk_s, "steps": steps, "pace": PACE_NAMES[pace],
-                         "movement_code": code, "worn": store.octave(code) >= store.WORN_OCTAVE,
+                         "device_id": device, "walk_s": walk_s, "steps": steps, "pace": dayrules.PACE_NAMES[pace],
+                         "movement_code": code, "worn": dayrules.worn(code),
                          "estimated": bool(estimated)})
     return rows
 
 
 def configure(parser):
-    db.add_arguments(parser)
+    dboptions.add_arguments(parser)
     form = parser.add_mutually_exclusive_group(required=True)
     form.add_argument("--csv", action="store_true", help="comma-separated values with a header row")
     form.add_argument("--json", action="store_true", help='one JSON object: {"days": [...]} or {"minutes": [...]}')
@@ -58,9 +54,9 @@ def run(args):
     if args.days is not None and args.days < 1:
         raise UserError(f"--days {args.days}: give 1 or more")
     conn = db.open_db(args.db)
-    device_id = db.device_of(conn, args)
-    zone = db.local_zone()
-    today = db.local_date(time.time(), zone)
+    device_id = dboptions.device_of(conn, args)
+    zone = localtime.local_zone()
+    today = localtime.local_date(time.time(), zone)
     if args.days is not None:
         first = today - datetime.timedelta(days=args.days - 1)
     else:

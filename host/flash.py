@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 
-from . import commands
+from . import commands, localtime
 from .errors import UserError
 from .firmware import boards
 
@@ -154,13 +154,12 @@ def open_port(port):
 def set_clock_and_check(port, name, version):
     """Set the board's clock and read its info over the sync protocol; the info dict."""
     from .protocol import Client, NoAnswer
-    from .sync import local_offsets
 
     with open_port(port) as link:
         client = Client(link)
         try:
             epoch_s = int(time.time())
-            client.set_time(epoch_s, *local_offsets(epoch_s))
+            client.set_time(epoch_s, *localtime.local_offsets(epoch_s))
             info = client.info()
         except NoAnswer:
             raise UserError(f"{port}: the board does not answer the sync protocol after the copy; "

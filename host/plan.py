@@ -4,12 +4,12 @@ weekly step up to the goal. Holds the plan arithmetic; never writes anything but
 import datetime
 import time
 
-from . import db
+from . import dayrules, db, dboptions, localtime
 from .errors import UserError
 
 DEFAULT_GOAL_MIN = 100  # HUNT: >= 101 min/day walking had the lowest risk of chronic low back pain
 DEFAULT_STEP_MIN = 10
-BASELINE_VALID_DAYS = 4  # a week counts as baseline once 4 of its days were worn >= 10 h
+BASELINE_VALID_DAYS = 4  # a week counts as baseline once this many of its days were valid
 WEEK = datetime.timedelta(days=7)
 
 
@@ -80,7 +80,7 @@ def _week_of(plan, date):
 
 
 def configure(parser):
-    db.add_arguments(parser)
+    dboptions.add_arguments(parser)
     parser.add_argument("--goal", type=int, metavar="MIN",
                         help=f"daily walking goal in minutes (default {DEFAULT_GOAL_MIN})")
     parser.add_argument("--step", type=int, metavar="MIN",
@@ -91,7 +91,7 @@ def configure(parser):
 
 def run(args):
     conn = db.open_db(args.db)
-    device_id = db.device_of(conn, args)
+    device_id = dboptions.device_of(conn, args)
     goal_min, step_min, start = settings(conn)
     if args.goal is not None or args.step is not None or args.start is not None:
         for name, value in (("--goal", args.goal), ("--step", args.step)):
@@ -103,15 +103,15 @@ def run(args):
             except ValueError:
                 raise UserError(f"--start {args.start}: not a date; write it as YYYY-MM-DD")
         db.save_plan(conn, args.goal or goal_min, args.step or step_min, start.isoformat() if start else None)
-    zone = db.local_zone()
-    print(format_plan(conn, zone, db.local_date(time.time(), zone), device_id))
+    zone = localtime.local_zone()
+    print(format_plan(conn, zone, localtime.local_date(time.time(), zone), device_id))
     return 0
 
 
 def format_plan(conn, zone, today, device_id=None):
     goal_min, step_min, start = settings(conn)
     lines = [f"Plan: goal {goal_min} walking min/day, +{step_min} min/day each week from the baseline week "
-             f"(the first with >= {BASELINE_VALID_DAYS} days worn >= 10 h)"]
+             f"(the first with >= {BASELINE_VALID_DAYS} days {dayrules.VALID_RULE})"]
     plan = weeks(conn, zone, today, device_id)
     if not plan:
         lines.append("No data yet: sync the device (walkdose sync); the plan starts from the first day with data.")

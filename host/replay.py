@@ -7,11 +7,9 @@ import tempfile
 
 import numpy as np
 
-from . import commands
+from . import commands, dayrules
 from .firmware import detector as spec
 
-PACE_NAMES = {spec.PACE_NONE: "none", spec.PACE_SLOW: "slow", spec.PACE_MODERATE: "moderate",
-              spec.PACE_BRISK: "brisk"}
 BATCH_SAMPLES = 4096
 
 
@@ -65,7 +63,7 @@ class Events:
             "walking": sec(walking),
             "bouts": [{"start_s": a, "end_s": b, "steps": n, "cadence_spm": cad}
                       for (a, b), n, cad in zip(sec(bouts), words[bout, 4].tolist(), words[bout, 5].tolist())],
-            "minutes": [{"t_s": minute * 60, "walk_s": walk_s, "steps": n, "pace": PACE_NAMES[pace],
+            "minutes": [{"t_s": minute * 60, "walk_s": walk_s, "steps": n, "pace": dayrules.PACE_NAMES[pace],
                          "movement": move} for _, minute, walk_s, n, pace, move in minutes],
         }
 

@@ -4,23 +4,10 @@ import datetime
 import json
 import time
 
-from . import db, plan
+from . import dayrules, db, dboptions, localtime, plan
 from .errors import UserError
 
-# HUNT (Haddadj et al., JAMA Netw Open 2025;8(6):e2515592): risk ratios of chronic low back pain over
-# ~4 years by mean daily walking minutes, against < 78 min/day. Observational: an association.
-HUNT_BANDS = ((0, 78, "< 78", 1.0), (78, 101, "78-100", 0.87), (101, 125, "101-124", 0.77),
-              (125, None, ">= 125", 0.76))
-HUNT_SOURCE = ("HUNT cohort, chronic low back pain risk vs < 78 min/day (Haddadj et al., JAMA Netw Open 2025); "
-               "observational")
 DEFAULT_DAYS = 28
-
-
-def hunt_band(mean_walking_min):
-    """{"range", "risk_ratio", "source"} of the band a mean daily walking time falls in."""
-    for low, high, label, risk_ratio in HUNT_BANDS:
-        if high is None or mean_walking_min < high:
-            return {"range": label, "risk_ratio": risk_ratio, "source": HUNT_SOURCE}
 
 
 def build(conn, zone, today, n_days=DEFAULT_DAYS, device_id=None):
@@ -45,7 +32,7 @@ def build(conn, zone, today, n_days=DEFAULT_DAYS, device_id=None):
             weeks.setdefault(f"{year}-W{week:02d}", []).append(day["walking_min"])
     summary = {
         "first_date": days[0]["date"], "last_date": days[-1]["date"], "device": device_id or "all",
-        "valid_days": len(valid), "mean_walking_min": mean, "band": hunt_band(mean) if valid else None,
+        "valid_days": len(valid), "mean_walking_min": mean, "band": dayrules.hunt_band(mean) if valid else None,
         "today": {"date": today.isoformat(), "walking_min": walked, "target_min": target_min, "plan_week": plan_week,
                   "left_min": round(max(0.0, target_min - walked), 1)},
         "weeks": [{"week": week, "valid_days": len(minutes), "mean_walking_min": round(sum(minutes) / len(minutes), 1)}
@@ -72,11 +59,11 @@ def format_text(report):
         lines.append("Nothing recorded in these days: `walkdose sync` fetches the device's days.")
     if summary["valid_days"]:
         band = summary["band"]
-        lines.append(f"Mean over {summary['valid_days']} valid days (worn >= 10 h) of {len(report['days'])}: "
+        lines.append(f"Mean over {summary['valid_days']} valid days ({dayrules.VALID_RULE}) of {len(report['days'])}: "
                      f"{summary['mean_walking_min']:.1f} walking min/day. HUNT band {band['range']} min/day: "
                      f"risk ratio {band['risk_ratio']:.2f} ({band['source']}).")
     else:
-        lines.append("No valid day (worn >= 10 h) in these days: no mean and no HUNT band.")
+        lines.append(f"No valid day ({dayrules.VALID_RULE}) in these days: no mean and no HUNT band.")
     today = summary["today"]
     week = f", plan week {today['plan_week']}" if today["plan_week"] is not None else ""
     lines.append(f"Today {today['date']}: {today['walking_min']:.1f} of {today['target_min']} min{week}; "
@@ -114,7 +101,7 @@ def plot(report, path):
     top = max([140.0] + [m * 1.1 for m in minutes] + [d["target_min"] * 1.1 for d in days])
     figure, axes = pyplot.subplots(figsize=(max(8.0, 0.32 * len(days) + 3), 4.6), dpi=120)
     band_colours = ("#f4cccc", "#fce5cd", "#d9ead3", "#b6d7a8")
-    for (low, high, label, risk_ratio), colour in zip(HUNT_BANDS, band_colours):
+    for (low, high, label, risk_ratio), colour in zip(dayrules.HUNT_BANDS, band_colours):
         axes.axhspan(low, high if high is not None else top, color=colour, zorder=0)
         axes.text(1.01, (low + min(high or top, top)) / 2, f"{label} min\nRR {risk_ratio:.2f}",
                   transform=axes.get_yaxis_transform(), va="center", fontsize=8)
@@ -138,9 +125,9 @@ def plot(report, path):
     axes.set_xlim(dates[0] - half_day, dates[-1] + half_day)
     every = -(-len(dates) // 14)  # at most 14 labels, under their bars
     axes.set_xticks(dates[::every], [f"{d:%a}\n{d.day} {d:%b}" for d in dates[::every]], fontsize=8)
-    axes.legend(handles=[Patch(facecolor="#1f4e79", label="valid day (worn >= 10 h)"),
+    axes.legend(handles=[Patch(facecolor="#1f4e79", label=f"valid day ({dayrules.VALID_RULE})"),
                          Patch(facecolor="#ffffff", edgecolor="#7f7f7f", hatch="///",
-                               label="worn < 10 h: not in the mean"),
+                               label=f"worn < {dayrules.VALID_WORN_H} h: not in the mean"),
                          pyplot.Line2D([], [], color="#000000", linestyle="--", label="daily target")],
                 loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=8, frameon=False)
     figure.text(0.01, 0.01, "Bands: HUNT cohort, risk ratio of chronic low back pain by mean walking min/day; "
@@ -151,7 +138,7 @@ def plot(report, path):
 
 
 def configure(parser):
-    db.add_arguments(parser)
+    dboptions.add_arguments(parser)
     parser.add_argument("--days", type=int, default=DEFAULT_DAYS, metavar="N",
                         help=f"the last N days, today included, from the first recorded day on (default {DEFAULT_DAYS})")
     parser.add_argument("--json", action="store_true", help="print one JSON object (schema in README)")
@@ -162,8 +149,8 @@ def run(args):
     if args.days < 1:
         raise UserError(f"--days {args.days}: give 1 or more")
     conn = db.open_db(args.db)
-    zone = db.local_zone()
-    report = build(conn, zone, db.local_date(time.time(), zone), args.days, db.device_of(conn, args))
+    zone = localtime.local_zone()
+    report = build(conn, zone, localtime.local_date(time.time(), zone), args.days, dboptions.device_of(conn, args))
     if args.plot:
         plot(report, args.plot)
     print(json.dumps(report) if args.json else format_text(report))

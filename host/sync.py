@@ -7,7 +7,7 @@ import time
 
 import serial
 
-from . import db, plan
+from . import db, localtime, plan
 from .errors import UserError
 from .firmware import link as wire
 from .firmware.clock import civil_from_days
@@ -18,8 +18,6 @@ BAUDRATE = 115200  # USB CDC ignores the rate; any but 1200 is safe
 BOOTLOADER_BAUDRATE = 1200
 READ_TIMEOUT_S = 0.05  # one port read; the client's response timeout bounds the wait
 WRITE_TIMEOUT_S = 5.0
-SECONDS_PER_DAY = 86400
-DST_SEARCH_DAYS = 400  # every zone with DST changes at least once a year
 
 
 def configure(parser):
@@ -45,8 +43,8 @@ def run(args):
 
 def planned_target(conn):
     """Today's target of `walkdose plan` (its goal until the baseline week is over), capped for the wire."""
-    zone = db.local_zone()
-    today = db.local_date(time.time(), zone)
+    zone = localtime.local_zone()
+    today = localtime.local_date(time.time(), zone)
     return min(wire.MAX_TARGET_MIN, plan.targets(conn, zone, today)(today)[0])
 
 
@@ -63,26 +61,6 @@ def open_port(url, baudrate=BAUDRATE):
                         "(ls /dev/ttyACM* /dev/cu.usbmodem*, or COMn on Windows)") from None
     port.reset_input_buffer()  # whatever the board printed before this sync is not an answer
     return port
-
-
-def local_offsets(epoch_s):
-    """(utc_offset_s now, epoch of the next offset change or None, offset after it) of the host's
-    local time zone, which the TZ environment variable sets."""
-    if hasattr(time, "tzset"):
-        time.tzset()
-    offset_s = time.localtime(epoch_s).tm_gmtoff
-    for day in range(1, DST_SEARCH_DAYS + 1):
-        later = epoch_s + day * SECONDS_PER_DAY
-        if time.localtime(later).tm_gmtoff != offset_s:
-            before, after = later - SECONDS_PER_DAY, later
-            while after - before > 1:  # the first second of the new offset
-                middle = (before + after) // 2
-                if time.localtime(middle).tm_gmtoff == offset_s:
-                    before = middle
-                else:
-                    after = middle
-            return offset_s, after, time.localtime(after).tm_gmtoff
-    return offset_s, None, offset_s
 
 
 def describe(key, flags):
@@ -121,7 +99,7 @@ def sync_device(client, conn, port_name, target_min=wire.DEFAULT_TARGET_MIN, now
     try:
         db.save_device(conn, info, info_epoch_s)
         epoch_s = int(now())
-        offset_s, change_epoch_s, next_offset_s = local_offsets(epoch_s)
+        offset_s, change_epoch_s, next_offset_s = localtime.local_offsets(epoch_s)
         client.set_time(epoch_s, offset_s, change_epoch_s, next_offset_s, target_min)
         records = client.list()
         say(f"{len(records)} record(s) to fetch")

@@ -49,9 +49,9 @@ def noon(monkeypatch):
 def recent_db(tmp_path):
     """Yesterday (Oslo) fully recorded, 80 walking minutes and 700 worn; today's first 20 minutes."""
     from test_db import OSLO, Board, epoch  # test_db imports this module: not at the top
-    from walkdose import db
+    from walkdose import db, localtime
 
-    yesterday = db.local_date(time.time(), OSLO) - datetime.timedelta(days=1)
+    yesterday = localtime.local_date(time.time(), OSLO) - datetime.timedelta(days=1)
     path = tmp_path / "recent.sqlite"
     conn = db.open_db(str(path))
     board = Board(tmp_path / "dev", epoch(yesterday.year, yesterday.month, yesterday.day, 0))

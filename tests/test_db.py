@@ -238,7 +238,7 @@ def test_segments_of_the_current_boot_are_placed_exactly(tmp_path, conn):
     (seq, (start_epoch_s, how)), = placed(conn).items()
     assert how == "current_boot" and start_epoch_s == start
     days = db.day_totals(conn, OSLO)
-    assert list(days) == [datetime.date(2026, 1, 5)] and days[datetime.date(2026, 1, 5)]["walk_s"] == 3000
+    assert list(days) == [datetime.date(2026, 1, 5)] and days[datetime.date(2026, 1, 5)].walk_s == 3000
 
 
 def test_an_anchored_boot_is_placed_by_its_anchor(tmp_path, conn):

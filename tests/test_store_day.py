@@ -49,7 +49,7 @@ def test_the_tail_is_written_every_ten_minutes_and_stays_inline(tmp_path):
 
 def test_minutes_off_the_wrist_are_written_every_ten_too_and_a_bout_end_at_once(tmp_path):
     board = Board(tmp_path)
-    board.set_local(60)  # 01:00, the nightstand: 3 mg is octave 2, below WORN_MOVEMENT_MG
+    board.set_local(60)  # 01:00, the nightstand: 3 mg is octave 2, below WORN_OCTAVE
     for _ in range(9):
         board.minute(movement_mg=3)
     assert not (tmp_path / "open.t").exists()

@@ -17,7 +17,7 @@ from firmware import store
 from firmware.clock import days_from_civil
 from link_harness import (DAY, SYNC_EPOCH_S, Cable, Identity, cut_sweep, database_rows, link_on_pty,
                           sync_over, week_of_walking)
-from walkdose import cli, db, protocol, sync
+from walkdose import cli, db, localtime, protocol, sync
 from walkdose.errors import UserError
 
 OSLO_DST_2026 = days_from_civil(2026, 3, 29) * 86400 + 3600  # 02:00 CET becomes 03:00 CEST, 01:00 UTC
@@ -163,7 +163,7 @@ def test_two_devices_are_kept_apart_by_device_id(tmp_path):
 ])
 def test_local_offsets_follow_the_TZ_variable(monkeypatch, zone, expected):
     monkeypatch.setenv("TZ", zone)
-    assert sync.local_offsets(SYNC_EPOCH_S) == expected
+    assert localtime.local_offsets(SYNC_EPOCH_S) == expected
 
 
 def test_the_port_is_never_opened_at_1200_baud():
