@@ -1,4 +1,4 @@
-"""Board profiles as plain data (pins, bus, IMU, rate, cue, battery, USB ids, mpy-cross arch) and the few
+"""Board profiles as plain data (pins, bus, IMU, rates, cue, battery, USB ids, mpy-cross arch) and the few
 builders that turn one profile into a machine.I2C, the IMU driver, the identity the link reports and the
 target cue. Never holds logic of the loop (firmware/app.py) and never imports `machine` itself: the
 caller hands it the module, so the same builders run on a board and against sim/fake_machine.py.
@@ -18,6 +18,8 @@ from .compat import const
 BOARD_FILE = "walkdose_board.txt"  # written by `walkdose flash` beside main.py: "NAME VERSION"
 POWER_UP_MS = const(50)  # LSM6DS3TR-C turn-on time is 35 ms (DS 4.1); the others need less
 
+# rate_mhz: the rate the board runs at; rates_mhz: the rates of its IMU the detector is evaluated at, which
+# the host's `--rate` may choose (tests/test_boards.py checks the driver makes each exactly).
 PROFILES = {
     # Seeed XIAO nRF52840 Sense. Pins from MicroPython ports/nrf/boards/SEEED_XIAO_NRF52 (pins.csv:
     # IMU_SDA P0.07, IMU_SCL P0.27, IMU_PWR P1.08, READ_BAT P0.14, ADC0_BAT P0.31; mpconfigboard.h:
@@ -29,7 +31,7 @@ PROFILES = {
         "i2c": (0, 27, 7, 400000),  # id, scl, sda, Hz
         "power_pins": ((40, 1),),  # IMU_PWR: the LSM6DS3TR-C is powered from this GPIO (high drive)
         "imu": "LSM6DS3TRC", "imu_module": "imu_lsm6ds3trc", "imu_address": 0x6A,
-        "rate_mhz": 52000, "counts_per_g": 4096,
+        "rate_mhz": 52000, "rates_mhz": (12500, 26000, 52000, 104000), "counts_per_g": 4096,
         "led": (30, 0),  # green, active low
         "battery": {"adc_pin": 31, "enable": (14, 0), "num": 1510, "den": 510, "full_scale_mv": 3300,
                     "atten_db": 0},  # nrf SAADC as MicroPython sets it: gain 1/4, VDD/4 reference
@@ -46,7 +48,7 @@ PROFILES = {
         "i2c": (1, 15, 14, 400000),
         "power_pins": ((22, 1), (32, 1)),
         "imu": "BMI270", "imu_module": "imu_bmi270", "imu_address": 0x68,
-        "rate_mhz": 50000, "counts_per_g": 4096,
+        "rate_mhz": 50000, "rates_mhz": (12500, 25000, 50000, 100000), "counts_per_g": 4096,
         "led": (16, 0),  # green of the RGB LED, active low
         "battery": None,
         "usb": ((0x2341, 0x025A),),
@@ -61,7 +63,7 @@ PROFILES = {
         "i2c": (0, 13, 12, 400000),
         "power_pins": (),
         "imu": "LSM6DSOX", "imu_module": "imu_lsm6dsox", "imu_address": 0x6A,
-        "rate_mhz": 52000, "counts_per_g": 4096,
+        "rate_mhz": 52000, "rates_mhz": (12500, 26000, 52000, 104000), "counts_per_g": 4096,
         "led": (6, 1),
         "battery": None,
         "usb": ((0x2341, 0x025E),),
@@ -78,7 +80,7 @@ PROFILES = {
         "i2c": (0, 22, 21, 400000),
         "power_pins": ((4, 1),),
         "imu": "MPU6886", "imu_module": "imu_mpu6886", "imu_address": 0x68,
-        "rate_mhz": 50000, "counts_per_g": 4096,
+        "rate_mhz": 50000, "rates_mhz": (12500, 25000, 50000, 100000), "counts_per_g": 4096,
         "led": (19, 1),
         "battery": {"adc_pin": 38, "enable": None, "num": 2, "den": 1, "full_scale_mv": 0, "atten_db": 11},
         "usb": ((0x1A86, 0x55D4),),

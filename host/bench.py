@@ -1,5 +1,6 @@
 """`walkdose bench`: how fast the compiled detector replays a week, and what the firmware detector costs a board
 (MicroPython instructions and heap bytes per sample). Also the home of the synthetic week it replays."""
+import json
 import math
 import os
 import shutil
@@ -123,3 +124,19 @@ def bench(days=7, rate_mhz=50000, quick=False):
             out["micropython_instr_per_sample"] = round((with_samples - start_up) / fed)
             out["micropython_callgrind_samples"] = fed
     return out
+
+
+def configure(parser):
+    parser.add_argument("--days", type=int, default=7, help="length of the synthetic recording (default 7)")
+    parser.add_argument("--quick", action="store_true", help="one day: a smoke run")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args):
+    result = bench(days=args.days, quick=args.quick)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    for key, value in result.items():
+        print(f"{key:34s} {value:,.3f}" if isinstance(value, float) else f"{key:34s} {value}")
+    return 0

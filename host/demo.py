@@ -1,13 +1,14 @@
 """`walkdose demo`: the whole path on one machine - a simulated board wears the shipped recordings for a few
-days, `walkdose sync` pulls them over the board's pty into a throwaway database, `walkdose report` shows them.
-Only orchestration: each step is the real command."""
+days, sync pulls them over the board's pty into a throwaway database, the report shows them.
+Only orchestration: each step is the library call its own command makes."""
 import contextlib
 import importlib.resources
+import json
 import os
 import sys
 import tempfile
 
-from . import cli, recording, simulate
+from . import db, recording, report, simulate, sync
 from .errors import UserError
 
 CATCH_UP_TIMEOUT_S = 1800
@@ -42,10 +43,10 @@ def run(args):
               f"day from {start:%Y-%m-%d} until now ({args.engine})", file=sys.stderr, flush=True)
         with sim:
             sim.wait_for("caught_up", CATCH_UP_TIMEOUT_S, on_event=show)
-            db = os.path.join(workdir, "walkdose.sqlite")
-            print(f"walkdose demo: walkdose sync --port {sim.pty_path} --db {db}", file=sys.stderr, flush=True)
-            with contextlib.redirect_stdout(sys.stderr):  # stdout is the report's alone (--json)
-                status = cli.main(["sync", "--port", sim.pty_path, "--db", db])
-            if status:
-                return status
-            return cli.main(["report", "--db", db] + (["--json"] if args.json else []))
+            db_path = os.path.join(workdir, "walkdose.sqlite")
+            print(f"walkdose demo: walkdose sync --port {sim.pty_path} --db {db_path}", file=sys.stderr, flush=True)
+            print(sync.sync_port(sim.pty_path, db_path), file=sys.stderr)  # stdout is the report's alone (--json)
+        with contextlib.closing(db.open_db(db_path)) as conn:
+            days = report.build_now(conn)
+        print(json.dumps(days) if args.json else report.format_text(days))
+        return 0

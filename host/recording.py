@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from .errors import UserError
+from .firmware import boards
 
 MIN_RATE_HZ = 10.0
 CHUNK_ROWS = 1 << 16
@@ -17,8 +18,8 @@ class RecordingError(UserError, ValueError):
     """A recording that cannot be read; the message names the file and what is wrong."""
 
 
-# ODRs the boards offer (mHz): LSM6DS* 12.5/26/52/104, BMI270 and MPU6886 12.5/25/50/100.
-DEVICE_RATES_MHZ = (12500, 25000, 26000, 50000, 52000, 100000, 104000)
+# Every rate some supported board may run at (firmware/boards.py), in mHz.
+DEVICE_RATES_MHZ = tuple(sorted({rate for profile in boards.PROFILES.values() for rate in profile["rates_mhz"]}))
 
 
 def _parse_rows(path, lines, numbers):

@@ -1,16 +1,21 @@
 """Replay: a recording's int16 counts through a detector engine, its events gathered into one result on the
-recording's own clock. The result is what `walkdose replay --json` prints; the engines must agree on it."""
+recording's own clock, one recording or many in parallel. The result is what `walkdose replay --json` prints;
+the engines must agree on it."""
 import importlib.resources
+import multiprocessing
 import os
 import subprocess
+import sys
 import tempfile
 
 import numpy as np
 
-from . import commands, dayrules
+from . import commands, dayrules, recording
 from .firmware import detector as spec
 
 BATCH_SAMPLES = 4096
+DEFAULT_RATE_HZ = 50.0  # the rate of the accuracy tables in the README
+COUNTS_PER_G = 4096  # +/-8 g on every supported IMU
 
 
 class Events:
@@ -80,10 +85,9 @@ def shifted(result, seconds):
 
 def run(engine, chunks, rate_mhz, counts_per_g):
     """Replay int16 (k, 3) chunks through the named engine; every engine gives the same result."""
-    engines = {"cython": run_cython, "python": run_python, "micropython": run_micropython}
-    if engine not in engines:
-        raise ValueError(f"unknown engine '{engine}' (choose from {', '.join(sorted(engines))})")
-    return engines[engine](chunks, rate_mhz, counts_per_g)
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine '{engine}' (choose from {', '.join(sorted(ENGINES))})")
+    return ENGINES[engine](chunks, rate_mhz, counts_per_g)
 
 
 def feed_all(det, chunks, rate_mhz, flat_of):
@@ -151,3 +155,65 @@ def run_micropython(chunks, rate_mhz, counts_per_g):
     events = Events(rate_mhz)
     events.add(words, len(words) // spec.EV_WORDS)
     return events.result()
+
+
+ENGINES = {"cython": run_cython, "python": run_python, "micropython": run_micropython}
+
+
+def add_options(parser):
+    """The options of the commands that replay recordings: device rate, engine and parallel processes."""
+    parser.add_argument("--rate", type=float, default=DEFAULT_RATE_HZ, help="device rate in Hz (default %(default)g)")
+    parser.add_argument("--engine", choices=tuple(ENGINES), default="cython",
+                        help="detector implementation (identical results; default %(default)s)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="parallel processes over many recordings (default: one per CPU)")
+
+
+def device_rate_mhz(rate_hz):
+    """--rate in Hz as a device rate in mHz; RecordingError unless a board can run at it."""
+    rate_mhz = int(round(rate_hz * 1000))
+    if rate_mhz not in recording.DEVICE_RATES_MHZ:
+        rates = ", ".join(f"{r / 1000:g}" for r in recording.DEVICE_RATES_MHZ)
+        raise recording.RecordingError(f"--rate {rate_hz:g} Hz is not a device rate (choose from {rates})")
+    return rate_mhz
+
+
+def run_file(path, rate_mhz, engine, phase=0.0):
+    """The detector's result on a recording, times on the recording's clock; `phase` places the device's
+    samples that fraction of a sample period later."""
+    result = run(engine, recording.iter_counts(path, rate_mhz, COUNTS_PER_G, phase), rate_mhz, COUNTS_PER_G)
+    return shifted(result, phase * 1000.0 / rate_mhz) if phase else result
+
+
+def _run_file_job(args):
+    path, rate_mhz, engine, phase = args
+    try:
+        return path, phase, run_file(path, rate_mhz, engine, phase), None
+    except (recording.RecordingError, OSError) as exc:
+        return path, phase, None, str(exc)
+
+
+def _progress(done, total, label):
+    if sys.stderr.isatty() or os.environ.get("WALKDOSE_PROGRESS"):
+        width = 30
+        filled = width * done // max(total, 1)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label[-40:]:40}")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def run_files(paths, rate_mhz, engine, jobs, phases=(0.0,)):
+    """Replay many recordings (each at every phase) in parallel processes; yields (path, phase, result, error)
+    in order, phases innermost."""
+    work = [(p, rate_mhz, engine, phase) for p in paths for phase in phases]
+    if jobs <= 1 or len(work) <= 1:
+        results = map(_run_file_job, work)
+        for i, item in enumerate(results, 1):
+            _progress(i, len(work), item[0])
+            yield item
+        return
+    with multiprocessing.Pool(jobs) as pool:
+        for i, item in enumerate(pool.imap(_run_file_job, work), 1):
+            _progress(i, len(work), item[0])
+            yield item

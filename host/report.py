@@ -149,9 +149,14 @@ def run(args):
     if args.days < 1:
         raise UserError(f"--days {args.days}: give 1 or more")
     conn = db.open_db(args.db)
-    zone = localtime.local_zone()
-    report = build(conn, zone, localtime.local_date(time.time(), zone), args.days, dboptions.device_of(conn, args))
+    report = build_now(conn, args.days, dboptions.device_of(conn, args))
     if args.plot:
         plot(report, args.plot)
     print(json.dumps(report) if args.json else format_text(report))
     return 0
+
+
+def build_now(conn, n_days=DEFAULT_DAYS, device_id=None):
+    """build() for the last n_days up to today on this computer's clock and zone."""
+    zone = localtime.local_zone()
+    return build(conn, zone, localtime.local_date(time.time(), zone), n_days, device_id)

@@ -18,8 +18,10 @@ import numpy as np
 
 from . import commands, recording, replay
 from .errors import UserError
+from .firmware import boards
 
-DEFAULT_RATE_MHZ = 52000  # the XIAO profile: LSM6DS3TR-C at 52 Hz (26 Hz overcounts back pockets: 10.8 % vs 2.6 %)
+BOARD = "xiao-nrf52840-sense"  # the profile sim/board.py builds around its fake LSM6DS3TR-C
+RATE_MHZ = boards.profile_named(BOARD)["rate_mhz"]
 WAKE_S = 7 * 3600
 SLEEP_S = 23 * 3600
 DEFAULT_WALK_TIMES_S = (7 * 3600 + 30 * 60, 12 * 3600 + 15 * 60, 17 * 3600 + 45 * 60, 20 * 3600 + 30 * 60)
@@ -105,23 +107,22 @@ def board_command(engine, config_path):
 class Simulator:
     """A running simulated board: `pty_path` is its USB serial; `events` gets what it reports."""
 
-    def __init__(self, recordings, workdir, start, rate_mhz=DEFAULT_RATE_MHZ, speed=0.0,
-                 power_cut_every_min=0, late=None, imu_silent_s=None, flash=None, engine="micropython",
-                 device_id="5a17d05e00000001"):
+    def __init__(self, recordings, workdir, start, speed=0.0, power_cut_every_min=0, late=None, imu_silent_s=None,
+                 flash=None, engine="micropython", device_id="5a17d05e00000001"):
         self.workdir = workdir
         specs = [parse_recording_spec(r) for r in recordings]
         clips = []
         for i, (path, _, _) in enumerate(specs):
-            counts = recording.load_counts(path, rate_mhz, 4096)
+            counts = recording.load_counts(path, RATE_MHZ, 4096)
             clip_path = os.path.join(workdir, f"clip{i}.i16")
             counts.astype("<i2").tofile(clip_path)
             clips.append((clip_path, len(counts)))
         fidget_path = os.path.join(workdir, "fidget.i16")
-        fidget_clip(rate_mhz).tofile(fidget_path)
-        self.plan = day_plan(specs, [n for _, n in clips], rate_mhz)
+        fidget_clip(RATE_MHZ).tofile(fidget_path)
+        self.plan = day_plan(specs, [n for _, n in clips], RATE_MHZ)
         self.switched_on = start  # local time, naive
         self.config = {
-            "rate_mhz": rate_mhz, "speed": speed, "start_epoch_s": int(start.astimezone().timestamp()),
+            "board": BOARD, "rate_mhz": RATE_MHZ, "speed": speed, "start_epoch_s": int(start.astimezone().timestamp()),
             "start_s": start.hour * 3600 + start.minute * 60 + start.second,
             "power_cut_every_min": power_cut_every_min, "late": late, "imu_silent_s": imu_silent_s,
             "clips": [p for p, _ in clips], "fidget": fidget_path, "plan": self.plan,

@@ -33,12 +33,17 @@ def configure(parser):
 def run(args):
     if args.target is not None and not 1 <= args.target <= wire.MAX_TARGET_MIN:
         raise UserError(f"--target {args.target}: a daily walking target is 1..{wire.MAX_TARGET_MIN} minutes")
-    with contextlib.closing(db.open_db(args.db)) as conn:  # a bad --db fails before the port is touched
-        target_min = args.target or planned_target(conn)
-        with contextlib.closing(open_port(args.port)) as port:
-            summary = sync_device(Client(port), conn, args.port, target_min)
-    print(summary)
+    print(sync_port(args.port, args.db, args.target))
     return 0
+
+
+def sync_port(port_name, db_path=None, target_min=None):
+    """sync_device() with the board on port_name into the database at db_path (None: the default one), cueing
+    target_min or else today's planned target; its summary."""
+    with contextlib.closing(db.open_db(db_path)) as conn:  # a bad --db fails before the port is touched
+        target_min = target_min or planned_target(conn)
+        with contextlib.closing(open_port(port_name)) as port:
+            return sync_device(Client(port), conn, port_name, target_min)
 
 
 def planned_target(conn):

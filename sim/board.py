@@ -30,7 +30,6 @@ TICKS_MASK = (1 << 30) - 1
 FLASH_BLOCKS = 64  # the XIAO's 256 KB filesystem in 4 KB blocks
 BATTERY_MV = 3900  # a LiPo half full; the fake ADC reads it through the profile's divider
 SAVE_EVERY_S = 3600  # the flash image is written to the host file every simulated hour and at exit
-BOARD = "xiao-nrf52840-sense"
 FIRMWARE_VERSION = "0.1.0-sim"
 
 
@@ -78,6 +77,7 @@ class Flash:
 
 class Board:
     def __init__(self, config):
+        self.board = config["board"]  # an LSM6DS3TR-C board: boot() attaches that fake chip
         self.rate_mhz = config["rate_mhz"]
         self.speed = config["speed"]  # 0: as fast as it can until it reaches the host's clock
         self.start_epoch_s = config["start_epoch_s"]  # UTC when the simulated board is switched on
@@ -91,7 +91,7 @@ class Board:
         self.port = StdioPort()
         self.board_file = config["flash"] + ".board.txt"  # what `walkdose flash` writes beside main.py
         with open(self.board_file, "w") as f:
-            f.write(BOARD + " " + FIRMWARE_VERSION)
+            f.write(self.board + " " + FIRMWARE_VERSION)
         fake_machine.UNIQUE_ID = bytes(int(config["device_id"][i:i + 2], 16) for i in range(0, 16, 2))
         self.real_start_s = time.time()
         self.now_us = 0  # simulated time since start
@@ -112,7 +112,7 @@ class Board:
         self.boots += 1
         self.boot_us = self.now_us
         fake_machine.reset()
-        profile = profile_named(BOARD)
+        profile = profile_named(self.board)
         self.chip = fake_machine.bus.attach(profile["imu_address"], FakeLSM6DS3TRC())
         battery = profile["battery"]
         fake_machine.adc_u16[battery["adc_pin"]] = (BATTERY_MV * battery["den"] // battery["num"] * 65535

@@ -12,6 +12,7 @@ from array import array
 import pytest
 
 from firmware import boards
+from firmware.detector import Detector
 from firmware.imu_bmi270 import CONFIG_BYTES
 from firmware.main import build
 from walkdose.protocol import Client
@@ -87,7 +88,16 @@ def test_rates_are_what_each_chip_makes_and_the_detector_takes():
         "xiao-nrf52840-sense": 52000, "nano33-ble-sense-rev2": 50000,
         "nano-rp2040-connect": 52000, "m5stickc-plus2": 50000}
     for profile in boards.PROFILES.values():
-        assert profile["rate_mhz"] * 60 % 1000 == 0
+        assert profile["rate_mhz"] * 60 % 1000 == 0 and profile["rate_mhz"] in profile["rates_mhz"]
+
+
+@pytest.mark.parametrize("name, rate_mhz", [(n, r) for n in ALL for r in boards.PROFILES[n]["rates_mhz"]])
+def test_every_rate_a_profile_offers_is_one_its_chip_makes_and_the_detector_takes(name, rate_mhz, monkeypatch):
+    profile, _ = board_rig(name)
+    monkeypatch.setitem(profile, "rate_mhz", rate_mhz)
+    board = boards.Board(fake_machine, name, "1", lambda ms: None)
+    assert board.imu.rate_mhz == rate_mhz
+    Detector(rate_mhz, board.imu.counts_per_g)  # raises unless 10-200 Hz with whole samples per minute
 
 
 def test_xiao_battery_reads_through_its_divider_with_the_divider_switched_on_only_while_reading():

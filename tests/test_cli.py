@@ -10,7 +10,7 @@ import pytest
 from conftest import REPO, public_set
 from synthetic import concat, still, walking
 from test_recording import write_csv
-from walkdose import cli
+from walkdose import replay
 
 SHIPPED = os.path.join(REPO, "recordings", "Samsung_Jamie_Hard_InHand_1.csv")
 
@@ -113,8 +113,8 @@ def test_a_phase_moves_no_step_off_the_recording_clock(tmp_path, phase):
     # instead would be p * 20 ms early: 15 ms at phase 0.75.
     g = concat(still(2, 200), walking(60, 200, 100, noise_g=0.0), still(2, 200))
     path = write_csv(tmp_path / "walk.csv", np.arange(len(g)) / 200, g)
-    at_zero = np.array(cli.replay_file(path, 50000, "cython")["step_times"])
-    shifted = np.array(cli.replay_file(path, 50000, "cython", phase)["step_times"])
+    at_zero = np.array(replay.run_file(path, 50000, "cython")["step_times"])
+    shifted = np.array(replay.run_file(path, 50000, "cython", phase)["step_times"])
     assert len(at_zero) == len(shifted) == 100
     assert np.abs(shifted - at_zero).max() <= 0.010 + 1e-9
 

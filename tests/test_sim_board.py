@@ -22,7 +22,7 @@ from walkdose.firmware.store import FLUSH_EVERY_MIN
 from walkdose.sim.wearer import Wearer
 
 RECORDING = str(importlib.resources.files("walkdose.recordings") / "Samsung_Jamie_Hard_InHand_1.csv")
-RATE_MHZ = simulate.DEFAULT_RATE_MHZ
+RATE_MHZ = simulate.RATE_MHZ
 
 
 def simulator(tmp_path, start, **faults):

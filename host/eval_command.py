@@ -1,0 +1,46 @@
+"""`walkdose eval`: the detector over folders of recordings with truth files, scored per dataset and placement
+(a table or JSON), optionally at several sampling phases. Only orchestration: replay.py replays, evaluate.py scores."""
+import json
+import sys
+
+from . import evaluate, recording, replay
+
+
+def configure(parser):
+    parser.add_argument("folders", nargs="+", help="folders holding NAME.csv + NAME.truth.json")
+    replay.add_options(parser)
+    parser.add_argument("--phases", type=int, default=1,
+                        help="replay each recording with the device's samples at N evenly spaced phases between the "
+                             "recording's own and report the mean (results move with the phase; default 1)")
+    parser.add_argument("--json", action="store_true", help="print per-file rows and the table as one JSON object")
+
+
+def run(args):
+    rate_mhz = replay.device_rate_mhz(args.rate)
+    paths = [p for p in recording.find_recordings(args.folders) if recording.truth_path(p)]
+    if not paths:
+        raise recording.RecordingError(f"{', '.join(args.folders)}: no NAME.csv with NAME.truth.json found")
+    if args.phases < 1:
+        raise recording.RecordingError(f"--phases {args.phases}: need at least one")
+    phases = [i / args.phases for i in range(args.phases)]
+    rows = []
+    failed = set()
+    for path, phase, result, error in replay.run_files(paths, rate_mhz, args.engine, args.jobs, phases):
+        if error:
+            if path not in failed:  # a bad file fails the same way at every phase: say so once
+                print(f"walkdose: {error}", file=sys.stderr)
+            failed.add(path)
+            continue
+        with open(recording.truth_path(path)) as fh:
+            truth = json.load(fh)
+        row = evaluate.score(result, truth)
+        row["file"] = path
+        if args.phases > 1:
+            row["phase"] = phase
+        rows.append(row)
+    summary = evaluate.mean_table([[r for r in rows if r.get("phase", 0.0) == phase] for phase in phases])
+    if args.json:
+        print(json.dumps({"files": rows, "table": [{"dataset": d, "placement": p, **s} for d, p, s in summary]}))
+    else:
+        print(evaluate.format_table(summary))
+    return 0 if len(rows) == len(paths) * len(phases) else 1
