@@ -20,6 +20,7 @@ POWER_UP_MS = const(50)  # LSM6DS3TR-C turn-on time is 35 ms (DS 4.1); the other
 
 # rate_mhz: the rate the board runs at; rates_mhz: the rates of its IMU the detector is evaluated at, which
 # the host's `--rate` may choose (tests/test_boards.py checks the driver makes each exactly).
+# The primary board first: listings show the profiles in this order.
 PROFILES = {
     # Seeed XIAO nRF52840 Sense. Pins from MicroPython ports/nrf/boards/SEEED_XIAO_NRF52 (pins.csv:
     # IMU_SDA P0.07, IMU_SCL P0.27, IMU_PWR P1.08, READ_BAT P0.14, ADC0_BAT P0.31; mpconfigboard.h:

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from . import commands, replay
+from . import argtypes, commands, replay
 
 SEED = 20240607
 CALLGRIND_SAMPLES = 12000  # 4 minutes at 50 Hz: walking, stillness and a minute rollover
@@ -126,8 +126,26 @@ def bench(days=7, rate_mhz=50000, quick=False):
     return out
 
 
+# What each key of bench()'s result means, for the text output; --json prints the keys themselves.
+LABELS = {
+    "days": "synthetic recording, days",
+    "rate_mhz": "sample rate",
+    "samples": "samples",
+    "steps": "steps counted",
+    "walking_s": "walking, s",
+    "cython_s": "compiled replay, s",
+    "cython_samples_per_s": "compiled replay, samples/s (one core)",
+    "numpy_pass_s": "numpy pass over the same array, s",
+    "numpy_pass_ratio": "compiled replay time / numpy pass time",
+    "micropython_bytes_per_sample": "micropython: heap bytes allocated per sample",
+    "micropython_instr_per_sample": "micropython: x86 instructions per sample",
+    "micropython_instr_reason": "micropython: instructions not measured because",
+    "micropython_callgrind_samples": "micropython: samples under callgrind",
+}
+
+
 def configure(parser):
-    parser.add_argument("--days", type=int, default=7, help="length of the synthetic recording (default 7)")
+    parser.add_argument("--days", type=argtypes.whole(1), default=7, help="length of the synthetic recording (default 7)")
     parser.add_argument("--quick", action="store_true", help="one day: a smoke run")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -138,5 +156,12 @@ def run(args):
         print(json.dumps(result))
         return 0
     for key, value in result.items():
-        print(f"{key:34s} {value:,.3f}" if isinstance(value, float) else f"{key:34s} {value}")
+        label = LABELS.get(key, key)
+        if key == "rate_mhz":
+            value = f"{value / 1000:g} Hz"
+        elif isinstance(value, float):
+            value = f"{value:,.3f}"
+        elif isinstance(value, int):
+            value = f"{value:,}"
+        print(f"{label:52s} {value}")
     return 0

@@ -14,7 +14,7 @@ def run(args):
         print(json.dumps(boards.PROFILES))
         return 0
     print(f"{'board':22s} {'IMU':10s} {'rate':>8s}  {'-march':10s} {'MicroPython firmware':27s} title")
-    for name in sorted(boards.PROFILES):
+    for name in boards.PROFILES:  # the primary board first
         p = boards.PROFILES[name]
         print(f"{name:22s} {p['imu']:10s} {p['rate_mhz'] / 1000:5g} Hz  {p['march']:10s} "
               f"{p['micropython_board']:27s} {p['title']}")

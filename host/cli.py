@@ -2,6 +2,7 @@
 the one place that turns their errors into messages and exit statuses. Holds no algorithm."""
 import argparse
 import importlib
+import importlib.metadata
 import sys
 
 from .errors import UserError
@@ -23,9 +24,21 @@ COMMANDS = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with walkdose's error form: one line naming the option and the problem, exit status 2 (no usage
+    block; --help has it)."""
+
+    def error(self, message):
+        if message.startswith("argument "):
+            name, _, problem = message[len("argument "):].partition(": ")
+            message = f"{name.split('/')[-1]} {problem}"
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="walkdose", description="Count daily minutes of walking.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="walkdose", description="Count daily minutes of walking.")
+    parser.add_argument("--version", action="version", version=f"walkdose {importlib.metadata.version('walkdose')}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(f".{module_name}", __package__)
         command = sub.add_parser(name, help=help_text, description=help_text)
@@ -35,7 +48,11 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # a first try without a command gets the list of commands
+        parser.print_help(sys.stderr)
+        return 2
     try:
         return args.func(args)
     except UserError as exc:

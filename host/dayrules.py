@@ -30,6 +30,15 @@ def worn(movement_code):
     return store.octave(movement_code) >= store.WORN_OCTAVE
 
 
+def movement_mg(movement_code):
+    """The lower edge, in mg, of the bin a movement code (store.movement_code) stands for: its inverse to
+    within an eighth of an octave."""
+    if not movement_code:
+        return 0
+    exponent, eighth = divmod(movement_code - 1, 8)
+    return ((8 + eighth) << exponent) >> 3
+
+
 def met_index(pace_walk_s, walk_s):
     """The MET values of the paces averaged over a day's walking seconds (pace_walk_s: walking seconds
     per pace class), or None without walking."""
@@ -75,7 +84,11 @@ class Day:
         self.recorded_min += recorded_min
 
     def numbers(self):
-        """The day's row without its date: the fields `walkdose report --json` documents."""
+        """The day's row without its date: the fields `walkdose report --json` documents. A day with no recorded
+        minute has no numbers (None, JSON null): missing data is not a day of zero walking."""
+        if not self.recorded_min:
+            return {"walking_min": None, "steps": None, "pace_min": None, "met_index": None, "bouts": None,
+                    "longest_bout_s": None, "worn_min": None, "recorded_min": 0, "valid": False, "estimated": False}
         return {"walking_min": round(self.walk_s / 60, 1), "steps": self.steps,
                 "pace_min": {name: self.pace_min[p] for p, name in PACE_NAMES.items() if p != detector.PACE_NONE},
                 "met_index": met_index(self.pace_walk_s, self.walk_s), "bouts": self.bouts,

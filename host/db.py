@@ -99,7 +99,16 @@ CREATE TABLE sensor_health (
     PRIMARY KEY (device_id, boot_id)
 );
 """,
+    "plan_changes": """
+CREATE TABLE plan_changes (
+    from_date TEXT PRIMARY KEY,
+    goal_min INTEGER NOT NULL,
+    step_min INTEGER NOT NULL,
+    start_date TEXT
+);
+""",
 }
+ALWAYS = "0001-01-01"  # plan_changes.from_date of the settings in force before any recorded change
 SCHEMA += "".join(ADDED_TABLES.values())
 
 
@@ -371,9 +380,23 @@ def load_plan(conn):
     return conn.execute("SELECT goal_min, step_min, start_date FROM plan").fetchone()
 
 
-def save_plan(conn, goal_min, step_min, start_date):
+def save_plan(conn, goal_min, step_min, start_date, from_date=ALWAYS, before=None):
+    """Set the plan from from_date (ISO) on; days before it keep the settings they had (before: the settings in
+    force until now, recorded once for a database that has no change yet). From ALWAYS: for every day."""
     with conn:
+        if from_date == ALWAYS:
+            conn.execute("DELETE FROM plan_changes")
+        elif before and not conn.execute("SELECT count(*) FROM plan_changes").fetchone()[0]:
+            conn.execute("INSERT INTO plan_changes VALUES (?, ?, ?, ?)", (ALWAYS, *before))
+        conn.execute("INSERT OR REPLACE INTO plan_changes VALUES (?, ?, ?, ?)",
+                     (from_date, goal_min, step_min, start_date))
         conn.execute("INSERT OR REPLACE INTO plan VALUES (1, ?, ?, ?)", (goal_min, step_min, start_date))
+
+
+def plan_changes(conn):
+    """[(from_date ISO, goal_min, step_min, start_date ISO or None)], oldest first; [] if never set."""
+    return conn.execute("SELECT from_date, goal_min, step_min, start_date FROM plan_changes "
+                        "ORDER BY from_date").fetchall()
 
 
 def first_date(conn, zone, device_id=None):

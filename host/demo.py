@@ -8,7 +8,7 @@ import os
 import sys
 import tempfile
 
-from . import db, recording, report, simulate, sync
+from . import argtypes, db, recording, report, simulate, sync
 from .errors import UserError
 
 CATCH_UP_TIMEOUT_S = 1800
@@ -19,7 +19,7 @@ def shipped_recordings():
 
 
 def configure(parser):
-    parser.add_argument("--days", type=int, default=2, help="simulated days before today (default 2)")
+    parser.add_argument("--days", type=argtypes.whole(0), default=2, help="simulated days before today (default 2)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     simulate.add_board_options(parser)
 

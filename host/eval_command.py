@@ -3,13 +3,13 @@
 import json
 import sys
 
-from . import evaluate, recording, replay
+from . import argtypes, evaluate, recording, replay
 
 
 def configure(parser):
     parser.add_argument("folders", nargs="+", help="folders holding NAME.csv + NAME.truth.json")
     replay.add_options(parser)
-    parser.add_argument("--phases", type=int, default=1,
+    parser.add_argument("--phases", type=argtypes.whole(1), default=1,
                         help="replay each recording with the device's samples at N evenly spaced phases between the "
                              "recording's own and report the mean (results move with the phase; default 1)")
     parser.add_argument("--json", action="store_true", help="print per-file rows and the table as one JSON object")
@@ -20,8 +20,6 @@ def run(args):
     paths = [p for p in recording.find_recordings(args.folders) if recording.truth_path(p)]
     if not paths:
         raise recording.RecordingError(f"{', '.join(args.folders)}: no NAME.csv with NAME.truth.json found")
-    if args.phases < 1:
-        raise recording.RecordingError(f"--phases {args.phases}: need at least one")
     phases = [i / args.phases for i in range(args.phases)]
     rows = []
     failed = set()

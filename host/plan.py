@@ -13,23 +13,33 @@ BASELINE_VALID_DAYS = 4  # a week counts as baseline once this many of its days 
 WEEK = datetime.timedelta(days=7)
 
 
-def settings(conn):
-    """(goal_min, step_min, start date or None): as last set, else the defaults."""
-    saved = db.load_plan(conn)
-    if not saved:
-        return DEFAULT_GOAL_MIN, DEFAULT_STEP_MIN, None
-    goal_min, step_min, start = saved
+def _parsed(goal_min, step_min, start):
     return goal_min, step_min, datetime.date.fromisoformat(start) if start else None
 
 
-def weeks(conn, zone, today, device_id=None, read_after_baseline=True):
+def settings(conn):
+    """(goal_min, step_min, start date or None): as last set, else the defaults."""
+    saved = db.load_plan(conn)
+    return _parsed(*saved) if saved else (DEFAULT_GOAL_MIN, DEFAULT_STEP_MIN, None)
+
+
+def settings_by_date(conn):
+    """[(from date, settings)], oldest first: the settings each day since from date was planned with. A past day
+    keeps the target it had (and the board cued) when the plan changes later."""
+    changes = db.plan_changes(conn)
+    if not changes:
+        return [(datetime.date.min, settings(conn))]
+    return [(datetime.date.fromisoformat(since), _parsed(*rest)) for since, *rest in changes]
+
+
+def weeks(conn, zone, today, device_id=None, read_after_baseline=True, chosen=None):
     """The plan week by week from its start (set, or the first day with data) to the week the
     target reaches the goal or today's week, whichever is later: dicts with week (0 = first),
     first_date, target_min (None until the baseline week is over), valid_days, mean_walking_min
     (over valid days, None without any) and baseline (True for the baseline week). Targets need
     no day after the baseline week: read_after_baseline=False skips reading them (their weeks
-    then show 0 valid days)."""
-    goal_min, step_min, start = settings(conn)
+    then show 0 valid days). chosen: the settings to plan with, else the current ones."""
+    goal_min, step_min, start = chosen or settings(conn)
     start = start or db.first_date(conn, zone, device_id)
     if start is None:
         return []
@@ -58,11 +68,12 @@ def weeks(conn, zone, today, device_id=None, read_after_baseline=True):
 
 def targets(conn, zone, today, device_id=None):
     """A function of a date giving (target_min, plan week or None): the plan's target once past
-    the baseline week, else the goal."""
-    plan = weeks(conn, zone, today, device_id, read_after_baseline=False)
-    goal_min = settings(conn)[0]
+    the baseline week, else the goal; each date under the settings it was planned with."""
+    plans = [(since, chosen[0], weeks(conn, zone, today, device_id, read_after_baseline=False, chosen=chosen))
+             for since, chosen in settings_by_date(conn)]
 
     def target_on(date):
+        _, goal_min, plan = [p for p in plans if p[0] <= date][-1] if date >= plans[0][0] else plans[0]
         index = _week_of(plan, date)
         if index is not None and plan[index]["target_min"] is not None:
             return plan[index]["target_min"], index
@@ -84,27 +95,52 @@ def configure(parser):
     parser.add_argument("--goal", type=int, metavar="MIN",
                         help=f"daily walking goal in minutes (default {DEFAULT_GOAL_MIN})")
     parser.add_argument("--step", type=int, metavar="MIN",
-                        help=f"how much the daily target rises each week, minutes (default {DEFAULT_STEP_MIN})")
+                        help=f"how much the daily target rises each week, minutes; 0 keeps it flat at the goal "
+                             f"(default {DEFAULT_STEP_MIN})")
     parser.add_argument("--start", metavar="DATE",
-                        help="first day of week 0, YYYY-MM-DD (default: the first day with data)")
+                        help="first day of week 0, YYYY-MM-DD, or 'none' for the default: the first day with data")
+
+
+def chosen_settings(args, current):
+    """The settings args ask for, the current ones where they ask nothing."""
+    goal_min, step_min, start = current
+    for name, value, low in (("--goal", args.goal, 1), ("--step", args.step, 0)):
+        if value is not None and not low <= value <= 600:
+            raise UserError(f"{name} {value}: give minutes per day between {low} and 600")
+    if args.start is not None:
+        try:
+            start = None if args.start.lower() == "none" else datetime.date.fromisoformat(args.start)
+        except ValueError:
+            raise UserError(f"--start {args.start}: not a date; write it as YYYY-MM-DD (or 'none')")
+    return (goal_min if args.goal is None else args.goal, step_min if args.step is None else args.step, start)
+
+
+def describe_change(before, after, today):
+    """One line saying what a plan change changed and from when."""
+    def start_text(start):
+        return start.isoformat() if start else "the first day with data"
+    changed = [f"{name} {show(old)} -> {show(new)}" for name, old, new, show in (
+        ("goal", before[0], after[0], lambda m: f"{m} min/day"), ("step", before[1], after[1], lambda m: f"+{m} min/day"),
+        ("start", before[2], after[2], start_text)) if old != new]
+    if not changed:
+        return "Plan unchanged."
+    return f"Plan changed: {', '.join(changed)}; from today ({today.isoformat()}) on, earlier days keep their targets."
 
 
 def run(args):
     conn = db.open_db(args.db)
     device_id = dboptions.device_of(conn, args)
-    goal_min, step_min, start = settings(conn)
-    if args.goal is not None or args.step is not None or args.start is not None:
-        for name, value in (("--goal", args.goal), ("--step", args.step)):
-            if value is not None and not 0 < value <= 600:
-                raise UserError(f"{name} {value}: give minutes per day between 1 and 600")
-        if args.start is not None:
-            try:
-                start = datetime.date.fromisoformat(args.start)
-            except ValueError:
-                raise UserError(f"--start {args.start}: not a date; write it as YYYY-MM-DD")
-        db.save_plan(conn, args.goal or goal_min, args.step or step_min, start.isoformat() if start else None)
     zone = localtime.local_zone()
-    print(format_plan(conn, zone, localtime.local_date(time.time(), zone), device_id))
+    today = localtime.local_date(time.time(), zone)
+    if args.goal is not None or args.step is not None or args.start is not None:
+        before = settings(conn)
+        after = chosen_settings(args, before)
+        if after != before:
+            goal_min, step_min, start = after
+            db.save_plan(conn, goal_min, step_min, start.isoformat() if start else None, today.isoformat(),
+                         (before[0], before[1], before[2].isoformat() if before[2] else None))
+        print(describe_change(before, after, today))
+    print(format_plan(conn, zone, today, device_id))
     return 0
 
 

@@ -10,7 +10,7 @@ import tempfile
 
 import numpy as np
 
-from . import commands, dayrules, recording
+from . import argtypes, commands, dayrules, recording
 from .firmware import detector as spec
 
 BATCH_SAMPLES = 4096
@@ -165,7 +165,7 @@ def add_options(parser):
     parser.add_argument("--rate", type=float, default=DEFAULT_RATE_HZ, help="device rate in Hz (default %(default)g)")
     parser.add_argument("--engine", choices=tuple(ENGINES), default="cython",
                         help="detector implementation (identical results; default %(default)s)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+    parser.add_argument("--jobs", type=argtypes.whole(1), default=os.cpu_count() or 1,
                         help="parallel processes over many recordings (default: one per CPU)")
 
 

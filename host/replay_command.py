@@ -4,7 +4,7 @@ import json
 import os
 import sys
 
-from . import recording, replay
+from . import argtypes, recording, replay
 
 
 def configure(parser):
@@ -12,7 +12,7 @@ def configure(parser):
     replay.add_options(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object (schema in README)")
     parser.add_argument("--minutes", action="store_true", help="also print the per-minute records")
-    parser.add_argument("--out", help="for a folder: write the JSON lines to this file instead of stdout")
+    parser.add_argument("--out", type=argtypes.output_file(), help="for a folder: write the JSON lines to this file instead of stdout")
 
 
 def run(args):
@@ -54,7 +54,7 @@ def format_summary(path, result):
     lines = [f"{path}",
              f"  steps          {result['steps']}",
              f"  walking        {result['walking_s'] / 60:.1f} min ({result['walking_s']:.1f} s in "
-             f"{len(result['walking'])} stretches)",
+             f"{len(result['walking'])} stretch{'es' if len(result['walking']) != 1 else ''})",
              f"  bouts >= 10 s  {len(result['bouts'])}"]
     for bout in result["bouts"]:
         lines.append(f"    {bout['start_s']:9.1f} - {bout['end_s']:9.1f} s  {bout['steps']:5d} steps  "

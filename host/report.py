@@ -4,7 +4,7 @@ import datetime
 import json
 import time
 
-from . import dayrules, db, dboptions, localtime, plan
+from . import argtypes, dayrules, db, dboptions, localtime, plan
 from .errors import UserError
 
 DEFAULT_DAYS = 28
@@ -18,16 +18,18 @@ def build(conn, zone, today, n_days=DEFAULT_DAYS, device_id=None):
     if recorded_from is not None and first < recorded_from <= today:
         first = recorded_from
     days = db.days(conn, zone, first, today, device_id)
-    valid = [d["walking_min"] for d in days if d["valid"]]
+    for day in days:
+        day["complete"] = day["date"] != today.isoformat()  # today enters means and bands once it is over
+    valid = [d["walking_min"] for d in days if d["valid"] and d["complete"]]
     mean = round(sum(valid) / len(valid), 1) if valid else None
     target_on = plan.targets(conn, zone, today, device_id)
     target_min, plan_week = target_on(today)
     for day in days:
         day["target_min"] = target_on(datetime.date.fromisoformat(day["date"]))[0]
-    walked = days[-1]["walking_min"]
+    walked = days[-1]["walking_min"] or 0.0
     weeks = {}
     for day in days:
-        if day["valid"]:
+        if day["valid"] and day["complete"]:
             year, week, _ = datetime.date.fromisoformat(day["date"]).isocalendar()
             weeks.setdefault(f"{year}-W{week:02d}", []).append(day["walking_min"])
     summary = {
@@ -49,25 +51,32 @@ def format_text(report):
              f"{'all devices combined' if summary['device'] == 'all' else 'device ' + summary['device']}",
              "date        walk min   steps  slow  mod brisk   MET  bouts longest  worn h  valid  target"]
     for d in report["days"]:
+        if not d["recorded_min"]:
+            lines.append(f"{d['date']}  {'no data':>8s}{'':>71s}{d['target_min']:6d}")
+            continue
         met = "-" if d["met_index"] is None else f"{d['met_index']:.2f}"
         longest = f"{d['longest_bout_s'] // 60:d}:{d['longest_bout_s'] % 60:02d}"
         lines.append(f"{d['date']}  {d['walking_min']:8.1f}  {d['steps']:6d}  {d['pace_min']['slow']:4d} "
                      f"{d['pace_min']['moderate']:4d}  {d['pace_min']['brisk']:4d}  {met:>4s}  {d['bouts']:5d}  "
                      f"{longest:>6s}  {d['worn_min'] / 60:6.1f}  {'yes' if d['valid'] else 'no':>5s}  "
-                     f"{d['target_min']:6d}{'  (time estimated)' if d['estimated'] else ''}")
+                     f"{d['target_min']:6d}{'  (time estimated)' if d['estimated'] else ''}"
+                     f"{'  (today: not in the mean until it is over)' if not d['complete'] else ''}")
     if not any(d["recorded_min"] for d in report["days"]):
         lines.append("Nothing recorded in these days: `walkdose sync` fetches the device's days.")
     if summary["valid_days"]:
         band = summary["band"]
-        lines.append(f"Mean over {summary['valid_days']} valid days ({dayrules.VALID_RULE}) of {len(report['days'])}: "
-                     f"{summary['mean_walking_min']:.1f} walking min/day. HUNT band {band['range']} min/day: "
-                     f"risk ratio {band['risk_ratio']:.2f} ({band['source']}).")
+        lines.append(f"Mean {summary['mean_walking_min']:.1f} walking min/day over {summary['valid_days']} valid "
+                     f"days ({dayrules.VALID_RULE}, today not counted).")
+        lines.append(f"HUNT band {band['range']} min/day: risk ratio {band['risk_ratio']:.2f} against < 78 min/day.")
     else:
-        lines.append(f"No valid day ({dayrules.VALID_RULE}) in these days: no mean and no HUNT band.")
+        lines.append(f"No complete valid day ({dayrules.VALID_RULE}) in these days: no mean and no HUNT band.")
     today = summary["today"]
     week = f", plan week {today['plan_week']}" if today["plan_week"] is not None else ""
-    lines.append(f"Today {today['date']}: {today['walking_min']:.1f} of {today['target_min']} min{week}; "
-                 + (f"{today['left_min']:.1f} min left." if today["left_min"] else "target reached."))
+    if not report["days"][-1]["recorded_min"]:
+        lines.append(f"Today {today['date']}: no data yet (target {today['target_min']} min{week}).")
+    else:
+        lines.append(f"Today {today['date']}: {today['walking_min']:.1f} of {today['target_min']} min{week}; "
+                     + (f"{today['left_min']:.1f} min left." if today["left_min"] else "target reached."))
     if summary["weeks"]:
         lines.append("Weekly mean over valid days: " + ", ".join(
             f"{w['week']} {w['mean_walking_min']:.1f} ({w['valid_days']} d)" for w in summary["weeks"]))
@@ -81,6 +90,8 @@ def format_text(report):
             lines.append(f"Device {health['device_id']}'s IMU lost samples: {health['overflows']} FIFO overflow(s) "
                          f"and {health['faults']} failed IMU read(s) over {health['boots']} synced boot(s); "
                          "walking minutes around them may be undercounted.")
+    if summary["band"]:
+        lines.append(f"Bands: {summary['band']['source']}.")
     return "\n".join(lines)
 
 
@@ -97,7 +108,7 @@ def plot(report, path):
     days = report["days"]
     half_day = datetime.timedelta(hours=12)
     dates = [datetime.datetime.fromisoformat(d["date"]) + half_day for d in days]  # bar centres
-    minutes = [d["walking_min"] for d in days]
+    minutes = [d["walking_min"] or 0.0 for d in days]
     top = max([140.0] + [m * 1.1 for m in minutes] + [d["target_min"] * 1.1 for d in days])
     figure, axes = pyplot.subplots(figsize=(max(8.0, 0.32 * len(days) + 3), 4.6), dpi=120)
     band_colours = ("#f4cccc", "#fce5cd", "#d9ead3", "#b6d7a8")
@@ -107,7 +118,8 @@ def plot(report, path):
                   transform=axes.get_yaxis_transform(), va="center", fontsize=8)
     for valid, style in ((True, {"color": "#1f4e79"}),
                          (False, {"color": "#ffffff", "edgecolor": "#7f7f7f", "hatch": "///"})):
-        shown = [(date, day["walking_min"]) for date, day in zip(dates, days) if day["valid"] == valid]
+        shown = [(date, day["walking_min"]) for date, day in zip(dates, days)
+                 if day["recorded_min"] and (day["valid"] and day["complete"]) == valid]
         if shown:
             axes.bar(*zip(*shown), width=0.75, zorder=2, **style)
     targets = [d["target_min"] for d in days]
@@ -127,7 +139,7 @@ def plot(report, path):
     axes.set_xticks(dates[::every], [f"{d:%a}\n{d.day} {d:%b}" for d in dates[::every]], fontsize=8)
     axes.legend(handles=[Patch(facecolor="#1f4e79", label=f"valid day ({dayrules.VALID_RULE})"),
                          Patch(facecolor="#ffffff", edgecolor="#7f7f7f", hatch="///",
-                               label=f"worn < {dayrules.VALID_WORN_H} h: not in the mean"),
+                               label=f"worn < {dayrules.VALID_WORN_H} h, or today: not in the mean"),
                          pyplot.Line2D([], [], color="#000000", linestyle="--", label="daily target")],
                 loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=8, frameon=False)
     figure.text(0.01, 0.01, "Bands: HUNT cohort, risk ratio of chronic low back pain by mean walking min/day; "
@@ -139,15 +151,13 @@ def plot(report, path):
 
 def configure(parser):
     dboptions.add_arguments(parser)
-    parser.add_argument("--days", type=int, default=DEFAULT_DAYS, metavar="N",
+    parser.add_argument("--days", type=argtypes.whole(1), default=DEFAULT_DAYS, metavar="N",
                         help=f"the last N days, today included, from the first recorded day on (default {DEFAULT_DAYS})")
     parser.add_argument("--json", action="store_true", help="print one JSON object (schema in README)")
-    parser.add_argument("--plot", metavar="FILE.png", help="also draw the days as bars over the HUNT bands")
+    parser.add_argument("--plot", type=argtypes.output_file(".png"), metavar="FILE.png", help="also draw the days as bars over the HUNT bands")
 
 
 def run(args):
-    if args.days < 1:
-        raise UserError(f"--days {args.days}: give 1 or more")
     conn = db.open_db(args.db)
     report = build_now(conn, args.days, dboptions.device_of(conn, args))
     if args.plot:

@@ -127,7 +127,8 @@ def test_missing_tools_and_port_are_user_errors(tmp_path, monkeypatch, capsys):
 def test_boards_lists_every_profile(capsys):
     assert cli.main(["boards"]) == 0
     lines = capsys.readouterr().out.splitlines()[1:]
-    assert [line.split()[0] for line in lines] == sorted(boards.PROFILES)
+    # every profile, the primary board (the XIAO nRF52840 Sense) first
+    assert [line.split()[0] for line in lines] == list(boards.PROFILES) and lines[0].startswith("xiao-nrf52840-sense")
     for line in lines:
         p = boards.PROFILES[line.split()[0]]
         assert line.split()[1:5] == [p["imu"], f"{p['rate_mhz'] / 1000:g}", "Hz", p["march"]]

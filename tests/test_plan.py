@@ -88,3 +88,27 @@ def test_the_command_sets_and_shows_the_plan(tmp_path):
     assert out.returncode == 2 and "--goal 0: give minutes per day between 1 and 600" in out.stderr
     out = walkdose("plan", "--db", path, "--start", "02.11.2026")
     assert out.returncode == 2 and "--start 02.11.2026: not a date; write it as YYYY-MM-DD" in out.stderr
+
+
+def test_a_change_keeps_past_days_targets_and_says_what_changed(two_weeks):
+    # Baseline week 1 (mean 50): week 2 from Mon 19 Jan has target 60. A change on Wed 21 Jan to a flat 45 applies
+    # from that day on; Mon 19 and Tue 20 keep the 60 the board was cued with.
+    wednesday = MONDAY + datetime.timedelta(days=16)
+    before = plan.settings(two_weeks)
+    db.save_plan(two_weeks, 45, 0, None, wednesday.isoformat(), (before[0], before[1], None))
+    target_on = plan.targets(two_weeks, OSLO, wednesday)
+    assert [target_on(MONDAY + datetime.timedelta(days=d))[0] for d in (14, 15, 16, 23)] == [60, 60, 45, 45]
+    assert plan.describe_change(before, plan.settings(two_weeks), wednesday) == (
+        "Plan changed: goal 100 min/day -> 45 min/day, step +10 min/day -> +0 min/day; "
+        "from today (2026-01-21) on, earlier days keep their targets.")
+
+
+def test_the_start_can_be_unset_and_a_flat_target_kept(tmp_path):
+    path = str(tmp_path / "w.sqlite")
+    out = walkdose("plan", "--db", path, "--start", "2026-11-02", "--step", "0")
+    assert out.returncode == 0 and "start the first day with data -> 2026-11-02" in out.stdout
+    out = walkdose("plan", "--db", path, "--start", "none")
+    assert out.returncode == 0 and "start 2026-11-02 -> the first day with data" in out.stdout
+    with db.open_db(path) as conn:
+        assert db.load_plan(conn) == (100, 0, None)
+    assert "Plan unchanged." in walkdose("plan", "--db", path, "--step", "0").stdout

@@ -44,14 +44,35 @@ def test_each_day_is_counted_as_recorded(three_days):
     assert (wednesday["walking_min"], wednesday["met_index"], wednesday["valid"]) == (120, 3.8, True)
 
 
-def test_the_summary_uses_valid_days_only(three_days):
-    summary = report.build(three_days, OSLO, MONDAY + datetime.timedelta(days=2), n_days=4)["summary"]
+def test_the_summary_uses_complete_valid_days_only(three_days):
+    # Thursday: Monday (90 min) and Wednesday (120 min) are valid and over; Tuesday was worn < 10 h.
+    built = report.build(three_days, OSLO, MONDAY + datetime.timedelta(days=3), n_days=4)
+    summary = built["summary"]
     assert summary["valid_days"] == 2 and summary["mean_walking_min"] == (90 + 120) / 2
     assert summary["band"]["range"] == "101-124" and summary["band"]["risk_ratio"] == 0.77
     assert "observational" in summary["band"]["source"]
     assert summary["weeks"] == [{"week": "2026-W02", "valid_days": 2, "mean_walking_min": 105.0}]
-    assert summary["today"] == {"date": "2026-01-07", "walking_min": 120, "target_min": 100, "plan_week": None,
-                                "left_min": 0}
+    assert summary["today"] == {"date": "2026-01-08", "walking_min": 0.0, "target_min": 100, "plan_week": None,
+                                "left_min": 100}
+
+
+def test_today_is_shown_but_not_in_the_mean_until_it_is_over(three_days):
+    built = report.build(three_days, OSLO, MONDAY + datetime.timedelta(days=2), n_days=4)
+    wednesday = built["days"][-1]
+    assert wednesday["valid"] and not wednesday["complete"] and wednesday["walking_min"] == 120
+    assert built["summary"]["valid_days"] == 1 and built["summary"]["mean_walking_min"] == 90
+    assert built["summary"]["band"]["range"] == "78-100"
+    assert "(today: not in the mean until it is over)" in report.format_text(built)
+
+
+def test_a_day_without_data_is_no_data_not_zero(three_days):
+    built = report.build(three_days, OSLO, MONDAY + datetime.timedelta(days=3), n_days=4)
+    thursday = built["days"][-1]
+    assert thursday["recorded_min"] == 0 and not thursday["valid"]
+    assert all(thursday[k] is None for k in ("walking_min", "steps", "pace_min", "met_index", "worn_min"))
+    assert json.loads(json.dumps(built))["days"][-1]["walking_min"] is None
+    text = report.format_text(built)
+    assert "2026-01-08   no data" in text and "Today 2026-01-08: no data yet (target 100 min)." in text
 
 
 def test_today_shows_the_minutes_left(three_days):
