@@ -4,6 +4,7 @@ import argparse
 import importlib
 import importlib.metadata
 import sys
+import warnings
 
 from .errors import UserError
 
@@ -20,6 +21,8 @@ COMMANDS = {
     "flash": ("flash", "put the firmware on a board (mpy-cross, mpremote), set its clock, check it answers"),
     "replay": ("replay_command", "run the detector over a recording (t,x,y,z CSV) or a folder of them"),
     "eval": ("eval_command", "accuracy against NAME.truth.json files, per dataset and placement"),
+    "days": ("days_command", "walking minutes, steps, paces, wear and valid days per calendar day of recordings; "
+                             "many files on local processes or a Dask cluster"),
     "bench": ("bench", "engine speed on a synthetic week, firmware cost per sample under micropython"),
 }
 
@@ -50,6 +53,7 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings.formatwarning = _one_line
     if args.command is None:  # a first try without a command gets the list of commands
         parser.print_help(sys.stderr)
         return 2
@@ -63,6 +67,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("walkdose: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line(message, category, filename, lineno, line=None):
+    """A warning as one line like the errors (a skipped corrupt block), not Python's two with a source line."""
+    return f"walkdose: warning: {message}\n"
 
 
 if __name__ == "__main__":

@@ -25,6 +25,14 @@ def hunt_band(mean_walking_min):
             return {"range": label, "risk_ratio": risk_ratio, "source": HUNT_SOURCE}
 
 
+def mean_of_valid(days):
+    """{"valid_days", "mean_walking_min", "band"} over the day rows (Day.numbers()) that are valid; the mean
+    and band are None without a valid day."""
+    valid = [d["walking_min"] for d in days if d["valid"]]
+    mean = round(sum(valid) / len(valid), 1) if valid else None
+    return {"valid_days": len(valid), "mean_walking_min": mean, "band": hunt_band(mean) if valid else None}
+
+
 def worn(movement_code):
     """Whether a minute of this movement code (store.movement_code) was worn: the store's own rule."""
     return store.octave(movement_code) >= store.WORN_OCTAVE
@@ -83,7 +91,7 @@ class Day:
         self.worn_min += worn_min
         self.recorded_min += recorded_min
 
-    def numbers(self):
+    def numbers(self, valid_worn_min=VALID_WORN_MIN):
         """The day's row without its date: the fields `walkdose report --json` documents. A day with no recorded
         minute has no numbers (None, JSON null): missing data is not a day of zero walking."""
         if not self.recorded_min:
@@ -93,5 +101,5 @@ class Day:
                 "pace_min": {name: self.pace_min[p] for p, name in PACE_NAMES.items() if p != detector.PACE_NONE},
                 "met_index": met_index(self.pace_walk_s, self.walk_s), "bouts": self.bouts,
                 "longest_bout_s": self.longest_bout_s, "worn_min": self.worn_min,
-                "recorded_min": self.recorded_min, "valid": self.worn_min >= VALID_WORN_MIN,
+                "recorded_min": self.recorded_min, "valid": self.worn_min >= valid_worn_min,
                 "estimated": self.estimated}

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 
+from . import formats
 from .errors import UserError
 from .firmware import boards
 
@@ -124,11 +125,29 @@ def probe_rate_hz(path):
 def iter_counts(path, rate_mhz=50000, counts_per_g=4096, phase=0.0):
     """Yield int16 arrays of shape (k, 3): the recording as the IMU would deliver it at rate_mhz, its first
     sample `phase` sample periods after t = 0."""
-    resampler = Resampler(rate_mhz, counts_per_g, probe_rate_hz(path), phase)
-    for rows in iter_rows(path):
+    yield from _resampled(iter_rows(path), probe_rate_hz(path), rate_mhz, counts_per_g, phase)
+
+
+def _resampled(chunks, input_rate_hz, rate_mhz, counts_per_g, phase):
+    resampler = Resampler(rate_mhz, counts_per_g, input_rate_hz, phase)
+    for rows in chunks:
         counts = resampler.push(rows)
         if len(counts):
             yield counts
+
+
+def iter_segments(path, rate_mhz=50000, counts_per_g=4096, phase=0.0):
+    """Yield (start_s, int16 chunks) per stretch of the recording without a gap, each consumed before the next:
+    a CSV is one stretch with start_s None (no calendar time); a research file (formats.py) one per stretch
+    between gaps, start_s its first sample on the device's wall clock. Gaps stay gaps: nothing is interpolated."""
+    if formats.kind(path) == "csv":
+        yield None, iter_counts(path, rate_mhz, counts_per_g, phase)
+        return
+    for _, stretch in itertools.groupby(formats.iter_segments(path), key=lambda item: item[0]):
+        _, start_s, rows = next(stretch)
+        input_rate_hz = (len(rows) - 1) / rows[-1, 0] if len(rows) > 1 else rate_mhz / 1000.0
+        chunks = itertools.chain([rows], (more for _, _, more in stretch))
+        yield start_s, _resampled(chunks, input_rate_hz, rate_mhz, counts_per_g, phase)
 
 
 def load_counts(path, rate_mhz=50000, counts_per_g=4096, phase=0.0):
@@ -139,8 +158,11 @@ def load_counts(path, rate_mhz=50000, counts_per_g=4096, phase=0.0):
     return np.concatenate(parts)
 
 
+EXTENSIONS = (".csv", ".cwa", ".gt3x", ".bin")  # in folders; a file named alone is read by its content
+
+
 def find_recordings(folders):
-    """Every NAME.csv below the folders (sorted), with NAME.truth.json beside it or None."""
+    """Every recording below the folders (sorted): NAME.csv, .cwa, .gt3x or .bin, any case."""
     found = []
     for folder in folders:
         if os.path.isfile(folder):
@@ -149,10 +171,10 @@ def find_recordings(folders):
         if not os.path.isdir(folder):
             raise RecordingError(f"{folder}: no such file or folder")
         for root, _dirs, files in os.walk(folder):
-            found.extend(os.path.join(root, f) for f in files if f.endswith(".csv"))
+            found.extend(os.path.join(root, f) for f in files if f.lower().endswith(EXTENSIONS))
     return sorted(found)
 
 
-def truth_path(csv_path):
-    path = csv_path[:-4] + ".truth.json"
+def truth_path(recording_path):
+    path = os.path.splitext(recording_path)[0] + ".truth.json"
     return path if os.path.exists(path) else None

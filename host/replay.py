@@ -1,5 +1,6 @@
 """Replay: a recording's int16 counts through a detector engine, its events gathered into one result on the
-recording's own clock, one recording or many in parallel. The result is what `walkdose replay --json` prints;
+recording's own clock, one recording or many in parallel; a recording with gaps is
+replayed stretch by stretch. The result is what `walkdose replay --json` prints;
 the engines must agree on it."""
 import importlib.resources
 import multiprocessing
@@ -9,6 +10,7 @@ import sys
 import tempfile
 
 import numpy as np
+import tqdm
 
 from . import argtypes, commands, dayrules, recording
 from .firmware import detector as spec
@@ -180,9 +182,32 @@ def device_rate_mhz(rate_hz):
 
 def run_file(path, rate_mhz, engine, phase=0.0):
     """The detector's result on a recording, times on the recording's clock; `phase` places the device's
-    samples that fraction of a sample period later."""
-    result = run(engine, recording.iter_counts(path, rate_mhz, COUNTS_PER_G, phase), rate_mhz, COUNTS_PER_G)
-    return shifted(result, phase * 1000.0 / rate_mhz) if phase else result
+    samples that fraction of a sample period later. A research file's clock is seconds from its first sample,
+    gaps included, and its result adds `start_s`, that sample's wall-clock time in seconds since 1970."""
+    phase_s = phase * 1000.0 / rate_mhz
+    parts = []
+    for start_s, counts in recording.iter_segments(path, rate_mhz, COUNTS_PER_G, phase):
+        result = run(engine, counts, rate_mhz, COUNTS_PER_G)
+        if start_s is None:
+            return shifted(result, phase_s) if phase else result
+        parts.append((start_s, result))
+    return joined(parts, phase_s)
+
+
+def joined(parts, phase_s=0.0):
+    """One result from the (start_s, result) of a recording's stretches between gaps, on the first one's clock;
+    a minute keeps its stretch's boundaries, moved by the whole seconds between the stretches' starts."""
+    origin_s = parts[0][0]
+    out = {"start_s": origin_s, "steps": 0, "walking_s": 0.0, "step_times": [], "walking": [], "bouts": [],
+           "minutes": []}
+    for start_s, result in parts:
+        moved = shifted(result, start_s - origin_s + phase_s)
+        out["steps"] += moved["steps"]
+        out["walking_s"] = round(out["walking_s"] + moved["walking_s"], 3)
+        for key in ("step_times", "walking", "bouts"):
+            out[key].extend(moved[key])
+        out["minutes"].extend({**m, "t_s": m["t_s"] + round(start_s - origin_s)} for m in result["minutes"])
+    return out
 
 
 def _run_file_job(args):
@@ -193,27 +218,17 @@ def _run_file_job(args):
         return path, phase, None, str(exc)
 
 
-def _progress(done, total, label):
-    if sys.stderr.isatty() or os.environ.get("WALKDOSE_PROGRESS"):
-        width = 30
-        filled = width * done // max(total, 1)
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label[-40:]:40}")
-        if done == total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
 def run_files(paths, rate_mhz, engine, jobs, phases=(0.0,)):
     """Replay many recordings (each at every phase) in parallel processes; yields (path, phase, result, error)
     in order, phases innermost."""
     work = [(p, rate_mhz, engine, phase) for p in paths for phase in phases]
     if jobs <= 1 or len(work) <= 1:
-        results = map(_run_file_job, work)
-        for i, item in enumerate(results, 1):
-            _progress(i, len(work), item[0])
-            yield item
+        yield from progress(map(_run_file_job, work), len(work))
         return
     with multiprocessing.Pool(jobs) as pool:
-        for i, item in enumerate(pool.imap(_run_file_job, work), 1):
-            _progress(i, len(work), item[0])
-            yield item
+        yield from progress(pool.imap(_run_file_job, work), len(work))
+
+
+def progress(items, total):
+    """items with a bar on stderr counting them, shown only when stderr is a terminal."""
+    return tqdm.tqdm(items, total=total, unit="file", disable=not sys.stderr.isatty(), file=sys.stderr)

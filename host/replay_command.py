@@ -8,7 +8,8 @@ from . import argtypes, recording, replay
 
 
 def configure(parser):
-    parser.add_argument("path", help="a NAME.csv recording, or a folder: every .csv below it, one JSON line each")
+    parser.add_argument("path", help="a recording (t,x,y,z CSV, .cwa, .gt3x or GENEActiv .bin), or a folder: every one below it, "
+                        "one JSON line each")
     replay.add_options(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object (schema in README)")
     parser.add_argument("--minutes", action="store_true", help="also print the per-minute records")
@@ -32,7 +33,7 @@ def run(args):
 def _replay_folder(args, rate_mhz):
     paths = recording.find_recordings([args.path])
     if not paths:
-        raise recording.RecordingError(f"{args.path}: no .csv recordings below this folder")
+        raise recording.RecordingError(f"{args.path}: no recordings (.csv, .cwa, .gt3x, .bin) below this folder")
     out = open(args.out, "w") if args.out else sys.stdout
     failed = 0
     try:

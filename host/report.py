@@ -20,8 +20,7 @@ def build(conn, zone, today, n_days=DEFAULT_DAYS, device_id=None):
     days = db.days(conn, zone, first, today, device_id)
     for day in days:
         day["complete"] = day["date"] != today.isoformat()  # today enters means and bands once it is over
-    valid = [d["walking_min"] for d in days if d["valid"] and d["complete"]]
-    mean = round(sum(valid) / len(valid), 1) if valid else None
+    mean_of_valid = dayrules.mean_of_valid([d for d in days if d["complete"]])
     target_on = plan.targets(conn, zone, today, device_id)
     target_min, plan_week = target_on(today)
     for day in days:
@@ -34,7 +33,7 @@ def build(conn, zone, today, n_days=DEFAULT_DAYS, device_id=None):
             weeks.setdefault(f"{year}-W{week:02d}", []).append(day["walking_min"])
     summary = {
         "first_date": days[0]["date"], "last_date": days[-1]["date"], "device": device_id or "all",
-        "valid_days": len(valid), "mean_walking_min": mean, "band": dayrules.hunt_band(mean) if valid else None,
+        **mean_of_valid,
         "today": {"date": today.isoformat(), "walking_min": walked, "target_min": target_min, "plan_week": plan_week,
                   "left_min": round(max(0.0, target_min - walked), 1)},
         "weeks": [{"week": week, "valid_days": len(minutes), "mean_walking_min": round(sum(minutes) / len(minutes), 1)}
