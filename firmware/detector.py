@@ -77,6 +77,11 @@ POSTURE_MG = const(900)  # gravity moved over this across a rhythm ...
 POSTURE_WANDER_EIGHTHS = const(2)  # ... wandering by 2/8: getting into or out of bed, waits for N_FLAT
 TRIAL_TURN_MG = const(300)  # a new walk turning the wrist over this per stride is on trial ...
 TRIAL_STEPS = const(8)  # ... its steps held until it has this many, forgotten if it ends sooner (eating, pouring)
+# A swinging arm can make the stride's trough the only one deep enough to see; a slow walk's troughs fall unevenly.
+STRIDE_FROM_MS = const(800)  # a rhythm this slow or slower may be found at one trough per stride ...
+STRIDE_ALT_EIGHTHS = const(64)  # ... if its interval means move under 64/8 of its sideways motion: two steps each
+STRIDE_SIDE_MG = const(6)  # ... and it moves sideways at least this: under it is |a|'s jerk term, not a swinging arm
+STRIDE_REGULAR_EIGHTHS = const(1)  # alternating short/long intervals, each within 1/8 of the one a stride before, go on
 BOUT_MIN_MS = const(10000)  # a bout: continuous walking at least this long ...
 BOUT_GAP_MS = const(3000)  # ... with no gap longer than this
 JERK_MS = const(20)  # |a| is one Newton step from |a| this long ago: the same jerk term at every rate
@@ -169,6 +174,7 @@ class Detector:
         self.bout_min = samples_for_ms(BOUT_MIN_MS, rate_mhz)
         self.bout_gap = samples_for_ms(BOUT_GAP_MS, rate_mhz)
         self.d_slow = samples_for_ms(SLOW_STEP_MS, rate_mhz)
+        self.d_stride = samples_for_ms(STRIDE_FROM_MS, rate_mhz)
         self.arm_high = max(ARM_HIGH_EIGHTHS, ARM_HIGH_EIGHTHS * ARM_HIGH_RATE_MHZ // rate_mhz)
         self.quantum16 = samples_for_ms(STEP_QUANTUM_MS * 16, rate_mhz)  # in 1/16 samples
         # (|a| - 1 g)^2, |a| - 1 g clamped to +/-1 g, is summed >> kq: at most 2^13 per sample, 2^26 over a minute at 104 Hz.
@@ -240,12 +246,18 @@ class Detector:
         self.gz2 = 0
         self.am1 = 0
         self.am2 = 0
+        # The rhythm's move of the interval mean since the interval before and its sideways motion (mg Q3): set at
+        # confirmation, then moved a quarter of the way by each walking interval from STRIDE_FROM_MS on. Is it a stride?
+        self.alt_avg = 0
+        self.side_avg = 0
         self.minute = 0
         self.pos = -1
         self.due = self.spm
         self.has_prev = 0
         self.cand_pos = -2 * self.d_max
         self.d_prev = 0
+        self.d_prev2 = 0  # the pending intervals before d_prev (0: none)
+        self.d_prev3 = 0
         self.d_step = 0
         self.d_step16 = 0  # d_step in 1/16 samples: the tracker; d_step is it rounded
         self.run_n = 0
@@ -460,20 +472,19 @@ class Detector:
         if self.recent_n < N_CONFIRM_SLOW + BACKFILL_MAX:
             self.recent_n += 1
         fits = self.d_min <= d <= self.d_max
-        if self.walking:
-            if fits or self.hides_step(d):
-                self.walk_on(at, d)
-                return
+        goes_on = self.walking and (fits or self.hides_step(d))
+        if goes_on and d < self.d_stride:
+            self.walk_on(at, d)
+            return
+        if self.walking and not goes_on:
             self.end_walk()
-        if not fits:
+        if not goes_on and not fits:
             self.pend[0] = at
             self.run_n = 1
+            self.d_prev = 0
             return
-        if self.run_n >= 2 and (d - self.d_prev if d > self.d_prev else self.d_prev - d) * 8 > self.d_prev * REGULAR_EIGHTHS:
-            self.pend[0] = self.pend[self.run_n - 1]
-            self.run_n = 1
-        # Only a pending peak needs the interval's features (the turns of the first two are not used, so nothing
-        # is computed while walking).
+        # The interval's mean vector and sideways motion: a pending peak needs them, and so does the stride test on a
+        # walk's intervals from STRIDE_FROM_MS on (shorter ones are never strides: nothing is computed for them).
         if n <= 0:
             n = 1
         half = n >> 1
@@ -482,6 +493,8 @@ class Detector:
         gy = (sum_y + half) // n
         gz = (sum_z + half) // n
         turn = apart(gx, gy, gz, self.gx2, self.gy2, self.gz2)
+        if goes_on:
+            self.alt_avg += ((apart(gx, gy, gz, self.gx1, self.gy1, self.gz1) * self.mg_q9 >> 9) - self.alt_avg) >> 2
         self.gx2 = self.gx1
         self.gy2 = self.gy1
         self.gz2 = self.gz1
@@ -489,13 +502,21 @@ class Detector:
         self.gy1 = gy
         self.gz1 = gz
         g = root_below(gx * gx + gy * gy + gz * gz, mean_m)
+        side = (mean_m - g) * self.mg_q9 >> 9
+        if goes_on:
+            self.side_avg += (side - self.side_avg) >> 2
+            self.walk_on(at, d)
+            return
+        if self.run_n >= 2 and (d - self.d_prev if d > self.d_prev else self.d_prev - d) * 8 > self.d_prev * REGULAR_EIGHTHS and not self.alternates(d):
+            self.pend[0] = self.pend[self.run_n - 1]
+            self.run_n = 1
         am = mean_m * self.mg_q9 >> 9
         self.pend_wander[self.run_n] = am - self.am2 if am > self.am2 else self.am2 - am
         self.am2 = self.am1
         self.am1 = am
         self.pend[self.run_n] = at
         self.pend_depth[self.run_n] = depth
-        self.pend_side[self.run_n] = (mean_m - g) * self.mg_q9 >> 9
+        self.pend_side[self.run_n] = side
         self.pend_turn[self.run_n] = turn * (self.mg_q9 >> 3) >> 9
         self.pend_gx[self.run_n] = gx
         self.pend_gy[self.run_n] = gy
@@ -507,6 +528,8 @@ class Detector:
         self.pend_vm[self.run_n] = vm if vm > 0 else 0
         self.pend_vx[self.run_n] = vx if vx > 0 else 0
         self.run_n += 1
+        self.d_prev3 = self.d_prev2
+        self.d_prev2 = self.d_prev
         self.d_prev = d
         # Three troughs hold no stride-to-stride turn for arm_work, so a resumed rhythm that moves sideways like arm work
         # (brushing teeth after a false walk) waits for N_CONFIRM and the whole check.
@@ -519,6 +542,14 @@ class Detector:
                 self.drop_first()
                 return
             self.confirm_run()
+
+    def alternates(self, d):
+        """The pending rhythm alternates a short and a long interval, each repeated a stride later within
+        STRIDE_REGULAR_EIGHTHS/8: d against the interval two before, the one before against the one three before."""
+        a = self.d_prev2
+        b = self.d_prev3
+        p = self.d_prev
+        return 1 if (d - a if d > a else a - d) * 8 <= a * STRIDE_REGULAR_EIGHTHS and (p - b if p > b else b - p) * 8 <= b * STRIDE_REGULAR_EIGHTHS else 0
 
     def arm_work(self):
         """The pending rhythm moves the wrist sideways (over ARM_EIGHTHS/8 of its depth) while turning it (over
@@ -596,6 +627,15 @@ class Detector:
             total += ring[k]
         return total
 
+    def run_alt(self):
+        """How far each pending interval's mean vector moved from the one before (mg Q3), summed from the third
+        interval on (the first two compare with intervals before the rhythm)."""
+        total = 0
+        for k in range(2, self.run_n):
+            total += apart(self.pend_gx[k], self.pend_gy[k], self.pend_gz[k],
+                           self.pend_gx[k - 1], self.pend_gy[k - 1], self.pend_gz[k - 1]) * self.mg_q9 >> 9
+        return total
+
     def drop_first(self):
         """Forget the oldest pending peak: the rhythm may still start at a later one."""
         self.run_n -= 1
@@ -622,8 +662,12 @@ class Detector:
         self.walking = 1
         self.seg_steps = 0
         self.trial = 1 if self.run_n > 3 and self.turned(TRIAL_TURN_MG) else 0
-        self.d_step = (pend[self.run_n - 1] - pend[0]) // (self.run_n - 1)
+        self.alt_avg = self.run_alt() // (self.run_n - 2)
+        self.side_avg = self.run_sum(self.pend_side, 2) // (self.run_n - 2)
+        split = self.stride_of((pend[self.run_n - 1] - pend[0]) // (self.run_n - 1))
+        self.d_step = (pend[self.run_n - 1] - pend[0]) // ((self.run_n - 1) << split)
         self.d_step16 = self.d_step << 4
+        first_d >>= split
         n_back = self.backfill(first_d)
         if n_back:
             back = self.backfilled
@@ -636,8 +680,17 @@ class Detector:
             self.seg_start = pend[0] - first_d
             self.count_step(pend[0], first_d)
         for k in range(1, self.run_n):
-            self.count_step(pend[k], pend[k] - pend[k - 1])
+            d = pend[k] - pend[k - 1]
+            if split:
+                self.count_step(pend[k - 1] + (d >> 1), d >> 1)
+                d -= d >> 1
+            self.count_step(pend[k], d)
         self.run_n = 0
+
+    def stride_of(self, d):
+        """An interval of d samples spans a whole stride: over STRIDE_FROM_MS, with the interval means moving under
+        STRIDE_ALT_EIGHTHS/8 of the sideways motion, itself at least STRIDE_SIDE_MG (as tracked while walking)."""
+        return 1 if d >= self.d_stride and self.side_avg >= STRIDE_SIDE_MG << 3 and self.alt_avg * 8 < self.side_avg * STRIDE_ALT_EIGHTHS else 0
 
     def backfill(self, first_d):
         """Walk back from the rhythm's first peak over the uncounted candidates before it while each continues
@@ -681,6 +734,9 @@ class Detector:
     def walk_on(self, at, d):
         """A step while walking. An interval near twice the walker's own step interval hides a step whose
         peak was too small to see (the wrist's weaker side): count it at the midpoint."""
+        if self.d_step >= self.d_stride and self.stride_of(self.d_step):
+            self.d_step16 >>= 1
+            self.d_step = (self.d_step16 + 8) >> 4
         d_step = self.d_step
         if d * 8 >= d_step * DOUBLE_FROM_EIGHTHS and d * 8 <= d_step * DOUBLE_TO_EIGHTHS:
             half = d >> 1

@@ -15,6 +15,7 @@ cdef word N_CONFIRM, N_RESUME, N_CONFIRM_SLOW, SLOW_STEP_MS, REGULAR_EIGHTHS, DO
 cdef word STEP_QUANTUM_MS, BACKFILL_MIN, BACKFILL_MAX, ARM_EIGHTHS, TURN_MIN_MG, ARM_HIGH_EIGHTHS, TURN_HIGH_MG
 cdef word ARM_HIGH_RATE_MHZ, ARM_WIDE_EIGHTHS, TURN_WIDE_MG, ACROSS_EIGHTHS, SHALLOW_MG, WANDER_EIGHTHS
 cdef word FLAT_SIDE_MG, N_FLAT, POSTURE_MG, POSTURE_WANDER_EIGHTHS, TRIAL_TURN_MG, TRIAL_STEPS
+cdef word STRIDE_FROM_MS, STRIDE_ALT_EIGHTHS, STRIDE_SIDE_MG, STRIDE_REGULAR_EIGHTHS
 cdef word BOUT_MIN_MS, BOUT_GAP_MS, JERK_MS, M_MAX, A3_Q9_PER_G, POS_FLOOR
 
 cpdef word samples_for_ms(word ms, word rate_mhz) except *
@@ -32,12 +33,13 @@ cdef word pace_of(word steps, word walk_samples, word spm) except *
 @cython.final
 cdef class Detector:
     cdef readonly word rate_mhz, counts_per_g, spm, mg_q9, k_lp, kb, ka, thr_min
-    cdef readonly word d_min, d_max, bout_min, bout_gap, d_slow, lag, quantum16, m_n, kq, arm_high
+    cdef readonly word d_min, d_max, bout_min, bout_gap, d_slow, d_stride, lag, quantum16, m_n, kq, arm_high
     cdef readonly int[::1] events, m_ring
     cdef readonly int[::1] pend, pend_depth, pend_side, pend_turn, pend_wander, pend_gx, pend_gy, pend_gz, pend_vm, pend_vx
     cdef readonly int[::1] recent, backfilled, trial_at, trial_d
     cdef readonly word n_events, m_i, lp1, lp2, bsum, asum, mv, rising, peak, peak_pos, valley, held_pos, held_amp
     cdef readonly word win_start, sum_m, sum_x, sum_y, sum_z, sum_q, gx1, gy1, gz1, gx2, gy2, gz2, am1, am2
+    cdef readonly word alt_avg, side_avg, d_prev2, d_prev3
     cdef readonly word minute, pos, due, has_prev, cand_pos, d_prev, d_step, d_step16, run_n, walking, trial, trial_n
     cdef readonly word seg_start, seg_end, seg_steps, bout_start, bout_end, bout_steps
     cdef readonly word cur_walk, cur_steps, prev_walk, prev_steps, prev_move, recent_next, recent_n, veto_pos
@@ -53,6 +55,7 @@ cdef class Detector:
     cdef void lobe(self, word at, word amp) except *
     cdef void release(self, word now) except *
     cdef void candidate(self, word at, word depth) except *
+    cdef int alternates(self, word d) noexcept
     cdef int arm_work(self) noexcept
     cdef int side_over(self, word eighths) noexcept
     cdef int turned(self, word turn_mg) noexcept
@@ -61,8 +64,10 @@ cdef class Detector:
     cdef int flat(self) noexcept
     cdef int posture_change(self) noexcept
     cdef word run_sum(self, int[::1] ring, word first) noexcept
+    cdef word run_alt(self) noexcept
     cdef void drop_first(self) noexcept
     cdef void confirm_run(self) except *
+    cdef int stride_of(self, word d) noexcept
     cdef int backfill(self, word first_d) noexcept
     cdef int hides_step(self, word d) noexcept
     cdef void walk_on(self, word at, word d) except *

@@ -73,3 +73,55 @@ def turning(g, rate_hz, deg_per_s):
     out[:, 0] = c * g[:, 0] - s * g[:, 2]
     out[:, 2] = s * g[:, 0] + c * g[:, 2]
     return out
+
+
+def stride_locked(seconds, rate_hz, cadence_spm, swing_deg=30, stride_g=0.3, step_g=0.08, seed=0):
+    """A wrist walk seen as one trough per stride: the arm swing (+/-swing_deg about y, once per stride) dips |a| by
+    stride_g once per stride and each step adds only step_g, too little for a trough of its own: exactly
+    cadence/60 * seconds steps, half of them without a trough."""
+    n = int(round(seconds * rate_hz))
+    t = np.arange(n) / rate_hz
+    f_stride = cadence_spm / 120.0
+    rng = np.random.default_rng(seed)
+    a = 1.0 + stride_g * np.cos(2 * np.pi * f_stride * t) + step_g * np.cos(4 * np.pi * f_stride * t)
+    swing = np.radians(swing_deg) * np.sin(2 * np.pi * f_stride * t)
+    out = rng.normal(0.0, 0.01, (n, 3))
+    out[:, 0] += a * np.sin(swing)
+    out[:, 2] += a * np.cos(swing)
+    return out
+
+
+
+def heel_strikes(seconds, rate_hz, cadence_spm, spike_g=0.35, dip_g=0.12, noise_g=0.02, seed=0):
+    """A slow walk as a magnitude-only watch records it (x = |a|, y = z = 0): each step a sharp heel-strike spike
+    (40 ms) with a dip after it, intervals varying by +/-10 %. Returns the signal and its number of steps."""
+    n = int(round(seconds * rate_hz))
+    t = np.arange(n) / rate_hz
+    rng = np.random.default_rng(seed)
+    period = 60.0 / cadence_spm
+    strikes = np.cumsum(period * rng.uniform(0.9, 1.1, int(seconds / period) + 2))
+    a = np.ones(n) + rng.normal(0.0, noise_g, n)
+    for s in strikes:
+        a += spike_g * np.exp(-0.5 * ((t - s) / 0.04) ** 2) - dip_g * np.exp(-0.5 * ((t - s - 0.13) / 0.06) ** 2)
+    out = np.zeros((n, 3))
+    out[:, 0] = a
+    return out, int(((strikes > 0.1) & (strikes < seconds - 0.1)).sum())
+
+
+def uneven_steps(seconds, rate_hz, cadence_spm, uneven=0.2, depth_g=0.25, noise_g=0.02, seed=0):
+    """A magnitude-only walk whose troughs fall unevenly in the stride: every other one comes `uneven` of a step late,
+    so the intervals alternate (1 + uneven) and (1 - uneven) step periods, as a slow wrist walk's often do. Returns
+    the signal and its number of steps."""
+    n = int(round(seconds * rate_hz))
+    t = np.arange(n) / rate_hz
+    rng = np.random.default_rng(seed)
+    period = 60.0 / cadence_spm
+    k = np.arange(int(seconds / period) + 1)
+    troughs = (k + 0.5 + uneven * (k % 2)) * period
+    troughs = troughs[troughs < seconds - 0.2]
+    a = np.ones(n) + rng.normal(0.0, noise_g, n)
+    for s in troughs:
+        a -= depth_g * np.exp(-0.5 * ((t - s) / 0.08) ** 2)
+    out = np.zeros((n, 3))
+    out[:, 0] = a
+    return out, len(troughs)

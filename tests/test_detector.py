@@ -6,7 +6,8 @@ from walkdose import replay
 from walkdose.recording import DEVICE_RATES_MHZ
 from walkdose.firmware import detector as spec
 
-from synthetic import brushing, concat, rising, still, to_counts, turning, walking
+from synthetic import (brushing, concat, heel_strikes, rising, still, stride_locked, to_counts, turning,
+                       uneven_steps, walking)
 
 
 def run(g, rate_mhz, counts_per_g=4096):
@@ -51,6 +52,46 @@ def test_a_slow_walker_whose_weak_steps_go_unseen_is_counted_in_full():
     result = run(concat(still(5, rate_hz), g, still(5, rate_hz)), 50000)
     assert abs(result["steps"] - 70) <= 3
     assert len(result["walking"]) == 1 and abs(result["walking_s"] - 60) <= 2
+
+
+@pytest.mark.parametrize("rate_mhz", (25000, 50000, 104000))
+@pytest.mark.parametrize("cadence", (100, 130))
+def test_a_wrist_walk_seen_only_at_its_strides_counts_every_step(rate_mhz, cadence):
+    # One trough per stride (the arm swing), none of its own for every other step: the rhythm found is the stride,
+    # and without the stride test every interval counted one step (50 of 100, 65 of 130).
+    rate_hz = rate_mhz / 1000
+    result = run(concat(still(5, rate_hz), stride_locked(60, rate_hz, cadence), still(5, rate_hz)), rate_mhz)
+    assert abs(result["steps"] - cadence) <= 2
+    assert abs(result["walking_s"] - 60) <= 2
+
+
+@pytest.mark.parametrize("rate_mhz", (25000, 50000))
+@pytest.mark.parametrize("cadence", (60, 80))
+def test_a_slow_walk_with_a_trough_per_step_is_not_taken_for_strides(rate_mhz, cadence):
+    # Slower than STRIDE_FROM_MS, swaying sideways once per stride: consecutive intervals are opposite halves of the
+    # sway, so their means differ and the stride test leaves the steps alone.
+    rate_hz = rate_mhz / 1000
+    result = run(concat(still(5, rate_hz), walking(60, rate_hz, cadence), still(5, rate_hz)), rate_mhz)
+    assert abs(result["steps"] - cadence) <= 2
+
+
+def test_a_magnitude_only_slow_walk_is_never_split():
+    # No sideways motion (x = |a|): |a|'s jerk term alone must not pass for a swinging arm (it did at 1-4 mg, and
+    # this walk counted 117 of its 59 steps).
+    g, steps = heel_strikes(60, 50, 60, noise_g=0.02)
+    result = run(concat(still(5, 50), g, still(5, 50)), 50000)
+    assert abs(result["steps"] - steps) <= 2
+
+
+@pytest.mark.parametrize("rate_mhz", (25000, 50000, 104000))
+@pytest.mark.parametrize("cadence", (60, 75, 90))
+def test_a_slow_walk_whose_troughs_fall_unevenly_in_the_stride_counts(rate_mhz, cadence):
+    # Magnitude only, intervals alternating 1.2 and 0.8 step periods: no two consecutive ones within 3/8, but each
+    # repeats a stride later. Without the uneven-rhythm rule this walk counted 0 steps at every rate and cadence.
+    rate_hz = rate_mhz / 1000
+    g, steps = uneven_steps(60, rate_hz, cadence)
+    result = run(concat(still(5, rate_hz), g, still(5, rate_hz)), rate_mhz)
+    assert abs(result["steps"] - steps) <= 2
 
 
 @pytest.mark.parametrize("rate_mhz", DEVICE_RATES_MHZ)
