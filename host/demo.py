@@ -1,5 +1,5 @@
 """`walkdose demo`: the whole path on one machine - a simulated board wears the shipped recordings for a few
-days, sync pulls them over the board's pty into a throwaway database, the report shows them.
+days, sync pulls them over the board's pty into the demo's own database, the report shows them.
 Only orchestration: each step is the library call its own command makes."""
 import contextlib
 import importlib.resources
@@ -16,6 +16,11 @@ CATCH_UP_TIMEOUT_S = 1800
 
 def shipped_recordings():
     return recording.find_recordings([str(importlib.resources.files("walkdose.recordings"))])
+
+
+def default_db():
+    """The demo's own database, beside the real one: never the wearer's, whose device ids and days it would mix."""
+    return os.path.join(os.path.dirname(db.default_path()), "walkdose-demo.sqlite")
 
 
 def configure(parser):
@@ -41,12 +46,17 @@ def run(args):
                                  engine=args.engine)
         print(f"walkdose demo: a simulated board wears {len(shipped)} shipped walks, four walks a "
               f"day from {start:%Y-%m-%d} until now ({args.engine})", file=sys.stderr, flush=True)
+        db_path = default_db()  # fixed, never a user's path: each run replaces it
         with sim:
             sim.wait_for("caught_up", CATCH_UP_TIMEOUT_S, on_event=show)
-            db_path = os.path.join(workdir, "walkdose.sqlite")
+            os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
+            if os.path.exists(db_path):  # a fresh simulated board: the last run's days would clash with its seqs
+                os.remove(db_path)
             print(f"walkdose demo: walkdose sync --port {sim.pty_path} --db {db_path}", file=sys.stderr, flush=True)
             print(sync.sync_port(sim.pty_path, db_path), file=sys.stderr)  # stdout is the report's alone (--json)
         with contextlib.closing(db.open_db(db_path)) as conn:
             days = report.build_now(conn)
         print(json.dumps(days) if args.json else report.format_text(days))
+        print(f"walkdose demo: the days are kept in {db_path}; show them again with: walkdose report --db {db_path}",
+              file=sys.stderr)
         return 0

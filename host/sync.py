@@ -7,7 +7,7 @@ import time
 
 import serial
 
-from . import db, localtime, plan
+from . import db, localtime, plan, ports
 from .errors import UserError
 from .firmware import link as wire
 from .firmware.clock import civil_from_days
@@ -21,9 +21,9 @@ WRITE_TIMEOUT_S = 5.0
 
 
 def configure(parser):
-    parser.add_argument("--port", required=True,
+    parser.add_argument("--port",
                         help="the board's serial port (/dev/ttyACM0, COM3), a pty path, or a pyserial URL "
-                             "(socket://HOST:PORT, loop://)")
+                             "(socket://HOST:PORT, loop://); default: the one port with a supported board's USB id")
     parser.add_argument("--db", help="SQLite database file (default: $WALKDOSE_DB, else the user data folder)")
     parser.add_argument("--target", type=int,
                         help="daily walking target in minutes the board cues (default: today's target of "
@@ -33,7 +33,7 @@ def configure(parser):
 def run(args):
     if args.target is not None and not 1 <= args.target <= wire.MAX_TARGET_MIN:
         raise UserError(f"--target {args.target}: a daily walking target is 1..{wire.MAX_TARGET_MIN} minutes")
-    print(sync_port(args.port, args.db, args.target))
+    print(sync_port(args.port or ports.find(), args.db, args.target))
     return 0
 
 

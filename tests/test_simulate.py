@@ -2,6 +2,7 @@
 import ast
 import datetime
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -100,10 +101,11 @@ def test_nothing_in_the_firmware_imports_or_asks_for_the_simulator():
                 assert "sim" not in node.id.lower() and "fake" not in node.id.lower(), (path.name, node.id)
 
 
-def test_the_demo_prints_one_json_report_of_a_day_walked_four_times():
+def test_the_demo_prints_one_json_report_of_a_day_walked_four_times(tmp_path):
     # --days 0: today from midnight until now, so how much was walked depends on the hour.
+    env = dict(os.environ, WALKDOSE_DB=str(tmp_path / "walkdose.sqlite"))  # the demo's database goes beside it
     done = subprocess.run([sys.executable, "-m", "walkdose.cli", "demo", "--days", "0", "--json"],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert [d["date"] for d in report["days"]] == [report["summary"]["last_date"]]
@@ -111,3 +113,11 @@ def test_the_demo_prints_one_json_report_of_a_day_walked_four_times():
     hour = datetime.datetime.now().hour
     walks_done = sum(hour >= h + 1 for h in (8, 12, 18, 21))  # the four walks of about 25 minutes each
     assert walks_done * 20 <= report["days"][0]["walking_min"] <= (walks_done + 1) * 25
+    # the days stay in the demo's own database, which the last line names with the command that shows them again
+    kept = done.stderr.strip().splitlines()[-1]
+    assert kept.startswith("walkdose demo: the days are kept in ") and "walkdose report --db " in kept
+    path = kept.split("walkdose report --db ")[1]
+    assert path == str(tmp_path / "walkdose-demo.sqlite") and not (tmp_path / "walkdose.sqlite").exists()
+    again = subprocess.run([sys.executable, "-m", "walkdose.cli", "report", "--db", path, "--days", "1", "--json"],
+                           capture_output=True, text=True, timeout=120)
+    assert json.loads(again.stdout)["days"][-1]["walking_min"] == report["days"][0]["walking_min"]
