@@ -26,7 +26,7 @@ sys.path.insert(0, _here + "/..")
 
 from firmware import store as store_format  # noqa: E402
 from firmware.clock import Clock, days_from_civil  # noqa: E402
-from firmware.store import DayStore, decode_minutes, parse_records  # noqa: E402
+from firmware.store import NO_RECORD, DayStore, decode_minutes, parse_records  # noqa: E402
 from sim.blockdev import PowerCut, RamFlash  # noqa: E402
 
 MOUNT = "/flash"
@@ -223,7 +223,7 @@ def recovered_minutes(board):
             raise AssertionError("file %s has %d damaged bytes after a power cut" % (name, bad_bytes))
         if name[0] == "d":
             records += parsed
-    if rebooted.open_key >= 0:
+    if rebooted.open_seq != NO_RECORD:
         records += parse_records(rebooted.read(rebooted.open_seq))[0][1:]
     for kind, flags, key, seq, payload, end in records:
         slots = found.setdefault(key, bytearray(len(rebooted.slots)))

@@ -7,6 +7,10 @@ TICKS_PERIOD = const(1 << 30)  # MicroPython's ticks_ms() wraps at 2**30 ms (12.
 _TICKS_HALF = const(1 << 29)
 SECONDS_PER_DAY = const(86400)
 NO_CHANGE = const(-1)  # next_change_epoch_s when the host knows of no offset change
+# Days a set time may fall on: no board runs this firmware before it was built (raise it at a release),
+# and up to 2100 every epoch, day key and start_s fits the store's u32 fields (which end in 2106).
+BUILD_DAY = const(20454)  # 2026-01-01
+END_DAY = const(47482)  # 2100-01-01
 
 
 def ticks_diff(end, start):
@@ -37,6 +41,11 @@ def civil_from_days(days):
     day = day_of_year - (153 * month_index + 2) // 5 + 1
     month = month_index + (3 if month_index < 10 else -9)
     return year_of_era + era * 400 + (1 if month <= 2 else 0), month, day
+
+
+def settable(epoch_s):
+    """True for a UTC epoch the host may set: on a day in [BUILD_DAY, END_DAY)."""
+    return BUILD_DAY <= epoch_s // SECONDS_PER_DAY < END_DAY
 
 
 class Clock:

@@ -6,7 +6,7 @@ entry hands it (the wearable), never from an import of the main loop."""
 import struct
 from binascii import crc32
 
-from .clock import NO_CHANGE
+from .clock import NO_CHANGE, settable
 from .compat import const
 from .store import FLAG_SEGMENT
 
@@ -231,7 +231,7 @@ class Link:
     def _set_time(self):
         epoch_s, offset_s, change_s, next_offset_s, target_min = struct.unpack_from(
             SET_TIME_REQUEST, self._rx, HEADER_BYTES)
-        if (not -MAX_OFFSET_S <= offset_s <= MAX_OFFSET_S or not -MAX_OFFSET_S <= next_offset_s <= MAX_OFFSET_S
+        if (not settable(epoch_s) or not -MAX_OFFSET_S <= offset_s <= MAX_OFFSET_S or not -MAX_OFFSET_S <= next_offset_s <= MAX_OFFSET_S
                 or not 1 <= target_min <= MAX_TARGET_MIN):
             return ERR_BAD_VALUE, 0
         self.clock.set_time(epoch_s, offset_s, NO_CHANGE if change_s == NO_CHANGE_WIRE else change_s,

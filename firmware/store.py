@@ -14,11 +14,12 @@ KIND_SUMMARY = const(1)
 KIND_MINUTES = const(2)
 KIND_STATE = const(3)
 FLAG_SEGMENT = const(1)  # unknown-time segment: key = boot_id << 8 | part
+NO_RECORD = const(0)  # open_seq when nothing is open: seqs start at 1, and every u32 key is a real one
 
 HEADER = "<BBBBIIH"  # magic, version, kind, flags, key, seq, payload length
 HEADER_BYTES = const(14)
 CRC_BYTES = const(4)
-SUMMARY = "<iIIHHHHHHH"  # start_s, steps, walk_s, slow/moderate/brisk min, bouts, longest_bout_s, worn, recorded
+SUMMARY = "<IIIHHHHHHH"  # start_s (unsigned: past 2038), steps, walk_s, slow/moderate/brisk min, bouts, longest_bout_s, worn, recorded
 SUMMARY_BYTES = const(26)
 ANCHOR = "<II"  # segments only: anchor_uptime_s, anchor_epoch_s
 ANCHOR_BYTES = const(8)
@@ -314,9 +315,9 @@ class DayStore:
         self._open_none()
 
     def _open_none(self):
-        self.open_key = -1  # no open record
+        self.open_key = 0
         self.open_flags = 0
-        self.open_seq = 0
+        self.open_seq = NO_RECORD
         self.start_s = 0
         self.anchor = (NO_ANCHOR, NO_ANCHOR)
         self.steps = 0
@@ -462,8 +463,8 @@ class DayStore:
         if not known:
             key = (self.boot_id << 8) | (key & 0xFF)
             flags = FLAG_SEGMENT
-        if (key, flags) != (self.open_key, self.open_flags):
-            if self.open_key >= 0:
+        if self.open_seq == NO_RECORD or (key, flags) != (self.open_key, self.open_flags):
+            if self.open_seq != NO_RECORD:
                 if known and self.open_flags & FLAG_SEGMENT and self.open_key >> 8 == self.boot_id:
                     self.anchor = self.clock.anchor()
                 self._close()
@@ -507,7 +508,7 @@ class DayStore:
         """Write the open record: the inline tail, or base then tail when the tail is full or an
         older minute changed. The tail is rewritten in place once it exists (one littlefs commit
         instead of three: the spec's 'Files'). Keeps the data in RAM when the filesystem refuses."""
-        if self.open_key < 0 or not self.unsaved_minutes:
+        if self.open_seq == NO_RECORD or not self.unsaved_minutes:
             return
         end = self._end_minute()
         summary = self._summary_record()
@@ -726,7 +727,7 @@ class DayStore:
                 for kind, flags, key, seq, payload, end in parse_records(self._read(name))[0]:
                     if seq > self.acked_seq:
                         found.append((seq, key, flags))
-        if self.open_key >= 0:
+        if self.open_seq != NO_RECORD:
             # The host keeps records by seq: offer the open one only once its seq is on flash, or a power cut
             # would give that seq to the next record (the host would then refuse every later sync).
             self.flush()
@@ -737,7 +738,7 @@ class DayStore:
     def read(self, seq):
         """Summary record then minutes record of `seq`, as bytes in the spec's format; b"" if the
         store no longer has it (a minutes record may be gone while its summary is kept)."""
-        if seq == self.open_seq and self.open_key >= 0:
+        if self.open_seq != NO_RECORD and seq == self.open_seq:
             return self._summary_record() + self._minutes_record(0, self._end_minute())
         out = b""
         for kind in "sd":
@@ -753,7 +754,7 @@ class DayStore:
 
     def ack(self, seq):
         """The host stored every closed record up to seq; they may now be dropped when full."""
-        if self.open_key >= 0 and seq >= self.open_seq:
+        if self.open_seq != NO_RECORD and seq >= self.open_seq:
             seq = self.open_seq - 1
         if seq > self.acked_seq:
             self.acked_seq = seq

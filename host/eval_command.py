@@ -21,17 +21,22 @@ def run(args):
     if not paths:
         raise recording.RecordingError(f"{', '.join(args.folders)}: no NAME.csv with NAME.truth.json found")
     phases = [i / args.phases for i in range(args.phases)]
+    truths = {}
+    for path in paths:
+        truth, problem = read_truth(recording.truth_path(path))
+        if problem:
+            print(f"walkdose: {recording.truth_path(path)}: {problem}; {path} skipped", file=sys.stderr)
+        else:
+            truths[path] = truth
     rows = []
     failed = set()
-    for path, phase, result, error in replay.run_files(paths, rate_mhz, args.engine, args.jobs, phases):
+    for path, phase, result, error in replay.run_files(list(truths), rate_mhz, args.engine, args.jobs, phases):
         if error:
             if path not in failed:  # a bad file fails the same way at every phase: say so once
                 print(f"walkdose: {error}", file=sys.stderr)
             failed.add(path)
             continue
-        with open(recording.truth_path(path)) as fh:
-            truth = json.load(fh)
-        row = evaluate.score(result, truth)
+        row = evaluate.score(result, truths[path])
         row["file"] = path
         if args.phases > 1:
             row["phase"] = phase
@@ -42,3 +47,17 @@ def run(args):
     else:
         print(evaluate.format_table(summary))
     return 0 if len(rows) == len(paths) * len(phases) else 1
+
+
+def read_truth(path):
+    """(truth, None), or (None, the problem): unreadable, not JSON or impossible values."""
+    try:
+        with open(path, "rb") as fh:
+            truth = json.loads(fh.read().decode("utf-8-sig"))
+    except OSError as exc:
+        return None, f"cannot read ({exc.strerror})"
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    except (ValueError, RecursionError) as exc:
+        return None, f"not JSON ({exc})"
+    return truth, evaluate.check_truth(truth)

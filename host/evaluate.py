@@ -33,6 +33,35 @@ def walking_seconds(segments):
     return sum(end - start for start, end in segments)
 
 
+def check_truth(truth):
+    """The problem with a truth dict (its field and why), or None: scores must never come from impossible truth."""
+    if not isinstance(truth, dict):
+        return "not a JSON object"
+    duration_s = truth.get("duration_s")
+    if not _number(duration_s) or duration_s <= 0:
+        return f"duration_s {duration_s!r}: need seconds > 0"
+    steps = truth.get("steps")
+    if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 0):
+        return f"steps {steps!r}: need a whole number >= 0 or null"
+    step_times = truth.get("step_times")
+    if step_times is not None and (not isinstance(step_times, list) or not all(_number(t) for t in step_times)
+                                   or step_times != sorted(step_times)):
+        return "step_times: need a sorted list of seconds or null"
+    walking = truth.get("walking")
+    if walking is not None and (not isinstance(walking, list) or not all(
+            isinstance(w, list) and len(w) == 2 and all(_number(t) for t in w) and 0 <= w[0] <= w[1] <= duration_s
+            for w in walking)):
+        return "walking: need a list of [start_s, end_s] within the duration, or null"
+    for name in ("dataset", "placement"):
+        if not isinstance(truth.get(name, ""), str):
+            return f"{name}: need a string"
+    return None
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def score(result, truth):
     """Metrics for one recording. Keys present only where the truth allows them."""
     duration_s = float(truth["duration_s"])

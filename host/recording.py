@@ -13,6 +13,9 @@ from .firmware import boards
 
 MIN_RATE_HZ = 10.0
 CHUNK_ROWS = 1 << 16
+# A longer gap is the device off, not movement to interpolate: the replay's clock is its sample count, so a
+# gap would be filled with invented samples (an 11.6-day gap in an 8 KB file took 3.1 GB).
+MAX_GAP_S = 3600.0
 
 
 class RecordingError(UserError, ValueError):
@@ -27,8 +30,8 @@ def _parse_rows(path, lines, numbers):
     """lines: the non-blank text rows; numbers: their line numbers in the file, for the error messages."""
     try:
         rows = np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2)
-    except ValueError as exc:
-        raise RecordingError(f"{path}: line {numbers[0]}+: not four numbers per row ({exc})") from None
+    except ValueError:
+        raise RecordingError(_first_bad_row(path, lines, numbers)) from None
     if rows.shape[1] != 4:
         raise RecordingError(f"{path}: line {numbers[0]}: expected 4 columns t,x,y,z, found {rows.shape[1]}")
     bad = ~np.isfinite(rows).all(axis=1)
@@ -37,23 +40,49 @@ def _parse_rows(path, lines, numbers):
     return rows
 
 
+def _first_bad_row(path, lines, numbers):
+    """The message for the first row that is not four numbers (numpy's own names no line of the file)."""
+    for line, number in zip(lines, numbers):
+        cells = line.split(",")
+        try:
+            [float(c) for c in cells]
+        except ValueError:
+            return f"{path}: line {number}: '{line.strip()[:40]}' is not four numbers t,x,y,z"
+        if len(cells) != 4:
+            return f"{path}: line {number}: {len(cells)} values, expected 4 (t,x,y,z)"
+    return f"{path}: line {numbers[0]}+: not four numbers per row"
+
+
+def _decoded(path, raw, first_number):
+    """The chunk's lines as text; a line that is not UTF-8 (a UTF-16 or binary file) makes the file bad."""
+    lines = []
+    for i, line in enumerate(raw):
+        try:
+            lines.append(line.decode())
+        except UnicodeDecodeError:
+            raise RecordingError(f"{path}: line {first_number + i}: not UTF-8 text (UTF-16 or binary?); "
+                                 "save it as CSV (UTF-8)") from None
+    return lines
+
+
 def iter_rows(path, chunk_rows=None):
     """Yield float64 arrays of shape (k, 4) with t, x, y, z, validated: header, finite, time increasing."""
     chunk_rows = chunk_rows or CHUNK_ROWS
     try:
-        handle = open(path, encoding="ascii", errors="strict")
+        handle = open(path, "rb")
     except OSError as exc:
         raise RecordingError(f"{path}: cannot open ({exc.strerror})") from None
     with handle:
-        header = handle.readline().strip().replace(" ", "").lower()
+        [first] = _decoded(path, [handle.readline()], 1)
+        header = first.lstrip("\ufeff").strip().replace(" ", "").lower()  # Excel's "CSV UTF-8" starts with a BOM
         if not header:
             raise RecordingError(f"{path}: empty file (expected a header t,x,y,z)")
         if header.split(",") != ["t", "x", "y", "z"]:
-            raise RecordingError(f"{path}: line 1: header is '{header}', expected 't,x,y,z' (seconds, then g)")
+            raise RecordingError(f"{path}: line 1: header is {header[:40]!r}, expected 't,x,y,z' (seconds, then g)")
         line_no = 2
         last_t = -math.inf
         while True:
-            raw = list(itertools.islice(handle, chunk_rows))
+            raw = _decoded(path, list(itertools.islice(handle, chunk_rows)), line_no)
             if not raw:
                 return
             lines = [ln for ln in raw if ln.strip()]
@@ -68,6 +97,11 @@ def iter_rows(path, chunk_rows=None):
                 at = int(np.argmax(steps <= 0))
                 raise RecordingError(f"{path}: line {numbers[at]}: time goes backwards or repeats "
                                      f"({t[at]:.6f} s after {t[at - 1] if at else last_t:.6f} s)")
+            gaps = (steps > MAX_GAP_S) & np.isfinite(steps)
+            if gaps.any():
+                at = int(np.argmax(gaps))
+                raise RecordingError(f"{path}: line {numbers[at]}: no samples for {steps[at] / 3600:.1f} h "
+                                     f"(at most {MAX_GAP_S / 3600:g} h is interpolated); split the file at the gap")
             last_t = float(t[-1])
             yield rows
 

@@ -8,6 +8,7 @@ import os
 import queue
 import re
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -229,11 +230,14 @@ def describe(event, start):
     if kind == "late":
         return f"{stamp}  main loop {event['late_ms']} ms late"
     if kind == "caught_up":
-        return f"{stamp}  caught up with this computer's clock; running in real time now"
+        return (f"{stamp}  caught up with this computer's clock; running in real time now: safe to sync "
+                "(before this, a sync would set the board's clock while its days lie ahead of it)")
     if kind == "progress" and event["sim_s"] % (6 * 3600) == 0:
         return f"{stamp}  simulated"
     if kind == "output":
         return f"board: {event['text']}"
+    if kind == "failed":
+        return f"the board failed: {event['error']}"
     if kind == "stopped":
         return f"{stamp}  board stopped, flash saved"
     if kind == "exited" and event["status"]:
@@ -275,10 +279,18 @@ def _pair(separator):
     return parse
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def run(args):
     if args.days < 0:
         raise UserError("--days must be 0 or more")
     start = start_day(args.days, args.start)
+    if args.link and os.path.lexists(args.link) and not os.path.islink(args.link):
+        raise UserError(f"--link {args.link}: exists and is not a symlink; give a new path (nothing was changed)")
+    for hang_up in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(hang_up, _interrupt)  # clean up as on Ctrl-C: the board saves its flash, the temp folder goes
     with tempfile.TemporaryDirectory(prefix="walkdose-sim-") as workdir:
         silent = [m * 60 for m in args.imu_silent] if args.imu_silent else None
         sim = Simulator(args.recording, workdir, start, power_cut_every_min=args.power_cut_every,
@@ -291,18 +303,19 @@ def run(args):
                 os.symlink(sim.pty_path, args.link)
             print(f"walkdose sim: board on {sim.pty_path}" + (f" (also {args.link})" if args.link else "")
                   + f"; simulating from {start:%Y-%m-%d %H:%M}; Ctrl-C stops", flush=True)
-            print(f"walkdose sim: sync with: walkdose sync --port {args.link or sim.pty_path}", flush=True)
+            print(f"walkdose sim: when it says it is safe to sync: walkdose sync --port {args.link or sim.pty_path}",
+                  flush=True)
 
             def show(event):
                 line = describe(event, start)
                 if line:
                     print(line, flush=True)
             try:
-                sim.wait_for("exited", timeout_s=10 ** 9, on_event=show)
+                exited = sim.wait_for("exited", timeout_s=10 ** 9, on_event=show)
             except KeyboardInterrupt:
                 sim.stop()  # the board saves its flash and reports where it stopped
-                sim.wait_for("exited", timeout_s=30, on_event=show)
+                exited = sim.wait_for("exited", timeout_s=30, on_event=show)
             finally:
                 if args.link and os.path.islink(args.link):
                     os.remove(args.link)
-    return 0
+    return 1 if exited["status"] else 0

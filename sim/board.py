@@ -173,8 +173,8 @@ class Board:
             time.sleep(ahead_s)
 
     def run(self):
-        self.boot()
         try:
+            self.boot()  # inside: a Ctrl-C or SIGTERM just after the boot report still saves the flash
             while True:
                 try:
                     run(self.wearable, self.sleep_ms)
@@ -185,14 +185,18 @@ class Board:
             pass
         finally:
             self.flash.save()
-            report("stopped", sim_s=self.now_us // 1000000, boots=self.boots,
-                   imu_overflows=self.wearable.imu.overflows, imu_faults=self.wearable.imu_faults)
+        report("stopped", sim_s=self.now_us // 1000000, boots=self.boots,
+               imu_overflows=self.wearable.imu.overflows, imu_faults=self.wearable.imu_faults)
 
 
 def main(argv):
     with open(argv[1]) as f:
         config = json.load(f)
-    Board(config).run()
+    try:
+        Board(config).run()
+    except Exception as exc:  # stdout is the USB serial: say it on stderr, where `walkdose sim` listens
+        report("failed", error="%s: %s" % (type(exc).__name__, exc))
+        sys.exit(1)
 
 
 if __name__ == "__main__":

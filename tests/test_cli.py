@@ -56,6 +56,31 @@ def test_bad_input_gives_one_line_naming_file_and_problem(tmp_path, content, mes
     assert len(lines) == 1 and str(path) in lines[0] and message in lines[0]
 
 
+@pytest.mark.parametrize("content, message", [
+    ("t,x,y,z\n0,0,0,1\n".encode("utf-16"), "line 1: not UTF-8 text"),
+    (b"t,x,y,z\n0,0,0,1\n0.02,0,\xff,1\n", "line 3: not UTF-8 text"),
+    (bytes(range(256)) * 4, "line 1: header"),
+    (b"t,x,y,z\n0,0,0,1\n0.02,0,0\n", "line 3: 3 values, expected 4"),
+    (b"t,x,y,z\n0,0,0,1\n0.02,0,0,1\n0.04,0,0,1,5\n", "line 4: 5 values, expected 4"),
+    ("t,x,y,z\n" + "".join(f"{i / 50},0,0,1\n" for i in range(200)) + "1000000,0,0,1\n", "line 202: no samples"),
+])
+def test_undecodable_ragged_or_gapped_files_are_one_line_naming_the_line(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    out = walkdose("replay", str(path), "--engine", "python")
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and str(path) in lines[0] and message in lines[0], out.stderr
+    assert "usecols" not in out.stderr
+
+
+def test_a_utf8_bom_is_read_like_plain_csv(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + open(SHIPPED, "rb").read())
+    with_bom = walkdose("replay", str(path), "--json", "--engine", "python")
+    assert with_bom.returncode == 0, with_bom.stderr
+    assert json.loads(with_bom.stdout) == json.loads(walkdose("replay", SHIPPED, "--json", "--engine", "python").stdout)
+
+
 def test_missing_file_and_bad_rate_are_errors(tmp_path):
     assert walkdose("replay", str(tmp_path / "nope.csv"), "--engine", "python").returncode == 2
     out = walkdose("replay", SHIPPED, "--rate", "33", "--engine", "python")
@@ -64,10 +89,11 @@ def test_missing_file_and_bad_rate_are_errors(tmp_path):
 
 def test_replay_folder_writes_one_json_line_per_recording_and_survives_a_bad_file(tmp_path):
     (tmp_path / "bad.csv").write_text("t,x\n")
+    (tmp_path / "utf16.csv").write_text("t,x,y,z\n0,0,0,1\n", encoding="utf-16")
     (tmp_path / "good.csv").write_text(open(SHIPPED).read())
     out_file = tmp_path / "out.jsonl"
     out = walkdose("replay", str(tmp_path), "--jobs", "2", "--out", str(out_file), "--engine", "python")
-    assert out.returncode == 1 and "bad.csv" in out.stderr
+    assert out.returncode == 1 and "bad.csv" in out.stderr and "utf16.csv: line 1: not UTF-8" in out.stderr
     lines = [json.loads(line) for line in out_file.read_text().splitlines()]
     assert [os.path.basename(r["file"]) for r in lines] == ["good.csv"]
 
@@ -121,13 +147,29 @@ def test_a_phase_moves_no_step_off_the_recording_clock(tmp_path, phase):
 
 def test_eval_over_phases_names_a_bad_file_once_and_scores_the_rest(tmp_path):
     (tmp_path / "bad.csv").write_text("t,x,y,z\n0,0,0,nan\n0.02,0,0,1\n")
-    (tmp_path / "bad.truth.json").write_text('{"steps": 0}')
+    (tmp_path / "bad.truth.json").write_text('{"duration_s": 0.02, "steps": 0}')
     (tmp_path / "good.csv").write_text(open(SHIPPED).read())
     (tmp_path / "good.truth.json").write_text(open(SHIPPED[:-4] + ".truth.json").read())
     out = walkdose("eval", str(tmp_path), "--json", "--phases", "2")
     assert out.returncode == 1
     assert out.stderr.count("bad.csv") == 1 and "NaN" in out.stderr
     assert sorted(r["phase"] for r in json.loads(out.stdout)["files"]) == [0.0, 0.5]
+
+
+def test_eval_names_each_bad_truth_file_skips_it_and_scores_the_rest(tmp_path):
+    bad_truths = {"negative": '{"duration_s": -145, "steps": 0}', "garbage": "{not json", "list": "[1, 2]",
+                  "utf16": '{"duration_s": 145}'.encode("utf-16"), "nan": '{"duration_s": NaN}',
+                  "steps": '{"duration_s": 145, "steps": "many"}', "walking": '{"duration_s": 145, "walking": [[5, 1]]}'}
+    for name, text in bad_truths.items():
+        (tmp_path / f"{name}.csv").write_text(open(SHIPPED).read())
+        (tmp_path / f"{name}.truth.json").write_bytes(text if isinstance(text, bytes) else text.encode())
+    (tmp_path / "good.csv").write_text(open(SHIPPED).read())
+    (tmp_path / "good.truth.json").write_text(open(SHIPPED[:-4] + ".truth.json").read())
+    out = walkdose("eval", str(tmp_path), "--json", "--engine", "python")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    for name in bad_truths:
+        assert out.stderr.count(f"{name}.truth.json") == 1
+    assert [os.path.basename(r["file"]) for r in json.loads(out.stdout)["files"]] == ["good.csv"]
 
 
 def test_eval_refuses_zero_phases():

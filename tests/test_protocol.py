@@ -1,6 +1,7 @@
 """Both ends of the sync protocol against docs/protocol.md: the tables are parsed from the markdown,
 requests built by hand from them must be answered as the text says, and the host client and the
 firmware Link must each follow the text (resync on noise, retries, errors, chunked fetch)."""
+import datetime
 import os
 import pathlib
 import re
@@ -210,10 +211,35 @@ def test_set_time_sets_clock_offset_dst_and_target(board):
                                                                  (0, 0, 1441)])
 def test_set_time_refuses_values_out_of_range(board, offset_s, next_offset_s, target_min):
     before = board.clock.epoch_s()
-    request = struct.pack("<IiIiH", 1_000_000_000, offset_s, 0xFFFFFFFF, next_offset_s, target_min)
+    request = struct.pack("<IiIiH", 1_772_900_000, offset_s, 0xFFFFFFFF, next_offset_s, target_min)
     [(_, _, status, _, payload)] = Wire(board).send(hand_built_request(0x02, request))
     assert (status, payload) == (4, b"")
     assert board.clock.epoch_s() == before and board.link.target_min == 100
+
+
+def utc_epoch(*date_time):
+    return int(datetime.datetime(*date_time, tzinfo=datetime.timezone.utc).timestamp())
+
+
+@pytest.mark.parametrize("epoch_s, offset_s", [(utc_epoch(1970, 1, 1, 0, 30), -3600),  # local day -1
+                                               (utc_epoch(2025, 12, 31, 23, 59, 59), 0),  # before the build
+                                               (utc_epoch(2100, 1, 1), 0)])
+def test_set_time_refuses_a_time_before_the_firmware_was_built_or_from_2100(tmp_path, epoch_s, offset_s):
+    board = Board(tmp_path / "flash")
+    request = struct.pack("<IiIiH", epoch_s, offset_s, 0xFFFFFFFF, 0, 100)
+    [(_, _, status, _, payload)] = Wire(board).send(hand_built_request(0x02, request))
+    assert (status, payload) == (4, b"")
+    assert not board.clock.is_set()
+    board.walk(2)  # the minutes stay in this boot's unknown-time segment, never on a wrong day
+    assert [flags for seq, key, flags in board.store.unsynced()] == [store.FLAG_SEGMENT]
+
+
+@pytest.mark.parametrize("epoch_s", [utc_epoch(2026, 1, 1), utc_epoch(2038, 1, 19, 3, 14, 8),
+                                     utc_epoch(2099, 12, 31, 23, 59, 59)])
+def test_set_time_accepts_the_build_day_past_2038_and_up_to_2100(board, epoch_s):
+    request = struct.pack("<IiIiH", epoch_s, 0, 0xFFFFFFFF, 0, 100)
+    [(_, _, status, _, payload)] = Wire(board).send(hand_built_request(0x02, request))
+    assert status == 0 and struct.unpack("<II", payload)[1] == epoch_s
 
 
 def test_list_fetch_ack_from_hand_built_requests(tmp_path):

@@ -121,3 +121,55 @@ def test_the_demo_prints_one_json_report_of_a_day_walked_four_times(tmp_path):
     again = subprocess.run([sys.executable, "-m", "walkdose.cli", "report", "--db", path, "--days", "1", "--json"],
                            capture_output=True, text=True, timeout=120)
     assert json.loads(again.stdout)["days"][-1]["walking_min"] == report["days"][0]["walking_min"]
+
+
+SHIPPED = str(pathlib.Path(__file__).parent.parent / "recordings" / "Samsung_Jamie_Hard_InHand_1.csv")
+
+
+def sim_command(*args):
+    return [sys.executable, "-m", "walkdose.cli", "sim", "--recording", SHIPPED, "--days", "0", *args]
+
+
+def test_link_refuses_an_existing_file_and_leaves_it_alone(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    done = subprocess.run(sim_command("--link", str(notes)), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "not a symlink" in done.stderr and done.stderr.count("\n") == 1
+    assert notes.read_text() == "my notes\n"
+
+
+def board_processes(folder):
+    """Pids of processes whose command line names a file in `folder` (the board reads its config there)."""
+    found = []
+    for entry in pathlib.Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and str(folder).encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.parametrize("hang_up", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_stop_the_board_and_remove_its_folder_like_ctrl_c(tmp_path, hang_up):
+    import signal
+    sim = subprocess.Popen(sim_command("--link", str(tmp_path / "pty")), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, env=dict(os.environ, TMPDIR=str(tmp_path)))
+    while "board booted" not in sim.stdout.readline():
+        pass
+    sim.send_signal(getattr(signal, hang_up))
+    out, _ = sim.communicate(timeout=60)
+    assert "board stopped, flash saved" in out
+    assert board_processes(tmp_path) == [] and list(tmp_path.iterdir()) == []
+
+
+def test_the_boards_error_reaches_sims_output(tmp_path):
+    flash = tmp_path / "flash.img"
+    flash.write_bytes(b"not a flash image")
+    done = subprocess.run(sim_command("--flash", str(flash)), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "the board failed: ValueError" in done.stdout
+
+
+def test_sim_says_when_it_is_safe_to_sync():
+    line = simulate.describe({"event": "caught_up", "sim_s": 60}, datetime.datetime(2026, 12, 6))
+    assert "safe to sync" in line

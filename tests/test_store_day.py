@@ -1,5 +1,6 @@
 """The day store as the main loop and the sync use it, on CPython over a temporary directory: write
 schedule, reboot recovery, midnight, acks, corrupt files, clock changes, DST, eviction."""
+import datetime
 import os
 import struct
 
@@ -318,3 +319,15 @@ def test_a_lost_state_record_never_brings_a_boot_id_back(tmp_path):
     assert board.store.boot_id == 2
     (tmp_path / "state").write_bytes(b"garbage")
     assert Board(tmp_path).store.boot_id == 3  # from boot 2's segment on flash
+
+
+def test_a_day_after_2038_keeps_its_start_and_key(tmp_path):
+    board = Board(tmp_path)
+    day = days_from_civil(2040, 6, 1)
+    board.set_local(23 * 60 + 50, day=day)
+    for _ in range(20):  # across midnight: 2040-06-01 closes into the packs
+        board.minute(walk_s=60, steps=100, pace=2)
+    values, records = summary_of(board.store, 1)
+    midnight = datetime.datetime(2040, 6, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=1)))
+    assert values[0] == int(midnight.timestamp()) > 2 ** 31
+    assert records[0][2] == day and [key for _, key, _ in board.store.unsynced()] == [day, day + 1]
