@@ -20,6 +20,7 @@ COMMANDS = {
     "replay": ("replay_command", "run the detector over a recording (t,x,y,z CSV) or a folder of them"),
     "eval": ("eval_command", "accuracy against NAME.truth.json files, per dataset and placement"),
     "bench": ("bench", "engine speed on a synthetic week, firmware cost per sample under micropython"),
+    "qemu": ("qemu", "build MicroPython for an emulated Cortex-M4F board (QEMU mps2-an386) from a source tree; cached"),
 }
 
 
