@@ -4,7 +4,6 @@ as Thumb-2 with 32-bit machine words. Input reaches the guest as a ROM filesyste
 through one FIFO-sized buffer with the heap locked around every feed()."""
 import json
 import os
-import shutil
 import subprocess
 from array import array
 
@@ -15,7 +14,7 @@ from walkdose import commands, flash, qemu, recording, replay
 
 from conftest import REPO
 from test_detector_bounds import SIGNALS
-from test_detector_micropython import write_counts
+from test_detector_micropython import firmware_without_pre_shift, write_counts
 
 SOURCE = os.path.join(os.path.dirname(REPO), "shared", "vendor", "micropython-1.28.0-qemu-subset.tar.xz")
 XIAO_RATE_MHZ = 52000
@@ -95,13 +94,7 @@ def test_an_overflow_of_the_bound_fails_on_arm_and_passes_unnoticed_on_the_unix_
     # Without the pre-shift, |a|^2 of full-scale counts is 3 x 2^30: past 2^31 a 32-bit viper word wraps (and, stored
     # back as a Python int, needs a long int: MemoryError with the heap locked), where the unix port's 64-bit words
     # give what CPython's unbounded ints give.
-    copy = tmp_path / "repo"
-    shutil.copytree(os.path.join(REPO, "firmware"), copy / "firmware")
-    shutil.copytree(os.path.join(REPO, "sim"), copy / "sim")
-    spec_file = copy / "firmware" / "detector.py"
-    text = spec_file.read_text()
-    assert text.count(" - 0x8000) >> 2") == 3
-    spec_file.write_text(text.replace(" - 0x8000) >> 2", " - 0x8000)"))
+    copy, spec_file = firmware_without_pre_shift(tmp_path, "xyz")
     counts = SIGNALS["saturated square"](3000)
     raw = write_counts(counts, tmp_path)
 
