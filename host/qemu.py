@@ -22,7 +22,7 @@ from .errors import UserError
 BOARD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "qemu_board")
 PACKAGES = {"arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi", "qemu-system-arm": "qemu-system-arm"}
 # What the port's build reads of a source tree: hashed for the cache key of a checkout.
-SOURCE_PARTS = ("py", "extmod", "shared", "ports/qemu", "lib/littlefs", "lib/libm", "lib/uzlib", "lib/re1.5")
+SOURCE_PARTS = ("py", "extmod", "shared", "tools", "ports/qemu", "lib/littlefs", "lib/libm", "lib/uzlib", "lib/re1.5")
 QEMU = ["qemu-system-arm", "-machine", "mps2-an386", "-display", "none", "-monitor", "none", "-serial", "stdio",
         "-semihosting", "-icount", "shift=0"]
 ROM_ADDR = 0x21000000  # the machine's 16 MB PSRAM, which the firmware leaves alone
@@ -44,19 +44,20 @@ def cache_key(source):
     """Source (a tarball's bytes or a checkout's SOURCE_PARTS) and board definition, hashed."""
     digest = hashlib.sha256()
     if os.path.isfile(source):
-        paths = [source]
+        files = [("", source)]
     else:
-        paths = sorted(os.path.join(folder, name) for part in SOURCE_PARTS
-                       for folder, _, names in os.walk(os.path.join(source, part)) for name in names)
-    paths += sorted(os.path.join(BOARD_DIR, name) for name in os.listdir(BOARD_DIR))
-    for path in paths:
-        digest.update(os.path.relpath(path, source).encode())
+        files = sorted((os.path.relpath(os.path.join(folder, name), source), os.path.join(folder, name))
+                       for part in SOURCE_PARTS for folder, _, names in os.walk(os.path.join(source, part))
+                       for name in names)
+    files += [("board/" + name, os.path.join(BOARD_DIR, name)) for name in sorted(os.listdir(BOARD_DIR))]
+    for name, path in files:
+        digest.update(name.encode())
         with open(path, "rb") as f:
             digest.update(f.read())
     return digest.hexdigest()[:16]
 
 
-def build(source, cache_root=None, jobs=None):
+def build(source, cache_root=None):
     """The firmware.elf of the emulated board, built from `source` (a MicroPython tree or a tarball of one) unless
     the cache holds it. Builds in a temporary folder and moves the result in, so concurrent builds cannot clash."""
     if not os.path.exists(source):
@@ -79,7 +80,7 @@ def build(source, cache_root=None, jobs=None):
         if not os.path.isdir(os.path.join(tree, "ports", "qemu")):
             raise UserError(f"{source}: no ports/qemu in it; give a MicroPython source tree (tag v1.28.0)")
         # FROZEN_MANIFEST= : the port's default freezes tests that want micropython-lib.
-        command = ["make", "-C", os.path.join(tree, "ports", "qemu"), f"-j{jobs or os.cpu_count() or 1}",
+        command = ["make", "-C", os.path.join(tree, "ports", "qemu"), f"-j{os.cpu_count() or 1}",
                    f"BOARD_DIR={BOARD_DIR}", f"BUILD={os.path.join(work, 'build')}", "FROZEN_MANIFEST="]
         made = subprocess.run(command, capture_output=True, text=True)
         if made.returncode != 0:
