@@ -72,7 +72,7 @@ def main(mode, raw, seconds, root):
     with open(root + "/walkdose_board.txt", "w") as f:
         f.write(BOARD + " 0.1.0\n")
     ticks = [0]
-    wearable = build(fake_machine, lambda: ticks[0], lambda ms: None, SilentPort(), root + "/walkdose",
+    wearable = build(lambda: ticks[0], lambda ms: None, SilentPort(), root + "/walkdose",
                      root + "/walkdose_board.txt")
     while ticks[0] < seconds * 1000:
         ms = wearable.poll()

@@ -4,6 +4,8 @@ damaged record or any written minute lost, the other modes only measure.
 
     micropython benchmarks/store_sweep.py sweep-short   # tests/test_store_powercut.py (10 s)
     micropython benchmarks/store_sweep.py sweep-full    # every cut point of a 3-day run (1 min)
+    micropython benchmarks/store_sweep.py sweep FIRST_MINUTE MINUTES
+                                # any window; `sweep 1410 60`, across midnight: tests/test_firmware_qemu.py
     micropython benchmarks/store_sweep.py wear [days [static_kb [warmup_days]]]
                                 # erases per block on 256 KB; `wear 20`: tests/test_store_wear.py,
                                 # `wear 365`: the README's flash life (4 min)
@@ -424,6 +426,8 @@ if __name__ == "__main__":
         out = sweep(23 * 60, 810)  # midnight close into packs, base merges, noon sync and ack
     elif mode == "sweep-full":
         out = sweep(0, 3 * 1440)
+    elif mode == "sweep":
+        out = sweep(int(sys.argv[2]), int(sys.argv[3]))
     elif mode == "wear":
         given = [int(a) for a in sys.argv[2:5]]
         days, static_kb, warmup_days = given + [30, 160, 0][len(given):]
@@ -433,6 +437,6 @@ if __name__ == "__main__":
         days, fs_kb, active_min = given + [760, 128, 0][len(given):]
         out = capacity(days, fs_kb, active_min)
     else:
-        raise SystemExit("mode must be sweep-short, sweep-full, wear or capacity, not %r" % mode)
+        raise SystemExit("mode must be sweep-short, sweep-full, sweep, wear or capacity, not %r" % mode)
     out["mode"] = mode
     print(json.dumps(out))

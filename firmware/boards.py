@@ -1,7 +1,8 @@
 """Board profiles as plain data (pins, bus, IMU, rates, cue, battery, USB ids, mpy-cross arch) and the few
 builders that turn one profile into a machine.I2C, the IMU driver, the identity the link reports and the
-target cue. Never holds logic of the loop (firmware/app.py) and never imports `machine` itself: the
-caller hands it the module, so the same builders run on a board and against sim/fake_machine.py.
+target cue. Never holds logic of the loop (firmware/app.py). The builders import `machine` when they run, never
+at import (the host reads the profiles): on a board the port's own, in the simulator sim/fake_machine.py,
+installed in its place, so each board's stubs check every call made to it.
 
 Pins are the MicroPython port's integer pin ids (nrf: P0.n = n, P1.n = 32 + n; rp2 and esp32: GPIO n).
 
@@ -136,7 +137,9 @@ def data_path(name):
 class Identity:
     """What the link reports about the board: its id, profile name, firmware version and battery."""
 
-    def __init__(self, machine, name, firmware_version, battery):
+    def __init__(self, name, firmware_version, battery):
+        import machine
+
         self.device_id = "".join("%02x" % b for b in machine.unique_id())
         self.board = name
         self.firmware_version = firmware_version
@@ -155,7 +158,8 @@ class Identity:
     def battery_mv(self):
         """Battery voltage in mV, or -1 on a board without a battery input."""
         battery = self._battery
-        if battery is None:
+        adc = self._adc
+        if battery is None or adc is None:
             return -1
         enable = self._enable
         if enable is not None:
@@ -163,9 +167,10 @@ class Identity:
             enable[0].init(enable[0].OUT, value=enable[1])
         try:
             if battery["full_scale_mv"]:
-                adc_mv = self._adc.read_u16() * battery["full_scale_mv"] // 65535
+                adc_mv = adc.read_u16() * battery["full_scale_mv"] // 65535
             else:
-                adc_mv = self._adc.read_uv() // 1000  # esp32: calibrated from the chip's eFuse
+                # esp32 only (full_scale_mv 0), calibrated from the chip's eFuse; other ports' ADC lacks read_uv
+                adc_mv = adc.read_uv() // 1000  # pyright: ignore[reportAttributeAccessIssue]
         finally:
             if enable is not None:
                 enable[0].init(enable[0].IN)
@@ -175,7 +180,9 @@ class Identity:
 class LedCue:
     """Lights the board's LED once the day's walking target is reached, dark before."""
 
-    def __init__(self, machine, pin, active_level):
+    def __init__(self, pin, active_level):
+        import machine
+
         self._active = active_level
         self._pin = machine.Pin(pin, machine.Pin.OUT, value=1 - active_level)
 
@@ -186,7 +193,9 @@ class LedCue:
 class Board:
     """The parts of one board built from its profile: i2c, imu, identity and cue (a callable)."""
 
-    def __init__(self, machine, name, firmware_version, sleep_ms):
+    def __init__(self, name, firmware_version, sleep_ms):
+        import machine
+
         profile = profile_named(name)
         self.profile = profile
         self.power_pins = [machine.Pin(pin, machine.Pin.OUT, value=level) for pin, level in profile["power_pins"]]
@@ -195,12 +204,9 @@ class Board:
         bus_id, scl, sda, freq = profile["i2c"]
         self.i2c = machine.I2C(bus_id, scl=machine.Pin(scl), sda=machine.Pin(sda), freq=freq)
         driver = _driver_class(profile["imu"])
-        if profile["imu_config"]:
-            self.imu = driver(self.i2c, address=profile["imu_address"], rate_mhz=profile["rate_mhz"],
-                              counts_per_g=profile["counts_per_g"], config=data_path(profile["imu_config"]))
-        else:
-            self.imu = driver(self.i2c, address=profile["imu_address"], rate_mhz=profile["rate_mhz"],
-                              counts_per_g=profile["counts_per_g"])
-        self.identity = Identity(machine, name, firmware_version, profile["battery"])
+        extra = {"config": data_path(profile["imu_config"])} if profile["imu_config"] else {}  # the BMI270's
+        self.imu = driver(self.i2c, address=profile["imu_address"], rate_mhz=profile["rate_mhz"],
+                          counts_per_g=profile["counts_per_g"], **extra)
+        self.identity = Identity(name, firmware_version, profile["battery"])
         pin, level = profile["led"]
-        self.cue = LedCue(machine, pin, level).show
+        self.cue = LedCue(pin, level).show

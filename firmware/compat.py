@@ -2,7 +2,7 @@
 `micropython.native`/`micropython.viper` decorators (MicroPython's compiler reads them by name) and viper's
 ptr8()/ptr16()/ptr32() casts (unsigned 8- and 16-bit and signed 32-bit views of a buffer). Nothing else belongs here."""
 try:
-    from micropython import const
+    from micropython import const  # pyright: ignore[reportAssignmentType]: the stub's const is positional-only
 except ImportError:
     def const(x):
         return x

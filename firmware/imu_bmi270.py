@@ -90,7 +90,7 @@ class BMI270(ByteRegisters):
     def _upload_config(self, config):
         chunk = bytearray(_UPLOAD_CHUNK)
         address_words = bytearray(2)
-        source = None
+        source = blob = None
         if isinstance(config, str):
             try:
                 source = open(config, "rb")
@@ -99,13 +99,14 @@ class BMI270(ByteRegisters):
                                  "(BMI270_SensorAPI, BSD-3-Clause) to the board under that name" % (config, CONFIG_BYTES))
         elif len(config) != CONFIG_BYTES:
             raise ValueError("BMI270: config is %d bytes; Bosch's bmi270_config_file has %d" % (len(config), CONFIG_BYTES))
+        else:
+            blob = memoryview(config)
         self._write_u8(_INIT_CTRL, 0)
         try:
-            blob = None if source is not None else memoryview(config)
             for at in range(0, CONFIG_BYTES, _UPLOAD_CHUNK):
                 if blob is not None:
                     piece = blob[at:at + _UPLOAD_CHUNK]
-                elif source.readinto(chunk) == _UPLOAD_CHUNK:
+                elif source is not None and source.readinto(chunk) == _UPLOAD_CHUNK:
                     piece = chunk
                 else:
                     raise ValueError("BMI270: config file %r is shorter than %d bytes" % (config, CONFIG_BYTES))

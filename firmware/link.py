@@ -292,6 +292,7 @@ class Link:
 
     def _sensor(self):
         sensor = self.sensor
+        assert sensor is not None  # a request for it is refused without one, before _answer()
         struct.pack_into(SENSOR_RESPONSE, self._tx, HEADER_BYTES, _u32(self.store.boot_id),
                          _u32(self.clock.uptime_ms() // 1000), _u32(sensor.samples_read),
                          _u32(sensor.imu.overflows), _u32(sensor.imu_faults))

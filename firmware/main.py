@@ -1,7 +1,7 @@
 """The board entry: `walkdose flash` copies this file to the board's root as main.py, beside the firmware
 package (/firmware/, precompiled .mpy) and walkdose_board.txt. It builds this board's parts from its
 profile and runs the wearable loop. Holds no board facts (firmware/boards.py) and no loop logic
-(firmware/app.py); it is the one place that imports the real `machine`."""
+(firmware/app.py)."""
 import time
 
 from firmware.app import Wearable, run
@@ -14,10 +14,10 @@ from firmware.store import DayStore
 STORE_ROOT = "/walkdose"  # the day store's folder; `walkdose flash` never touches it
 
 
-def build(machine, ticks_ms, sleep_ms, port, store_root=STORE_ROOT, board_file=BOARD_FILE):
-    """The wearable of the board named in board_file, its parts made with `machine`."""
+def build(ticks_ms, sleep_ms, port, store_root=STORE_ROOT, board_file=BOARD_FILE):
+    """The wearable of the board named in board_file, its parts made with the `machine` module."""
     name, version = installed(board_file)
-    board = Board(machine, name, version, sleep_ms)
+    board = Board(name, version, sleep_ms)
     clock = Clock(ticks_ms)
     store = DayStore(store_root, clock)
     store.boot()
@@ -28,9 +28,7 @@ def build(machine, ticks_ms, sleep_ms, port, store_root=STORE_ROOT, board_file=B
 
 
 def main():
-    import machine
-
-    run(build(machine, time.ticks_ms, time.sleep_ms, StdioPort()), time.sleep_ms)
+    run(build(time.ticks_ms, time.sleep_ms, StdioPort()), time.sleep_ms)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ class StdioPort:
         input, which a board never reaches)."""
         n = 0
         while n < len(buf) and self._readable():
-            if not self._reader.readinto(self._byte):
+            # The stubs type sys.stdin as text; on a board it reads bytes into a buffer.
+            if not self._reader.readinto(self._byte):  # pyright: ignore[reportAttributeAccessIssue]
                 break
             buf[n] = self._byte[0]
             n += 1

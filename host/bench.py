@@ -1,5 +1,7 @@
 """`walkdose bench`: how fast the compiled detector replays a week, and what the firmware detector costs a board
-(MicroPython instructions and heap bytes per sample). Also the home of the synthetic week it replays."""
+(MicroPython instructions and heap bytes per sample: x86 under callgrind, Cortex-M4 on the emulated board of
+walkdose.qemu). Also the home of the synthetic week it replays."""
+import importlib.resources
 import json
 import math
 import os
@@ -10,18 +12,19 @@ import time
 
 import numpy as np
 
-from . import argtypes, commands, replay
+from . import argtypes, commands, qemu, recording, replay
 
 SEED = 20240607
 CALLGRIND_SAMPLES = 12000  # 4 minutes at 50 Hz: walking, stillness and a minute rollover
 ALLOC_SAMPLES = 30000
+XIAO_RATE_MHZ = 52000  # the board whose nRF52840 the Cortex-M4 figures stand for
+STILL_S = 600
 
 
 
 def synthetic_chunks(days, rate_mhz=50000, counts_per_g=4096, seed=SEED):
-    """A deterministic wearer, one int16 (k, 3) chunk per activity: still (sitting, asleep; the wrist at
-    rest in a random pose), walking (90-130 steps/min, 0.15-0.6 g vertical bounce, a half-cadence arm
-    swing, sensor noise) and fidgeting (broadband bursts). Starts with a walk so short slices hold steps."""
+    """A deterministic wearer, one int16 (k, 3) chunk per activity (see activity()). Starts with a walk so short
+    slices hold steps."""
     rng = np.random.default_rng(seed)
     rate_hz = rate_mhz / 1000.0
     total = int(days * 86400 * rate_hz)
@@ -29,26 +32,32 @@ def synthetic_chunks(days, rate_mhz=50000, counts_per_g=4096, seed=SEED):
     kind = "walk"
     while made < total:
         n = min(total - made, int(rng.uniform(20, 600) * rate_hz))
-        t = np.arange(n) / rate_hz
-        down = rng.normal(size=3)
-        down /= np.linalg.norm(down)
-        g = np.tile(down, (n, 1))
-        if kind == "walk":
-            step_hz = rng.uniform(90, 130) / 60.0
-            bounce = rng.uniform(0.15, 0.6)
-            phase = rng.uniform(0, 2 * math.pi)
-            swing_axis = np.cross(down, rng.normal(size=3))
-            swing_axis /= np.linalg.norm(swing_axis)
-            g += np.outer(bounce * np.sin(2 * math.pi * step_hz * t + phase), down)
-            g += np.outer(0.5 * bounce * np.sin(math.pi * step_hz * t + phase), swing_axis)
-            g += rng.normal(scale=0.03, size=(n, 3))
-        elif kind == "fidget":
-            g += rng.normal(scale=rng.uniform(0.05, 0.4), size=(n, 3))
-        else:
-            g += rng.normal(scale=0.004, size=(n, 3))
-        yield np.clip(np.rint(g * counts_per_g), -32768, 32767).astype(np.int16)
+        yield activity(rng, kind, n, rate_hz, counts_per_g)
         made += n
         kind = rng.choice(["walk", "still", "still", "fidget"])
+
+
+def activity(rng, kind, n, rate_hz, counts_per_g):
+    """n int16 samples of one activity: still (sitting, asleep; the wrist at rest in a random pose), walk (90-130
+    steps/min, 0.15-0.6 g vertical bounce, a half-cadence arm swing, sensor noise) or fidget (broadband bursts)."""
+    t = np.arange(n) / rate_hz
+    down = rng.normal(size=3)
+    down /= np.linalg.norm(down)
+    g = np.tile(down, (n, 1))
+    if kind == "walk":
+        step_hz = rng.uniform(90, 130) / 60.0
+        bounce = rng.uniform(0.15, 0.6)
+        phase = rng.uniform(0, 2 * math.pi)
+        swing_axis = np.cross(down, rng.normal(size=3))
+        swing_axis /= np.linalg.norm(swing_axis)
+        g += np.outer(bounce * np.sin(2 * math.pi * step_hz * t + phase), down)
+        g += np.outer(0.5 * bounce * np.sin(math.pi * step_hz * t + phase), swing_axis)
+        g += rng.normal(scale=0.03, size=(n, 3))
+    elif kind == "fidget":
+        g += rng.normal(scale=rng.uniform(0.05, 0.4), size=(n, 3))
+    else:
+        g += rng.normal(scale=0.004, size=(n, 3))
+    return np.clip(np.rint(g * counts_per_g), -32768, 32767).astype(np.int16)
 
 
 def micropython_feed(raw_path, rate_mhz, counts_per_g, mode, valgrind=None):
@@ -73,14 +82,45 @@ def micropython_feed(raw_path, rate_mhz, counts_per_g, mode, valgrind=None):
     return printed, instructions
 
 
+def cortex_m4_costs(source, slices, counts_per_g):
+    """{name: Cortex-M4 instructions per sample} of sim/replay_driver.py's locked mode on the emulated board, for
+    each (name, samples, rate_mhz) of `slices`: guest instructions (-icount) less those of the same run on no
+    samples, with the firmware's .mpy files as `walkdose flash` builds them for the XIAO."""
+    firmware = qemu.build(source)
+    with tempfile.TemporaryDirectory() as rom:
+        qemu.stage(rom, {"sim/replay_driver.py": os.path.join(replay.firmware_root(), "sim", "replay_driver.py")})
+        write_raw(os.path.join(rom, "empty.i16"), np.zeros((0, 3), dtype=np.int16))
+        for name, samples, _ in slices:
+            write_raw(os.path.join(rom, name + ".i16"), samples)
+        with qemu.Board(firmware, rom) as board:
+            board.run("import firmware.detector\n")  # imported once, as on a board: not part of either run
+            costs = {}
+            for name, samples, rate_mhz in slices:
+                def instructions(path):
+                    return board.instructions(qemu.script("/rom/sim/replay_driver.py",
+                                                          [path, rate_mhz, counts_per_g, "locked"]))
+                printed, with_samples = instructions(f"/rom/{name}.i16")
+                _, start_up = instructions("/rom/empty.i16")
+                costs[name] = round((with_samples - start_up) / int(printed.split()[0]))
+    return costs
+
+
+def shipped_walks(rate_mhz, counts_per_g):
+    """The shipped recordings (walks) one after the other, as int16 counts at rate_mhz."""
+    folder = importlib.resources.files("walkdose.recordings")
+    return np.concatenate([recording.load_counts(str(folder / name), rate_mhz, counts_per_g)
+                           for name in sorted(p.name for p in folder.iterdir() if p.name.endswith(".csv"))])
+
+
 def write_raw(path, samples):
     with open(path, "wb") as f:
         f.write(np.ascontiguousarray(samples, dtype="<i2").tobytes())
 
 
-def bench(days=7, rate_mhz=50000, quick=False):
+def bench(days=7, rate_mhz=50000, quick=False, qemu_source=None):
     """Measure the engines on the synthetic week (one day with quick=True). Keys ending in _per_s or
-    _per_sample are the results; micropython_instr_per_sample is None with a reason if valgrind is absent."""
+    _per_sample are the results; micropython_instr_per_sample is None with a reason if valgrind is absent, the
+    cortex_m4 ones without qemu_source (a MicroPython tree for walkdose.qemu)."""
     if quick:
         days = 1
     counts_per_g = 4096
@@ -123,6 +163,18 @@ def bench(days=7, rate_mhz=50000, quick=False):
             _, start_up = micropython_feed(empty_path, rate_mhz, counts_per_g, "locked", valgrind)
             out["micropython_instr_per_sample"] = round((with_samples - start_up) / fed)
             out["micropython_callgrind_samples"] = fed
+    if qemu_source is None:
+        out["cortex_m4_instr_per_sample"] = None
+        out["cortex_m4_instr_reason"] = "give --qemu SOURCE, a MicroPython source tree (see `walkdose qemu`)"
+        return out
+    still = activity(np.random.default_rng(SEED), "still", STILL_S * XIAO_RATE_MHZ // 1000, XIAO_RATE_MHZ / 1000.0,
+                     counts_per_g)
+    costs = cortex_m4_costs(qemu_source, [("slice", samples[:CALLGRIND_SAMPLES], rate_mhz),
+                                          ("walking", shipped_walks(XIAO_RATE_MHZ, counts_per_g), XIAO_RATE_MHZ),
+                                          ("still", still, XIAO_RATE_MHZ)], counts_per_g)
+    out["cortex_m4_instr_per_sample"] = costs["slice"]  # the samples callgrind counted
+    out["cortex_m4_walking_instr_per_sample"] = costs["walking"]  # the shipped walks
+    out["cortex_m4_still_instr_per_sample"] = costs["still"]
     return out
 
 
@@ -141,6 +193,10 @@ LABELS = {
     "micropython_instr_per_sample": "micropython: x86 instructions per sample",
     "micropython_instr_reason": "micropython: instructions not measured because",
     "micropython_callgrind_samples": "micropython: samples under callgrind",
+    "cortex_m4_instr_per_sample": "Cortex-M4 (QEMU): instructions per sample, same samples",
+    "cortex_m4_instr_reason": "Cortex-M4 (QEMU): not measured because",
+    "cortex_m4_walking_instr_per_sample": "Cortex-M4 (QEMU): instructions per sample, shipped walks at 52 Hz",
+    "cortex_m4_still_instr_per_sample": "Cortex-M4 (QEMU): instructions per sample, still at 52 Hz",
 }
 
 
@@ -148,10 +204,12 @@ def configure(parser):
     parser.add_argument("--days", type=argtypes.whole(1), default=7, help="length of the synthetic recording (default 7)")
     parser.add_argument("--quick", action="store_true", help="one day: a smoke run")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--qemu", metavar="SOURCE", help="a MicroPython source tree (or tarball) to build the emulated "
+                                                         "Cortex-M4F board from, for the cortex_m4 figures")
 
 
 def run(args):
-    result = bench(days=args.days, quick=args.quick)
+    result = bench(days=args.days, quick=args.quick, qemu_source=args.qemu)
     if args.json:
         print(json.dumps(result))
         return 0

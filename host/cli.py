@@ -24,6 +24,7 @@ COMMANDS = {
     "days": ("days_command", "walking minutes, steps, paces, wear and valid days per calendar day of recordings; "
                              "many files on local processes or a Dask cluster"),
     "bench": ("bench", "engine speed on a synthetic week, firmware cost per sample under micropython"),
+    "qemu": ("qemu", "build MicroPython for an emulated Cortex-M4F board (QEMU mps2-an386) from a source tree; cached"),
 }
 
 

@@ -153,7 +153,12 @@ def run_micropython(chunks, rate_mhz, counts_per_g):
                               env=dict(os.environ, MICROPYPATH=root))
     if done.returncode != 0:
         raise RuntimeError(f"micropython replay failed (exit {done.returncode}): {done.stderr.strip()}")
-    words = np.array(done.stdout.split(), dtype=np.int64)
+    return driver_result(done.stdout, rate_mhz)
+
+
+def driver_result(printed, rate_mhz):
+    """The result of what sim/replay_driver.py printed in events mode: lines of EV_WORDS integers."""
+    words = np.array(printed.split(), dtype=np.int64)
     events = Events(rate_mhz)
     events.add(words, len(words) // spec.EV_WORDS)
     return events.result()

@@ -118,7 +118,7 @@ class Board:
         fake_machine.adc_u16[battery["adc_pin"]] = (BATTERY_MV * battery["den"] // battery["num"] * 65535
                                                     // battery["full_scale_mv"])
         self.flash.mount()
-        self.wearable = build(fake_machine, self.ticks_ms, self.advance_ms, self.port, self.flash.root,
+        self.wearable = build(self.ticks_ms, self.advance_ms, self.port, self.flash.root,
                               self.board_file)
         report("boot", boot=self.boots, boot_id=self.wearable.store.boot_id, sim_s=self.now_us // 1000000)
 

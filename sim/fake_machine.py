@@ -1,10 +1,13 @@
 """A stand-in for MicroPython's `machine` module with the parts firmware/boards.py uses (Pin, I2C, ADC,
-unique_id, lightsleep), so a board's build runs on CPython and the unix port with fake chips.
+unique_id, lightsleep), so a board's build runs on CPython and the unix port with fake chips. reset() puts it
+in sys.modules as `machine`, where the firmware's `import machine` finds it before any port's own.
 
 I2C buses route to one shared sim/fake_i2c.py bus (`bus`) where tests attach the board's fake IMU;
 pins remember their mode and level, ADC readings come from `adc_u16` / `adc_uv` by pin. Knows no
 board: which pins mean what is firmware/boards.py's business.
 """
+import sys
+
 from .fake_i2c import FakeI2C
 
 UNIQUE_ID = b"\x5a\x17\xd0\x5e\x00\x01\x02\x03"
@@ -18,8 +21,9 @@ slept_ms = []
 
 
 def reset():
-    """A fresh board: an empty bus, no pins, no readings."""
+    """A fresh board: an empty bus, no pins, no readings; and this module as `machine`."""
     global bus
+    sys.modules["machine"] = sys.modules[__name__]
     bus = FakeI2C()
     pins.clear()
     del i2c_buses[:]

@@ -6,7 +6,8 @@ firmware/:
 
 events (default): every event, one line of EV_WORDS integers (host/replay.py parses them).
 alloc: heap bytes allocated inside feed() with gc off, and samples fed (host/bench.py).
-locked: the heap locked around every batch, so any allocation raises; samples, steps and minute records.
+locked: samples, steps and minute records.
+Except in alloc mode the heap is locked around every feed() call, so any allocation in it raises MemoryError.
 Knows nothing of the host's result format."""
 import gc
 import sys
@@ -25,11 +26,15 @@ def print_events(det, n_events):
         print(ev[k], ev[k + 1], ev[k + 2], ev[k + 3], ev[k + 4], ev[k + 5])
 
 
-def feed_batch(det, buf, n, after):
+def feed_batch(det, buf, n, after, lock):
     """Feed n samples, calling after(det) whenever feed() returns (it may stop early to leave event room)."""
     start = 0
     while n:
+        if lock:
+            micropython.heap_lock()
         used = det.feed(buf, start, n)
+        if lock:
+            micropython.heap_unlock()
         after(det)
         start += used
         n -= used
@@ -55,31 +60,25 @@ def main(path, rate_mhz, counts_per_g, mode):
         print_events(d, d.n_events)
 
     def count(d):
-        # A while loop: range() with a step that is not a literal builds an object, and the heap is locked.
         ev = d.events
-        k = 0
-        end = d.n_events * EV_WORDS
-        while k < end:
+        for k in range(0, d.n_events * EV_WORDS, EV_WORDS):
             if ev[k] == EV_STEP:
                 totals[1] += 1
             elif ev[k] == EV_MINUTE:
                 totals[2] += 1
-            k += EV_WORDS
 
     def ignore(d):
         pass
 
     def handle(buf, n):
         if mode == "events":
-            feed_batch(det, buf, n, print_all)
+            feed_batch(det, buf, n, print_all, True)
         elif mode == "alloc":
             before = gc.mem_alloc()
-            feed_batch(det, buf, n, ignore)
+            feed_batch(det, buf, n, ignore, False)
             totals[2] += gc.mem_alloc() - before
         else:
-            micropython.heap_lock()
-            feed_batch(det, buf, n, count)
-            micropython.heap_unlock()
+            feed_batch(det, buf, n, count, True)
         totals[0] += n
 
     if mode == "alloc":

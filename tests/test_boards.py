@@ -52,7 +52,7 @@ def pin_levels(pin_id):
 def test_profile_builds_its_bus_driver_and_cue(name):
     profile, chip = board_rig(name)
     slept = []
-    board = boards.Board(fake_machine, name, "1.2.3", slept.append)
+    board = boards.Board(name, "1.2.3", slept.append)
     bus_id, scl, sda, freq = profile["i2c"]
     assert fake_machine.i2c_buses == [(bus_id, scl, sda, freq)]
     assert type(board.imu).__name__ == profile["imu"]
@@ -72,7 +72,7 @@ def test_profile_builds_its_bus_driver_and_cue(name):
 @pytest.mark.parametrize("name", ALL)
 def test_samples_reach_the_loop_exact_at_the_profile_rate(name):
     profile, chip = board_rig(name)
-    board = boards.Board(fake_machine, name, "1.2.3", lambda ms: None)
+    board = boards.Board(name, "1.2.3", lambda ms: None)
     fed = array("h", [(7 * i) % 2000 - 1000 for i in range(3 * 50)])
     chip.feed(fed)
     chip.advance_us(50 * 1000000000 // profile["rate_mhz"] + 1)
@@ -95,14 +95,14 @@ def test_rates_are_what_each_chip_makes_and_the_detector_takes():
 def test_every_rate_a_profile_offers_is_one_its_chip_makes_and_the_detector_takes(name, rate_mhz, monkeypatch):
     profile, _ = board_rig(name)
     monkeypatch.setitem(profile, "rate_mhz", rate_mhz)
-    board = boards.Board(fake_machine, name, "1", lambda ms: None)
+    board = boards.Board(name, "1", lambda ms: None)
     assert board.imu.rate_mhz == rate_mhz
     Detector(rate_mhz, board.imu.counts_per_g)  # raises unless 10-200 Hz with whole samples per minute
 
 
 def test_xiao_battery_reads_through_its_divider_with_the_divider_switched_on_only_while_reading():
     board_rig("xiao-nrf52840-sense")
-    board = boards.Board(fake_machine, "xiao-nrf52840-sense", "1", lambda ms: None)
+    board = boards.Board("xiao-nrf52840-sense", "1", lambda ms: None)
     # 1.32 V x (1000 k + 510 k) / 510 k = 3.908 V (Seeed wiki divider)
     assert board.identity.battery_mv() == 3908
     assert [mode for mode, level in fake_machine.pins[14].history] == [fake_machine.Pin.IN, fake_machine.Pin.OUT,
@@ -112,14 +112,14 @@ def test_xiao_battery_reads_through_its_divider_with_the_divider_switched_on_onl
 
 def test_m5stick_battery_is_twice_the_calibrated_adc_reading():
     board_rig("m5stickc-plus2")
-    board = boards.Board(fake_machine, "m5stickc-plus2", "1", lambda ms: None)
+    board = boards.Board("m5stickc-plus2", "1", lambda ms: None)
     assert board.identity.battery_mv() == 3950
 
 
 @pytest.mark.parametrize("name", ["nano33-ble-sense-rev2", "nano-rp2040-connect"])
 def test_boards_without_a_battery_input_report_minus_one(name):
     board_rig(name)
-    assert boards.Board(fake_machine, name, "1", lambda ms: None).identity.battery_mv() == -1
+    assert boards.Board(name, "1", lambda ms: None).identity.battery_mv() == -1
 
 
 def test_shipped_bmi270_config_is_boschs_file_with_its_licence():
@@ -135,7 +135,7 @@ def test_shipped_bmi270_config_is_boschs_file_with_its_licence():
 
 def test_nano33_uploads_the_shipped_config_and_the_chip_initialises():
     profile, chip = board_rig("nano33-ble-sense-rev2")
-    boards.Board(fake_machine, "nano33-ble-sense-rev2", "1", lambda ms: None)
+    boards.Board("nano33-ble-sense-rev2", "1", lambda ms: None)
     with open(os.path.join(FIRMWARE, "bmi270_config.bin"), "rb") as f:
         assert bytes(chip.config) == f.read()
     assert chip.regs[0x21] & 0x0F == 0x01  # INTERNAL_STATUS message: init_ok (BMI270 DS 4.3)
@@ -194,7 +194,7 @@ def test_main_builds_the_board_and_answers_set_time_and_info(name, tmp_path):
     (tmp_path / boards.BOARD_FILE).write_text(f"{name} 0.9.1\n")
     port = BoardPort()
     ticks = [0]
-    wearable = build(fake_machine, lambda: ticks[0], lambda ms: None, port, store_root=str(tmp_path / "walkdose"),
+    wearable = build(lambda: ticks[0], lambda ms: None, port, store_root=str(tmp_path / "walkdose"),
                      board_file=str(tmp_path / boards.BOARD_FILE))
     port.host = Loopback(wearable, chip)
     client = Client(port.host, response_timeout_s=2.0)
@@ -220,7 +220,7 @@ class Port:
 fake_machine.reset()
 chip = fake_machine.bus.attach(%(address)d, %(fake)s())
 ticks = [0]
-wearable = build(fake_machine, lambda: ticks[0], lambda ms: None, Port(), store_root=%(root)r,
+wearable = build(lambda: ticks[0], lambda ms: None, Port(), store_root=%(root)r,
                  board_file=%(board_file)r)
 for _ in range(20):
     ms = wearable.poll()

@@ -2,6 +2,7 @@
 (170 samples, about the LSM6DS3TR-C watermark) with the heap locked by sim/replay_driver.py, so any
 allocation in the per-sample path would raise MemoryError."""
 import os
+import shutil
 import subprocess
 
 import numpy as np
@@ -20,6 +21,24 @@ def write_counts(counts, tmp_path):
     raw = tmp_path / "counts.bin"
     raw.write_bytes(np.ascontiguousarray(counts, dtype="<i2").tobytes())
     return raw
+
+
+def firmware_without_pre_shift(tmp_path, axes):
+    """A copy of firmware/ and sim/ in which the detector no longer shifts the named axes' counts right by 2 before
+    squaring them: |a|^2 of full-scale counts then leaves the +/-2^29 bound. The copy's root, the detector file."""
+    copy = tmp_path / "repo"
+    shutil.copytree(os.path.join(REPO, "firmware"), copy / "firmware")
+    shutil.copytree(os.path.join(REPO, "sim"), copy / "sim")
+    spec_file = copy / "firmware" / "detector.py"
+    text = spec_file.read_text()
+    for offset, axis in enumerate("xyz"):
+        if axis in axes:
+            index = "j" if not offset else f"j + {offset}"
+            shifted = f"{axis} = ((p[{index}] ^ 0x8000) - 0x8000) >> 2"
+            assert shifted in text
+            text = text.replace(shifted, f"{axis} = (p[{index}] ^ 0x8000) - 0x8000")
+    spec_file.write_text(text)
+    return copy, spec_file
 
 
 def run_locked(micropython, counts, rate_mhz, tmp_path, root=REPO):

@@ -12,7 +12,7 @@ from walkdose import recording, replay
 
 from conftest import REPO
 from test_detector_bounds import SIGNALS
-from test_detector_micropython import run_locked, write_counts
+from test_detector_micropython import firmware_without_pre_shift, run_locked, write_counts
 
 PACKAGE = "@micropython/micropython-webassembly-pyscript"
 VERSION = "1.28.0-6"  # the same MicroPython release as the unix port the suite uses
@@ -59,14 +59,7 @@ def test_hostile_signals_never_leave_small_ints(wasm_port, tmp_path, name, rate_
 
 def test_an_overflow_fails_here_and_passes_unnoticed_on_the_unix_port(wasm_port, micropython, tmp_path):
     # Without the pre-shift, |a|^2 of full-scale counts is 3 x 2^30: a long int on 31-bit small ints.
-    copy = tmp_path / "repo"
-    shutil.copytree(os.path.join(REPO, "firmware"), copy / "firmware")
-    shutil.copytree(os.path.join(REPO, "sim"), copy / "sim")
-    spec = copy / "firmware" / "detector.py"
-    text = spec.read_text()
-    shifted = "x = ((p[j] ^ 0x8000) - 0x8000) >> 2"
-    assert shifted in text
-    spec.write_text(text.replace(shifted, "x = (p[j] ^ 0x8000) - 0x8000"))
+    copy, _ = firmware_without_pre_shift(tmp_path, "x")
     counts = SIGNALS["saturated square"](2000)
     assert "MemoryError" in run_wasm(wasm_port, str(copy), counts, 50000, 4096, tmp_path)
     assert run_locked(micropython, counts, 50000, tmp_path, root=str(copy))[0] == 2000
