@@ -99,6 +99,23 @@ CREATE TABLE sensor_health (
     PRIMARY KEY (device_id, boot_id)
 );
 """,
+    "quarantine": """
+CREATE TABLE quarantine (
+    device_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    cause TEXT NOT NULL CHECK (cause IN ('values', 'overlap')),
+    reason TEXT NOT NULL,
+    PRIMARY KEY (device_id, seq)
+);
+""",
+    "estimates": """
+CREATE TABLE estimates (
+    device_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    uncertainty_s INTEGER NOT NULL,
+    PRIMARY KEY (device_id, seq)
+);
+""",
 }
 SCHEMA += "".join(ADDED_TABLES.values())
 
@@ -216,8 +233,13 @@ def save_record(conn, device_id, seq, data, boot_id, uptime_s, epoch_s):
                      (device_id, seq, key, segment, start_s, anchor[0], anchor[1], steps, walk_s, slow, moderate,
                       brisk, bouts, longest_bout_s, worn, recorded, has_minutes))
         if minutes is not None:
+            rows = list(_minute_rows(minutes, first_minute))
             conn.executemany("INSERT OR REPLACE INTO minutes VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             ((device_id, seq) + m for m in _minute_rows(minutes, first_minute)))
+                             ((device_id, seq) + m for m in rows))
+            impossible = next(((m[0], why) for m in rows for why in [dayrules.impossible_minute(m[1], m[2])]
+                               if why), None)
+            if impossible:
+                placement.quarantine(conn, device_id, seq, "values", "minute %d: %s" % impossible)
         placement.note_boot(conn, device_id, boot_id, epoch_s - uptime_s, "current_boot")
         if segment and anchor[0] is not None:  # a boot this database never saw as current
             placement.note_boot(conn, device_id, key >> 8, anchor[1] - anchor[0], "anchored")
@@ -355,6 +377,23 @@ def losses(conn, device_id=None):
                         "WHERE ? IS NULL OR device_id = ? ORDER BY device_id", (device_id, device_id))
     names = ("device_id", "epoch_s", "lost_detail", "lost_summary", "quarantined", "failed_writes")
     return [dict(zip(names, row)) for row in rows]
+
+
+def quarantined(conn, device_id=None):
+    """[{device_id, seq, reason}]: records set aside, neither placed nor counted (placement.quarantine)."""
+    rows = conn.execute("SELECT device_id, seq, reason FROM quarantine WHERE ? IS NULL OR device_id = ? "
+                        "ORDER BY device_id, seq", (device_id, device_id))
+    return [dict(zip(("device_id", "seq", "reason"), row)) for row in rows]
+
+
+def estimates(conn, device_id=None):
+    """[{device_id, records, uncertainty_min}] per device with records placed by estimate: how many,
+    and how far the least certain of them may lie from its true time."""
+    rows = conn.execute("SELECT device_id, COUNT(*), MAX(uncertainty_s) FROM estimates "
+                        "WHERE ? IS NULL OR device_id = ? GROUP BY device_id ORDER BY device_id",
+                        (device_id, device_id))
+    return [{"device_id": device, "records": n, "uncertainty_min": round(uncertainty_s / 60)}
+            for device, n, uncertainty_s in rows]
 
 
 def sensor_totals(conn, device_id=None):

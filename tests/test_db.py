@@ -10,7 +10,7 @@ import zoneinfo
 import pytest
 
 from conftest import REPO
-from walkdose import db
+from walkdose import db, placement
 from walkdose.errors import UserError
 from walkdose.firmware import store
 from walkdose.firmware.clock import TICKS_PERIOD, Clock
@@ -265,7 +265,8 @@ def test_a_boot_never_synced_is_placed_between_its_neighbours_and_flagged(tmp_pa
     board.sync(conn)
     where = placed(conn)
     assert where[1] == (epoch(2026, 1, 5, 0), "clock")  # a day record starts at local midnight
-    assert where[2] == (epoch(2026, 1, 5, 8), "estimated")
+    # a cut loses half a flush interval on average: placed that long after seq 1 ends
+    assert where[2] == (epoch(2026, 1, 5, 8) + placement.LOST_AT_CUT_S, "estimated")
     assert where[3] == (epoch(2026, 1, 5, 9), "current_boot")
     assert [r[6] for r in db.minute_rows(conn)][59:61] == [0, 1]
     day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5))[0]
@@ -283,8 +284,48 @@ def test_an_estimate_never_overlaps_the_next_known_boot(tmp_path, conn):
     board = board.reboot()  # boot 3 from 08:50, synced by us
     board.minutes(5)
     board.sync(conn)
-    # right after seq 1 (08:30) it would run to 09:10, into boot 3: moved to end as boot 3 starts
-    assert placed(conn)[2] == (epoch(2026, 1, 5, 8, minute=10), "estimated")
+    # right after seq 1 (08:30) it would run into boot 3: moved to end a lost-at-cut before boot 3 starts
+    assert placed(conn)[2] == (epoch(2026, 1, 5, 8, minute=10) - placement.LOST_AT_CUT_S, "estimated")
+
+
+def test_boots_before_the_first_sync_are_chained_back_each_on_its_own_day(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 6))
+    for _ in range(2):  # two days without a clock, each ended by a cut 5 minutes after a flush
+        board.minutes(30, walk_s=60, steps=110, pace=2)
+        board.minutes(1440 - 30 + 5)
+        board = board.reboot()
+    board.minutes(15)
+    board.sync(conn)
+    where = placed(conn)
+    assert where[1] == (epoch(2026, 1, 5, 6), "estimated")
+    assert where[2] == (epoch(2026, 1, 6, 6, minute=5), "estimated")
+    days = db.day_totals(conn, OSLO)
+    assert [days[datetime.date(2026, 1, d)].walk_s for d in (5, 6)] == [30 * 60, 30 * 60]
+    assert db.estimates(conn) == [{"device_id": "board-a", "records": 2, "uncertainty_min": 10}]
+
+
+def test_an_impossible_minute_is_quarantined_and_not_counted(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.minutes(10, walk_s=60, steps=250, pace=3)  # 250 steps a minute: more than 4 a second
+    board.sync(conn)
+    assert db.quarantined(conn) == [{"device_id": "board-a", "seq": 1,
+                                     "reason": "minute 0: 250 steps in one minute (at most 240, 4 steps/s)"}]
+    assert placed(conn)[1] == (None, None) and db.day_totals(conn, OSLO) == {}
+
+
+def test_overlapping_records_never_overfill_a_minute(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.set_clock()
+    board.clock.set_time(board.world_s + 1800, 3600)  # a host clock 30 minutes fast
+    board.minutes(60, walk_s=60, steps=100, pace=2)  # recorded as 07:30-08:30
+    board = board.reboot()
+    board.minutes(40, walk_s=60, steps=100, pace=2)  # no clock: placed 08:05-08:45, over seq 1's end
+    board.ms += 10 * 60_000
+    board = board.reboot()
+    board.minutes(5)
+    board.sync(conn)
+    assert [q["seq"] for q in db.quarantined(conn)] == [2]
+    assert db.day_totals(conn, OSLO)[datetime.date(2026, 1, 5)].walk_s == 60 * 60
 
 
 def test_a_dst_fall_back_day_has_25_hours_of_minutes(tmp_path, conn):
