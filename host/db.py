@@ -11,7 +11,8 @@ import platformdirs
 
 from . import dayrules, localtime, placement
 from .errors import UserError
-from .firmware import store
+from .firmware import clock, store
+from .firmware import link as wire
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x77616C6B  # 'walk': tells a walkdose database from any other SQLite file
@@ -215,6 +216,13 @@ def save_record(conn, device_id, seq, data, boot_id, uptime_s, epoch_s):
     if segment:
         anchor = struct.unpack_from(store.ANCHOR, payload, store.SUMMARY_BYTES)
         anchor = (None, None) if store.NO_ANCHOR in anchor else anchor
+    start_s = values[0]
+    if not segment and abs(start_s - key * 86400) > wire.MAX_OFFSET_S:
+        raise ValueError(f"seq {seq}: day key {key} but start_s {start_s}, not that day's local midnight at any "
+                         f"UTC offset within {wire.MAX_OFFSET_S} s; the record is damaged")
+    if not segment and start_s > epoch_s + 86400:
+        raise ValueError(f"seq {seq}: day %04d-%02d-%02d starts after this computer's clock plus one day; check "
+                         "the computer's and the board's clocks and sync again" % clock.civil_from_days(key))
     with conn:
         old = conn.execute("SELECT key, segment, steps, bouts, longest_bout_s, anchor_uptime_s, anchor_epoch_s, "
                            "has_minutes "

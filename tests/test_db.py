@@ -5,6 +5,8 @@ import os
 import re
 import sqlite3
 import stat
+import struct
+import zlib
 import zoneinfo
 
 import pytest
@@ -338,25 +340,44 @@ def test_a_dst_fall_back_day_has_25_hours_of_minutes(tmp_path, conn):
     assert [d["worn_min"] for d in days] == [2, 1500, 3] and days[1]["valid"]
 
 
+SYNCED_S = epoch(2026, 2, 2, 12)  # the host's clock at the syncs of the tests below
+
+
 def test_bad_records_are_refused_naming_the_seq(tmp_path, conn):
     board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
     board.sync(conn, fetch=False)
     board.minutes(20, walk_s=10)
     data = bytearray(board.store.read(1))
     with pytest.raises(ValueError, match="seq 2: first record is kind 1, seq 1"):
-        db.save_record(conn, "board-a", 2, bytes(data), 1, 0, 0)
+        db.save_record(conn, "board-a", 2, bytes(data), 1, 0, SYNCED_S)
     data[20] ^= 0x01
     with pytest.raises(ValueError, match="seq 1: .*damaged bytes"):
-        db.save_record(conn, "board-a", 1, bytes(data), 1, 0, 0)
+        db.save_record(conn, "board-a", 1, bytes(data), 1, 0, SYNCED_S)
     with pytest.raises(ValueError, match="seq 1: 0 damaged bytes in 0"):
-        db.save_record(conn, "board-a", 1, b"", 1, 0, 0)
+        db.save_record(conn, "board-a", 1, b"", 1, 0, SYNCED_S)
     assert conn.execute("SELECT count(*) FROM records").fetchone() == (0,)
-    db.save_record(conn, "board-a", 1, board.store.read(1), 1, 0, 0)
+    db.save_record(conn, "board-a", 1, board.store.read(1), 1, 0, SYNCED_S)
     other = Board(tmp_path / "wiped", epoch(2026, 2, 1, 7))  # the store was wiped: seq 1 is another day
     other.set_clock()
     other.minutes(3)
     with pytest.raises(ValueError, match="seq 1 of device board-a: stored as key"):
-        db.save_record(conn, "board-a", 1, other.store.read(1), 1, 0, 0)
+        db.save_record(conn, "board-a", 1, other.store.read(1), 1, 0, SYNCED_S)
+
+
+def test_a_day_whose_key_disagrees_with_its_start_or_lies_in_the_future_is_refused(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.sync(conn, fetch=False)
+    board.minutes(20, walk_s=10)
+    full = board.store.read(1)
+    data = bytearray(full[:store.record_at(full, 0)[5]])  # the summary alone
+    struct.pack_into("<I", data, 4, 20_500)  # the key of 2026-02-14; its start_s says 2026-01-05
+    body_end = len(data) - store.CRC_BYTES
+    struct.pack_into("<I", data, body_end, zlib.crc32(data[:body_end]))
+    with pytest.raises(ValueError, match="seq 1: day key 20500 but start_s .*not that day's local midnight"):
+        db.save_record(conn, "board-a", 1, bytes(data), 1, 0, SYNCED_S)
+    with pytest.raises(ValueError, match="seq 1: day 2026-01-05 starts after this computer's clock plus one day"):
+        db.save_record(conn, "board-a", 1, board.store.read(1), 1, 0, epoch(2026, 1, 3, 23))
+    assert conn.execute("SELECT count(*) FROM records").fetchone() == (0,)
 
 
 def test_a_summary_without_its_minutes_still_counts_and_minutes_are_never_dropped(tmp_path, conn):
@@ -365,9 +386,9 @@ def test_a_summary_without_its_minutes_still_counts_and_minutes_are_never_droppe
     board.minutes(30, walk_s=60, steps=100, pace=2)
     full = board.store.read(1)
     summary_only = full[:store.record_at(full, 0)[5]]
-    db.save_record(conn, "board-b", 1, summary_only, 1, 0, 0)  # board-b's device had dropped the detail
-    db.save_record(conn, "board-a", 1, full, 1, 0, 0)
-    db.save_record(conn, "board-a", 1, summary_only, 1, 0, 0)  # dropped after we had it: we keep ours
+    db.save_record(conn, "board-b", 1, summary_only, 1, 0, SYNCED_S)  # board-b's device had dropped the detail
+    db.save_record(conn, "board-a", 1, full, 1, 0, SYNCED_S)
+    db.save_record(conn, "board-a", 1, summary_only, 1, 0, SYNCED_S)  # dropped after we had it: we keep ours
     day_b = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5), "board-b")[0]
     day_a = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5), "board-a")[0]
     assert day_a["walking_min"] == day_b["walking_min"] == 30 and day_b["pace_min"]["moderate"] == 30
