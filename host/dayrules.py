@@ -5,6 +5,8 @@ from .firmware import detector, store
 VALID_WORN_H = 10  # a valid day is worn >= 10 h, as in HUNT's accelerometer analyses
 VALID_WORN_MIN = 60 * VALID_WORN_H
 VALID_RULE = f"worn >= {VALID_WORN_H} h"
+MAX_WALK_S_PER_MIN = 60
+MAX_STEPS_PER_MIN = 240  # 4 steps/s: above a sprinter's cadence, so more is a fault, not a walk
 PACE_NAMES = {detector.PACE_NONE: "none", detector.PACE_SLOW: "slow", detector.PACE_MODERATE: "moderate",
               detector.PACE_BRISK: "brisk"}
 # HUNT's MET values for slow, moderate and brisk walking; walking seconds of a minute without a pace
@@ -31,6 +33,15 @@ def mean_of_valid(days):
     valid = [d["walking_min"] for d in days if d["valid"]]
     mean = round(sum(valid) / len(valid), 1) if valid else None
     return {"valid_days": len(valid), "mean_walking_min": mean, "band": hunt_band(mean) if valid else None}
+
+
+def impossible_minute(walk_s, steps):
+    """Why one minute's walking could not have happened, or None when it could."""
+    if walk_s > MAX_WALK_S_PER_MIN:
+        return f"{walk_s} s of walking in one minute (at most {MAX_WALK_S_PER_MIN})"
+    if steps > MAX_STEPS_PER_MIN:
+        return f"{steps} steps in one minute (at most {MAX_STEPS_PER_MIN}, 4 steps/s)"
+    return None
 
 
 def worn(movement_code):

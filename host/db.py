@@ -11,7 +11,8 @@ import platformdirs
 
 from . import dayrules, localtime, placement
 from .errors import UserError
-from .firmware import store
+from .firmware import clock, store
+from .firmware import link as wire
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x77616C6B  # 'walk': tells a walkdose database from any other SQLite file
@@ -105,6 +106,23 @@ CREATE TABLE plan_changes (
     goal_min INTEGER NOT NULL,
     step_min INTEGER NOT NULL,
     start_date TEXT
+);
+""",
+    "quarantine": """
+CREATE TABLE quarantine (
+    device_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    cause TEXT NOT NULL CHECK (cause IN ('values', 'overlap')),
+    reason TEXT NOT NULL,
+    PRIMARY KEY (device_id, seq)
+);
+""",
+    "estimates": """
+CREATE TABLE estimates (
+    device_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    uncertainty_s INTEGER NOT NULL,
+    PRIMARY KEY (device_id, seq)
 );
 """,
 }
@@ -207,6 +225,13 @@ def save_record(conn, device_id, seq, data, boot_id, uptime_s, epoch_s):
     if segment:
         anchor = struct.unpack_from(store.ANCHOR, payload, store.SUMMARY_BYTES)
         anchor = (None, None) if store.NO_ANCHOR in anchor else anchor
+    start_s = values[0]
+    if not segment and abs(start_s - key * 86400) > wire.MAX_OFFSET_S:
+        raise ValueError(f"seq {seq}: day key {key} but start_s {start_s}, not that day's local midnight at any "
+                         f"UTC offset within {wire.MAX_OFFSET_S} s; the record is damaged")
+    if not segment and start_s > epoch_s + 86400:
+        raise ValueError(f"seq {seq}: day %04d-%02d-%02d starts after this computer's clock plus one day; check "
+                         "the computer's and the board's clocks and sync again" % clock.civil_from_days(key))
     with conn:
         old = conn.execute("SELECT key, segment, steps, bouts, longest_bout_s, anchor_uptime_s, anchor_epoch_s, "
                            "has_minutes "
@@ -225,8 +250,13 @@ def save_record(conn, device_id, seq, data, boot_id, uptime_s, epoch_s):
                      (device_id, seq, key, segment, start_s, anchor[0], anchor[1], steps, walk_s, slow, moderate,
                       brisk, bouts, longest_bout_s, worn, recorded, has_minutes))
         if minutes is not None:
+            rows = list(_minute_rows(minutes, first_minute))
             conn.executemany("INSERT OR REPLACE INTO minutes VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             ((device_id, seq) + m for m in _minute_rows(minutes, first_minute)))
+                             ((device_id, seq) + m for m in rows))
+            impossible = next(((m[0], why) for m in rows for why in [dayrules.impossible_minute(m[1], m[2])]
+                               if why), None)
+            if impossible:
+                placement.quarantine(conn, device_id, seq, "values", "minute %d: %s" % impossible)
         placement.note_boot(conn, device_id, boot_id, epoch_s - uptime_s, "current_boot")
         if segment and anchor[0] is not None:  # a boot this database never saw as current
             placement.note_boot(conn, device_id, key >> 8, anchor[1] - anchor[0], "anchored")
@@ -364,6 +394,23 @@ def losses(conn, device_id=None):
                         "WHERE ? IS NULL OR device_id = ? ORDER BY device_id", (device_id, device_id))
     names = ("device_id", "epoch_s", "lost_detail", "lost_summary", "quarantined", "failed_writes")
     return [dict(zip(names, row)) for row in rows]
+
+
+def quarantined(conn, device_id=None):
+    """[{device_id, seq, reason}]: records set aside, neither placed nor counted (placement.quarantine)."""
+    rows = conn.execute("SELECT device_id, seq, reason FROM quarantine WHERE ? IS NULL OR device_id = ? "
+                        "ORDER BY device_id, seq", (device_id, device_id))
+    return [dict(zip(("device_id", "seq", "reason"), row)) for row in rows]
+
+
+def estimates(conn, device_id=None):
+    """[{device_id, records, uncertainty_min}] per device with records placed by estimate: how many,
+    and how far the least certain of them may lie from its true time."""
+    rows = conn.execute("SELECT device_id, COUNT(*), MAX(uncertainty_s) FROM estimates "
+                        "WHERE ? IS NULL OR device_id = ? GROUP BY device_id ORDER BY device_id",
+                        (device_id, device_id))
+    return [{"device_id": device, "records": n, "uncertainty_min": round(uncertainty_s / 60)}
+            for device, n, uncertainty_s in rows]
 
 
 def sensor_totals(conn, device_id=None):

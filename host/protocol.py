@@ -19,6 +19,14 @@ READ_LIMIT = 4096  # bytes asked of the port at once
 STORE_REPORT_KEYS = ("boot_id", "acked_seq", "lost_detail", "lost_summary", "quarantined", "failed_writes")
 LINK_KEYS = ("segments", "discarded_bytes", "discarded_frames")
 SENSOR_KEYS = ("boot_id", "uptime_s", "samples", "overflows", "faults")
+# The limits of one sync (docs/protocol.md 'Limits of a sync'): a device past one is faulty or hostile.
+# The largest record a store writes: a segment's summary and 1,500 minutes of 4-byte tokens.
+MAX_RECORD_BYTES = (2 * (store.HEADER_BYTES + store.CRC_BYTES) + store.SUMMARY_BYTES + store.ANCHOR_BYTES + 2
+                    + 4 * store.MAX_MINUTES)
+MAX_LIST_ENTRIES = 10_000  # a 128 KB store holds under 3,000 records (44-byte day summaries)
+MAX_SYNC_BYTES = 4 * 1024 * 1024  # 32 full 128 KB stores: room for larger flash, not for an endless stream
+MAX_SYNC_S = 1800  # MAX_SYNC_BYTES as hex lines at 115200 baud takes about 12 minutes
+DEVICE_ID = re.compile(r"[0-9a-f]{1,64}")  # hex of the chip's id, as the device info documents
 
 COMMAND_NAMES = {wire.INFO: "info", wire.SET_TIME: "set time", wire.LIST: "list", wire.FETCH: "fetch",
                  wire.ACK: "ack", wire.LOSSES: "losses", wire.SENSOR: "sensor"}
@@ -28,8 +36,18 @@ STATUS_NAMES = {wire.ERR_VERSION: "version", wire.ERR_UNKNOWN_COMMAND: "unknown 
 _HEX_LINE = re.compile(rb"[0-9a-fA-F]*")
 
 
+def printable(text):
+    """text with every character a terminal could act on (escapes, line breaks, bidi controls) written
+    as a Python escape: safe to print and to store."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 class ProtocolError(Exception):
     """The device answered, but not as docs/protocol.md says it must."""
+
+
+class LimitExceeded(ProtocolError):
+    """The device's answers went past one of the limits of a sync."""
 
 
 class NoAnswer(ProtocolError):
@@ -77,6 +95,8 @@ class Client:
         self.attempts = attempts
         self._tag = random.randrange(0x10000)  # a late answer from an earlier session must not match
         self._buffer = bytearray()
+        self._deadline = time.monotonic() + MAX_SYNC_S
+        self._fetched_bytes = 0
 
     # ---- commands ----------------------------------------------------------------------------
 
@@ -94,6 +114,9 @@ class Client:
             at += 1 + payload[at]
         if at != len(payload) or not texts[0]:
             raise ProtocolError("info: extra bytes after the strings, or an empty device_id")
+        if not DEVICE_ID.fullmatch(texts[0]):
+            raise ProtocolError(f"info: device_id {printable(texts[0])} is not 1-64 lowercase hex digits")
+        texts[1:] = [printable(text) for text in texts[1:]]
         return {"device_id": texts[0], "board": texts[1], "firmware": texts[2], "battery_mv": battery_mv,
                 "boot_id": boot_id, "uptime_s": uptime_s, "clock_set": bool(clock_set),
                 "target_min": target_min, "protocol": protocol}
@@ -125,6 +148,8 @@ class Client:
                     raise ProtocolError(f"list: seq {seq} is not above {after_seq}, the list must ascend")
                 after_seq = seq
                 entries.append((seq, key, flags))
+            if len(entries) > MAX_LIST_ENTRIES:
+                raise LimitExceeded(f"list: more than {MAX_LIST_ENTRIES} records, more than any store holds")
             if not more:
                 return entries
             if not page:
@@ -165,6 +190,8 @@ class Client:
         """The response payload of a successful answer; ProtocolError for an error status,
         NoAnswer when every attempt timed out. A store error is retried like a timeout."""
         name = COMMAND_NAMES.get(command, "command 0x%02x" % command)
+        if time.monotonic() > self._deadline:
+            raise LimitExceeded(f"{name}: the sync has taken over {MAX_SYNC_S} s")
         status = None
         for _ in range(self.attempts):
             self._tag = (self._tag + 1) & 0xFFFF
@@ -247,6 +274,11 @@ class Client:
             if (got_seq, got_offset) != (seq, offset):
                 raise ProtocolError(f"fetch: asked seq {seq} at {offset}, got seq {got_seq} at {got_offset}")
             if snapshot is None:
+                if total > MAX_RECORD_BYTES:
+                    raise LimitExceeded(f"fetch: record seq {seq} has {total} bytes, more than the "
+                                        f"{MAX_RECORD_BYTES} of the largest record a store writes")
+                if self._fetched_bytes + total > MAX_SYNC_BYTES:
+                    raise LimitExceeded(f"fetch: record seq {seq} would take the sync past {MAX_SYNC_BYTES} bytes")
                 snapshot = (total, data_crc)
             elif snapshot != (total, data_crc):
                 return None
@@ -257,6 +289,7 @@ class Client:
             if offset == total:
                 break
         data = b"".join(parts)
+        self._fetched_bytes += len(data)
         if zlib.crc32(data) != data_crc:
             return None
         records, bad_bytes = store.parse_records(data)

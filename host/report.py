@@ -40,6 +40,8 @@ def build(conn, zone, today, n_days=DEFAULT_DAYS, device_id=None):
                   for week, minutes in sorted(weeks.items())],
         "losses": db.losses(conn, device_id),
         "sensor_health": db.sensor_totals(conn, device_id),
+        "estimates": db.estimates(conn, device_id),
+        "quarantined": db.quarantined(conn, device_id),
     }
     return {"days": days, "summary": summary}
 
@@ -89,6 +91,13 @@ def format_text(report):
             lines.append(f"Device {health['device_id']}'s IMU lost samples: {health['overflows']} FIFO overflow(s) "
                          f"and {health['faults']} failed IMU read(s) over {health['boots']} synced boot(s); "
                          "walking minutes around them may be undercounted.")
+    for estimate in summary["estimates"]:
+        lines.append(f"Device {estimate['device_id']}: {estimate['records']} record(s) of boots without a clock are "
+                     f"placed by estimate (time estimated), each within +/-{estimate['uncertainty_min']} min "
+                     "unless the board lay switched off between boots.")
+    for record in summary["quarantined"]:
+        lines.append(f"Device {record['device_id']} record seq {record['seq']} is quarantined and not counted: "
+                     f"{record['reason']}.")
     if summary["band"]:
         lines.append(f"Bands: {summary['band']['source']}.")
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 and acknowledge each day only after it is stored. Never opens a port at 1200 baud (that rate reboots
 nRF52840 and RP2040 boards into their bootloader) and never acknowledges what is not committed."""
 import contextlib
+import errno
 import sys
 import time
 
@@ -59,9 +60,13 @@ def open_port(url, baudrate=BAUDRATE):
         raise UserError(f"{url}: refusing to open at {BOOTLOADER_BAUDRATE} baud, the rate that reboots "
                         "nRF52840 and RP2040 boards into their bootloader")
     try:
+        # exclusive: a second sync on the port would take acks meant for this one's database
         port = serial.serial_for_url(url, baudrate=baudrate, timeout=READ_TIMEOUT_S,
-                                     write_timeout=WRITE_TIMEOUT_S)
+                                     write_timeout=WRITE_TIMEOUT_S, exclusive=True)
     except (serial.SerialException, ValueError, OSError) as exc:
+        if getattr(exc, "errno", None) in (errno.EAGAIN, errno.EWOULDBLOCK):
+            raise UserError(f"port busy: another program (another walkdose sync, mpremote, a serial monitor) "
+                            f"has {url} open; close it and sync again") from None
         raise UserError(f"cannot open {url}: {exc}. Check the board is plugged in and the path "
                         "(ls /dev/ttyACM* /dev/cu.usbmodem*, or COMn on Windows)") from None
     port.reset_input_buffer()  # whatever the board printed before this sync is not an answer

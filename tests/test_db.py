@@ -5,12 +5,14 @@ import os
 import re
 import sqlite3
 import stat
+import struct
+import zlib
 import zoneinfo
 
 import pytest
 
 from conftest import REPO
-from walkdose import db
+from walkdose import db, placement
 from walkdose.errors import UserError
 from walkdose.firmware import store
 from walkdose.firmware.clock import TICKS_PERIOD, Clock
@@ -265,7 +267,8 @@ def test_a_boot_never_synced_is_placed_between_its_neighbours_and_flagged(tmp_pa
     board.sync(conn)
     where = placed(conn)
     assert where[1] == (epoch(2026, 1, 5, 0), "clock")  # a day record starts at local midnight
-    assert where[2] == (epoch(2026, 1, 5, 8), "estimated")
+    # a cut loses half a flush interval on average: placed that long after seq 1 ends
+    assert where[2] == (epoch(2026, 1, 5, 8) + placement.LOST_AT_CUT_S, "estimated")
     assert where[3] == (epoch(2026, 1, 5, 9), "current_boot")
     assert [r[6] for r in db.minute_rows(conn)][59:61] == [0, 1]
     day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5))[0]
@@ -283,8 +286,48 @@ def test_an_estimate_never_overlaps_the_next_known_boot(tmp_path, conn):
     board = board.reboot()  # boot 3 from 08:50, synced by us
     board.minutes(5)
     board.sync(conn)
-    # right after seq 1 (08:30) it would run to 09:10, into boot 3: moved to end as boot 3 starts
-    assert placed(conn)[2] == (epoch(2026, 1, 5, 8, minute=10), "estimated")
+    # right after seq 1 (08:30) it would run into boot 3: moved to end a lost-at-cut before boot 3 starts
+    assert placed(conn)[2] == (epoch(2026, 1, 5, 8, minute=10) - placement.LOST_AT_CUT_S, "estimated")
+
+
+def test_boots_before_the_first_sync_are_chained_back_each_on_its_own_day(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 6))
+    for _ in range(2):  # two days without a clock, each ended by a cut 5 minutes after a flush
+        board.minutes(30, walk_s=60, steps=110, pace=2)
+        board.minutes(1440 - 30 + 5)
+        board = board.reboot()
+    board.minutes(15)
+    board.sync(conn)
+    where = placed(conn)
+    assert where[1] == (epoch(2026, 1, 5, 6), "estimated")
+    assert where[2] == (epoch(2026, 1, 6, 6, minute=5), "estimated")
+    days = db.day_totals(conn, OSLO)
+    assert [days[datetime.date(2026, 1, d)].walk_s for d in (5, 6)] == [30 * 60, 30 * 60]
+    assert db.estimates(conn) == [{"device_id": "board-a", "records": 2, "uncertainty_min": 10}]
+
+
+def test_an_impossible_minute_is_quarantined_and_not_counted(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.minutes(10, walk_s=60, steps=250, pace=3)  # 250 steps a minute: more than 4 a second
+    board.sync(conn)
+    assert db.quarantined(conn) == [{"device_id": "board-a", "seq": 1,
+                                     "reason": "minute 0: 250 steps in one minute (at most 240, 4 steps/s)"}]
+    assert placed(conn)[1] == (None, None) and db.day_totals(conn, OSLO) == {}
+
+
+def test_overlapping_records_never_overfill_a_minute(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.set_clock()
+    board.clock.set_time(board.world_s + 1800, 3600)  # a host clock 30 minutes fast
+    board.minutes(60, walk_s=60, steps=100, pace=2)  # recorded as 07:30-08:30
+    board = board.reboot()
+    board.minutes(40, walk_s=60, steps=100, pace=2)  # no clock: placed 08:05-08:45, over seq 1's end
+    board.ms += 10 * 60_000
+    board = board.reboot()
+    board.minutes(5)
+    board.sync(conn)
+    assert [q["seq"] for q in db.quarantined(conn)] == [2]
+    assert db.day_totals(conn, OSLO)[datetime.date(2026, 1, 5)].walk_s == 60 * 60
 
 
 def test_a_dst_fall_back_day_has_25_hours_of_minutes(tmp_path, conn):
@@ -297,25 +340,44 @@ def test_a_dst_fall_back_day_has_25_hours_of_minutes(tmp_path, conn):
     assert [d["worn_min"] for d in days] == [2, 1500, 3] and days[1]["valid"]
 
 
+SYNCED_S = epoch(2026, 2, 2, 12)  # the host's clock at the syncs of the tests below
+
+
 def test_bad_records_are_refused_naming_the_seq(tmp_path, conn):
     board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
     board.sync(conn, fetch=False)
     board.minutes(20, walk_s=10)
     data = bytearray(board.store.read(1))
     with pytest.raises(ValueError, match="seq 2: first record is kind 1, seq 1"):
-        db.save_record(conn, "board-a", 2, bytes(data), 1, 0, 0)
+        db.save_record(conn, "board-a", 2, bytes(data), 1, 0, SYNCED_S)
     data[20] ^= 0x01
     with pytest.raises(ValueError, match="seq 1: .*damaged bytes"):
-        db.save_record(conn, "board-a", 1, bytes(data), 1, 0, 0)
+        db.save_record(conn, "board-a", 1, bytes(data), 1, 0, SYNCED_S)
     with pytest.raises(ValueError, match="seq 1: 0 damaged bytes in 0"):
-        db.save_record(conn, "board-a", 1, b"", 1, 0, 0)
+        db.save_record(conn, "board-a", 1, b"", 1, 0, SYNCED_S)
     assert conn.execute("SELECT count(*) FROM records").fetchone() == (0,)
-    db.save_record(conn, "board-a", 1, board.store.read(1), 1, 0, 0)
+    db.save_record(conn, "board-a", 1, board.store.read(1), 1, 0, SYNCED_S)
     other = Board(tmp_path / "wiped", epoch(2026, 2, 1, 7))  # the store was wiped: seq 1 is another day
     other.set_clock()
     other.minutes(3)
     with pytest.raises(ValueError, match="seq 1 of device board-a: stored as key"):
-        db.save_record(conn, "board-a", 1, other.store.read(1), 1, 0, 0)
+        db.save_record(conn, "board-a", 1, other.store.read(1), 1, 0, SYNCED_S)
+
+
+def test_a_day_whose_key_disagrees_with_its_start_or_lies_in_the_future_is_refused(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.sync(conn, fetch=False)
+    board.minutes(20, walk_s=10)
+    full = board.store.read(1)
+    data = bytearray(full[:store.record_at(full, 0)[5]])  # the summary alone
+    struct.pack_into("<I", data, 4, 20_500)  # the key of 2026-02-14; its start_s says 2026-01-05
+    body_end = len(data) - store.CRC_BYTES
+    struct.pack_into("<I", data, body_end, zlib.crc32(data[:body_end]))
+    with pytest.raises(ValueError, match="seq 1: day key 20500 but start_s .*not that day's local midnight"):
+        db.save_record(conn, "board-a", 1, bytes(data), 1, 0, SYNCED_S)
+    with pytest.raises(ValueError, match="seq 1: day 2026-01-05 starts after this computer's clock plus one day"):
+        db.save_record(conn, "board-a", 1, board.store.read(1), 1, 0, epoch(2026, 1, 3, 23))
+    assert conn.execute("SELECT count(*) FROM records").fetchone() == (0,)
 
 
 def test_a_summary_without_its_minutes_still_counts_and_minutes_are_never_dropped(tmp_path, conn):
@@ -324,9 +386,9 @@ def test_a_summary_without_its_minutes_still_counts_and_minutes_are_never_droppe
     board.minutes(30, walk_s=60, steps=100, pace=2)
     full = board.store.read(1)
     summary_only = full[:store.record_at(full, 0)[5]]
-    db.save_record(conn, "board-b", 1, summary_only, 1, 0, 0)  # board-b's device had dropped the detail
-    db.save_record(conn, "board-a", 1, full, 1, 0, 0)
-    db.save_record(conn, "board-a", 1, summary_only, 1, 0, 0)  # dropped after we had it: we keep ours
+    db.save_record(conn, "board-b", 1, summary_only, 1, 0, SYNCED_S)  # board-b's device had dropped the detail
+    db.save_record(conn, "board-a", 1, full, 1, 0, SYNCED_S)
+    db.save_record(conn, "board-a", 1, summary_only, 1, 0, SYNCED_S)  # dropped after we had it: we keep ours
     day_b = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5), "board-b")[0]
     day_a = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5), "board-a")[0]
     assert day_a["walking_min"] == day_b["walking_min"] == 30 and day_b["pace_min"]["moderate"] == 30

@@ -497,7 +497,7 @@ from firmware.stdio_port import StdioPort
 from firmware.store import DayStore
 
 class Identity:
-    device_id = "unix-" + sys.argv[2]
+    device_id = "c0de0001"
     board = "micropython-unix"
     firmware_version = "0.1.0"
     def battery_mv(self):
@@ -558,7 +558,7 @@ def test_stdio_port_serves_the_host_client_under_micropython(micropython, tmp_pa
     client = protocol.Client(PipePort(device))
     info = client.info()
     assert (info["device_id"], info["board"], info["battery_mv"], info["clock_set"]) == (
-        "unix-pipes", "micropython-unix", -1, False)
+        "c0de0001", "micropython-unix", -1, False)
     [(seq, key, flags)] = client.list()
     assert (seq, key >> 8, flags) == (1, 1, store.FLAG_SEGMENT)  # boot 1, before any clock
     records, bad = store.parse_records(client.fetch(seq))
