@@ -12,7 +12,7 @@ import zoneinfo
 import pytest
 
 from link_harness import Cable, week_of_walking
-from test_db import Board, epoch
+from test_db import Board, conn, epoch  # noqa: F401 (conn: the database fixture)
 from test_protocol import limit
 from walkdose import db, protocol
 from walkdose.firmware import link as wire
@@ -114,13 +114,6 @@ def test_the_client_hears_no_answer_in_an_overlong_response():
 
 
 # ---- the database (docs/db-schema.md, 'Saving a record') ----------------------------------------
-
-@pytest.fixture
-def conn(tmp_path):
-    connection = db.open_db(str(tmp_path / "walk.sqlite"))
-    yield connection
-    connection.close()
-
 
 def test_a_minute_fetched_again_replaces_the_stored_copy_and_stays_one_row(tmp_path, conn):
     """The host's clock was 5 minutes fast: the minutes lived twice are combined on the device
