@@ -53,7 +53,10 @@ def build_parser():
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a bad argument already said in one line
+        return exc.code
     warnings.formatwarning = _one_line
     if args.command is None:  # a first try without a command gets the list of commands
         parser.print_help(sys.stderr)

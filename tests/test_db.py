@@ -154,16 +154,25 @@ def test_foreign_and_newer_files_are_refused_with_the_fix(tmp_path):
 
 
 def test_the_documented_schema_is_the_live_schema(conn):
-    """docs/db-schema.md has a `### table` heading and a | column | type | ... | table per table."""
+    """docs/db-schema.md has a `### table` heading and a | column | type | meaning | table per table; the
+    primary key's first column has a meaning that starts "key", naming the key's other columns after
+    "with" ("key, with seq and minute")."""
     with open(os.path.join(REPO, "docs", "db-schema.md")) as fh:
         text = fh.read()
     documented = {}
     for table, body in re.findall(r"^### `?(\w+)`?\n(.*?)(?=^#|\Z)", text, re.M | re.S):
-        rows = re.findall(r"^\| `(\w+)` \| (\w+) \|", body, re.M)
-        documented[table] = rows
+        rows = re.findall(r"^\| `(\w+)` \| (\w+) \| (.*) \|$", body, re.M)
+        key = [(column, meaning) for column, _, meaning in rows if re.match(r"key\b", meaning)]
+        assert len(key) == 1, f"{table}: {len(key)} columns documented as its key"
+        column, meaning = key[0]
+        others = re.match(r"key, with ([\w, ]+?)(?: \||$)", meaning)
+        key_columns = [column] + (re.split(r", | and ", others.group(1)) if others else [])
+        documented[table] = ([(column, kind) for column, kind, _ in rows], key_columns)
     live = {}
     for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"):
-        live[table] = [(c[1], c[2]) for c in conn.execute(f"PRAGMA table_info({table})")]
+        columns = conn.execute(f"PRAGMA table_info({table})").fetchall()
+        key_columns = [c[1] for c in sorted(columns, key=lambda c: c[5]) if c[5]]
+        live[table] = ([(c[1], c[2]) for c in columns], key_columns)
     assert documented == live
     assert f"version {db.SCHEMA_VERSION}" in text
 

@@ -130,10 +130,14 @@ def test_back_filling_never_counts_arm_work_a_check_rejected():
     # (the few strokes after it, never checked on their own, may still be taken: without the stop, 12 were). From
     # brushing into walking gravity turns and the troughs wander, so the last rhythms wait for N_FLAT troughs
     # (posture_change) and are checked two troughs later: up to 4 strokes.
+    # The truth is the same walk after standing still: its every step, at the same times.
     rate_hz = 50
     result = run(concat(still(5, rate_hz), brushing(20, rate_hz, 110), walking(20, rate_hz, 110), still(5, rate_hz)),
                  50000)
-    assert 36 <= result["steps"] <= 41
+    walk_alone = run(concat(still(25, rate_hz), walking(20, rate_hz, 110), still(5, rate_hz)), 50000)
+    assert walk_alone["steps"] == 37
+    assert [t for t in result["step_times"] if t >= 25] == walk_alone["step_times"]
+    assert len([t for t in result["step_times"] if t < 25]) <= 4
     assert result["walking"][0][0] >= 25 - 2.5
 
 
