@@ -15,6 +15,7 @@ import numpy as np
 from . import argtypes, commands, qemu, recording, replay
 
 SEED = 20240607
+STAGES = ("synthetic week", "compiled replay", "micropython", "Cortex-M4")
 CALLGRIND_SAMPLES = 12000  # 4 minutes at 50 Hz: walking, stillness and a minute rollover
 ALLOC_SAMPLES = 30000
 XIAO_RATE_MHZ = 52000  # the board whose nRF52840 the Cortex-M4 figures stand for
@@ -117,16 +118,19 @@ def write_raw(path, samples):
         f.write(np.ascontiguousarray(samples, dtype="<i2").tobytes())
 
 
-def bench(days=7, rate_mhz=50000, quick=False, qemu_source=None):
+def bench(days=7, rate_mhz=50000, quick=False, qemu_source=None, on_stage=lambda name: None):
     """Measure the engines on the synthetic week (one day with quick=True). Keys ending in _per_s or
     _per_sample are the results; micropython_instr_per_sample is None with a reason if valgrind is absent, the
-    cortex_m4 ones without qemu_source (a MicroPython tree for walkdose.qemu)."""
+    cortex_m4 ones without qemu_source (a MicroPython tree for walkdose.qemu). on_stage(name) is called as each
+    of STAGES begins."""
     if quick:
         days = 1
     counts_per_g = 4096
+    on_stage(STAGES[0])
     samples = np.concatenate(list(synthetic_chunks(days, rate_mhz, counts_per_g)))
     n = len(samples)
 
+    on_stage(STAGES[1])
     began = time.perf_counter()
     result = replay.run("cython", [samples], rate_mhz, counts_per_g)
     cython_s = time.perf_counter() - began
@@ -151,6 +155,7 @@ def bench(days=7, rate_mhz=50000, quick=False, qemu_source=None):
         empty_path = os.path.join(tmp, "empty.i16")
         write_raw(empty_path, samples[:0])
         write_raw(slice_path, samples[:ALLOC_SAMPLES])
+        on_stage(STAGES[2])
         (alloc, fed), _ = micropython_feed(slice_path, rate_mhz, counts_per_g, "alloc")
         out["micropython_bytes_per_sample"] = alloc / fed
         valgrind = shutil.which("valgrind")
@@ -169,6 +174,7 @@ def bench(days=7, rate_mhz=50000, quick=False, qemu_source=None):
         return out
     still = activity(np.random.default_rng(SEED), "still", STILL_S * XIAO_RATE_MHZ // 1000, XIAO_RATE_MHZ / 1000.0,
                      counts_per_g)
+    on_stage(STAGES[3])
     costs = cortex_m4_costs(qemu_source, [("slice", samples[:CALLGRIND_SAMPLES], rate_mhz),
                                           ("walking", shipped_walks(XIAO_RATE_MHZ, counts_per_g), XIAO_RATE_MHZ),
                                           ("still", still, XIAO_RATE_MHZ)], counts_per_g)
@@ -206,10 +212,15 @@ def configure(parser):
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--qemu", metavar="SOURCE", help="a MicroPython source tree (or tarball) to build the emulated "
                                                          "Cortex-M4F board from, for the cortex_m4 figures")
+    replay.add_quiet(parser)
 
 
 def run(args):
-    result = bench(days=args.days, quick=args.quick, qemu_source=args.qemu)
+    with replay.progress(None, len(STAGES), unit="stage", quiet=args.quiet) as bar:
+        def on_stage(name):
+            bar.set_description(name)
+            bar.update()
+        result = bench(days=args.days, quick=args.quick, qemu_source=args.qemu, on_stage=on_stage)
     if args.json:
         print(json.dumps(result))
         return 0

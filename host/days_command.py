@@ -46,7 +46,7 @@ def run(args):
         writer = csv.DictWriter(out, COLUMNS)
         if out is sys.stdout or out.tell() == 0:
             writer.writeheader()
-        for result in replay.progress(results, len(todo)):
+        for result in replay.progress(results, len(todo), quiet=args.quiet):
             if "error" in result:
                 if len(paths) == 1:
                     raise UserError(result["error"])

@@ -2,20 +2,15 @@
 days, sync pulls them over the board's pty into the demo's own database, the report shows them.
 Only orchestration: each step is the library call its own command makes."""
 import contextlib
-import importlib.resources
 import json
 import os
 import sys
 import tempfile
 
-from . import argtypes, db, recording, report, simulate, sync
+from . import argtypes, db, replay, report, simulate, sync
 from .errors import UserError
 
 CATCH_UP_TIMEOUT_S = 1800
-
-
-def shipped_recordings():
-    return recording.find_recordings([str(importlib.resources.files("walkdose.recordings"))])
 
 
 def default_db():
@@ -27,18 +22,19 @@ def configure(parser):
     parser.add_argument("--days", type=argtypes.whole(0), default=2, help="simulated days before today (default 2)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     simulate.add_board_options(parser)
+    replay.add_quiet(parser)
 
 
 def run(args):
     if not 0 <= args.days <= simulate.MAX_DAYS:
         raise UserError(f"--days must be 0 to {simulate.MAX_DAYS}")
     start = simulate.start_day(args.days, None)
-    shipped = shipped_recordings()
+    shipped = simulate.shipped_recordings()
     recordings = shipped * 2  # four walks a day at the default times, ~25 min each
 
     def show(event):
         line = simulate.describe(event, start)
-        if line:
+        if line and not args.quiet:
             print(f"walkdose demo: {line}", file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory(prefix="walkdose-demo-") as workdir:

@@ -30,7 +30,7 @@ def run(args):
             truths[path] = truth
     rows = []
     failed = set()
-    for path, phase, result, error in replay.run_files(list(truths), rate_mhz, args.engine, args.jobs, phases):
+    for path, phase, result, error in replay.run_files(list(truths), rate_mhz, args.engine, args.jobs, phases, args.quiet):
         if error:
             if path not in failed:  # a bad file fails the same way at every phase: say so once
                 print(f"walkdose: {error}", file=sys.stderr)

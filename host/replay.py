@@ -174,6 +174,12 @@ def add_options(parser):
                         help="detector implementation (identical results; default %(default)s)")
     parser.add_argument("--jobs", type=argtypes.whole(1), default=os.cpu_count() or 1,
                         help="parallel processes over many recordings (default: one per CPU)")
+    add_quiet(parser)
+
+
+def add_quiet(parser):
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress on stderr (it shows only on a terminal in any case)")
 
 
 def device_rate_mhz(rate_hz):
@@ -223,17 +229,17 @@ def _run_file_job(args):
         return path, phase, None, str(exc)
 
 
-def run_files(paths, rate_mhz, engine, jobs, phases=(0.0,)):
+def run_files(paths, rate_mhz, engine, jobs, phases=(0.0,), quiet=False):
     """Replay many recordings (each at every phase) in parallel processes; yields (path, phase, result, error)
     in order, phases innermost."""
     work = [(p, rate_mhz, engine, phase) for p in paths for phase in phases]
     if jobs <= 1 or len(work) <= 1:
-        yield from progress(map(_run_file_job, work), len(work))
+        yield from progress(map(_run_file_job, work), len(work), quiet=quiet)
         return
     with multiprocessing.Pool(jobs) as pool:
-        yield from progress(pool.imap(_run_file_job, work), len(work))
+        yield from progress(pool.imap(_run_file_job, work), len(work), quiet=quiet)
 
 
-def progress(items, total):
-    """items with a bar on stderr counting them, shown only when stderr is a terminal."""
-    return tqdm.tqdm(items, total=total, unit="file", disable=not sys.stderr.isatty(), file=sys.stderr)
+def progress(items, total, unit="file", quiet=False):
+    """items with a bar on stderr counting them, shown only when stderr is a terminal and not quiet."""
+    return tqdm.tqdm(items, total=total, unit=unit, disable=quiet or not sys.stderr.isatty(), file=sys.stderr)

@@ -37,7 +37,7 @@ def _replay_folder(args, rate_mhz):
     out = open(args.out, "w") if args.out else sys.stdout
     failed = 0
     try:
-        for path, _, result, error in replay.run_files(paths, rate_mhz, args.engine, args.jobs):
+        for path, _, result, error in replay.run_files(paths, rate_mhz, args.engine, args.jobs, quiet=args.quiet):
             if error:
                 failed += 1
                 print(f"walkdose: {error}", file=sys.stderr)

@@ -3,6 +3,7 @@ played as the wearer's days. This module prepares the wearer's clips, starts the
 to a pty and prints what the board reports; it never interprets steps or records."""
 import argparse
 import datetime
+import importlib.resources
 import json
 import os
 import queue
@@ -17,7 +18,7 @@ import tty
 
 import numpy as np
 
-from . import commands, recording, replay
+from . import argtypes, commands, recording, replay
 from .errors import UserError
 from .firmware import boards
 
@@ -253,11 +254,13 @@ def add_board_options(parser):
 
 
 def configure(parser):
-    parser.add_argument("--recording", action="append", required=True, metavar="FILE[@HH:MM][xN]",
+    parser.add_argument("--recording", action="append", metavar="FILE[@HH:MM][xN]",
                         help="a t,x,y,z CSV the wearer walks every day, at HH:MM (default: 07:30, 12:15, "
-                             "17:45, 20:30 in order), N times back to back (default: about 25 min); repeatable")
+                             "17:45, 20:30 in order), N times back to back (default: about 25 min); repeatable "
+                             "(default: the shipped walks, each twice a day)")
     when = parser.add_mutually_exclusive_group()
-    when.add_argument("--days", type=int, default=3, help="simulate the N days before today, then today so far")
+    when.add_argument("--days", type=argtypes.whole(0), default=3,
+                      help="simulate the N days before today, then today so far (default 3)")
     when.add_argument("--start", metavar="YYYY-MM-DD", help="simulate from local midnight of this day until now")
     parser.add_argument("--speed", type=float, default=0.0,
                         help="times real time until the board reaches this computer's clock (default: as fast as it can)")
@@ -268,6 +271,11 @@ def configure(parser):
     parser.add_argument("--imu-silent", metavar="FROM_MIN-TO_MIN", type=_pair("-"),
                         help="the IMU stops answering from FROM_MIN to TO_MIN minutes after the start")
     add_board_options(parser)
+
+
+def shipped_recordings():
+    """The walks that ship with walkdose (recordings/), for a wearer nobody described."""
+    return recording.find_recordings([str(importlib.resources.files("walkdose.recordings"))])
 
 
 def _pair(separator):
@@ -284,8 +292,6 @@ def _interrupt(signum, frame):
 
 
 def run(args):
-    if args.days < 0:
-        raise UserError("--days must be 0 or more")
     start = start_day(args.days, args.start)
     if args.link and os.path.lexists(args.link) and not os.path.islink(args.link):
         raise UserError(f"--link {args.link}: exists and is not a symlink; give a new path (nothing was changed)")
@@ -293,7 +299,7 @@ def run(args):
         signal.signal(hang_up, _interrupt)  # clean up as on Ctrl-C: the board saves its flash, the temp folder goes
     with tempfile.TemporaryDirectory(prefix="walkdose-sim-") as workdir:
         silent = [m * 60 for m in args.imu_silent] if args.imu_silent else None
-        sim = Simulator(args.recording, workdir, start, power_cut_every_min=args.power_cut_every,
+        sim = Simulator(args.recording or shipped_recordings() * 2, workdir, start, power_cut_every_min=args.power_cut_every,
                         speed=args.speed, flash=args.flash, engine=args.engine, late=args.late,
                         imu_silent_s=silent)
         with sim:

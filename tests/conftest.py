@@ -62,3 +62,12 @@ def recent_db(tmp_path):
     board.sync(conn)
     conn.close()
     return path
+
+
+@pytest.fixture
+def conn(tmp_path):
+    """A new, empty walkdose database."""
+    from walkdose import db
+    connection = db.open_db(str(tmp_path / "walk.sqlite"))
+    yield connection
+    connection.close()

@@ -10,7 +10,7 @@ import pytest
 from conftest import REPO, public_set
 from synthetic import concat, still, walking
 from test_recording import write_csv
-from walkdose import replay
+from walkdose import cli, replay
 
 SHIPPED = os.path.join(REPO, "recordings", "Samsung_Jamie_Hard_InHand_1.csv")
 
@@ -212,3 +212,19 @@ def test_eval_on_hmp_wrist_keeps_arm_work_and_bed_transitions_out_and_walks_in()
     assert report["table"][-1]["non_walking_time_pct"] <= 1.0
     walks = [r for r in report["files"] if os.path.basename(r["file"]).startswith("Walk_")]
     assert sum(r["found_walking_s"] for r in walks) >= 0.8 * sum(r["duration_s"] for r in walks)
+
+
+def test_progress_shows_only_on_a_terminal_and_never_when_quiet(monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert not replay.progress([], 0).disable and replay.progress([], 0, quiet=True).disable
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert replay.progress([], 0).disable
+
+
+def test_every_option_of_every_command_says_its_default():
+    import argparse
+    commands = cli.build_parser()._subparsers._group_actions[0].choices
+    for name, command in commands.items():
+        for action in command._actions:
+            if action.help and action.default not in (None, False, argparse.SUPPRESS):
+                assert "default" in action.help, (name, action.option_strings)

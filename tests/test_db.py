@@ -107,13 +107,6 @@ def placed(conn, device_id="board-a"):
         "SELECT seq, start_epoch_s, placement FROM records WHERE device_id = ? ORDER BY seq", (device_id,))}
 
 
-@pytest.fixture
-def conn(tmp_path):
-    connection = db.open_db(str(tmp_path / "walk.sqlite"))
-    yield connection
-    connection.close()
-
-
 def test_a_new_database_is_private_and_versioned(tmp_path, monkeypatch):
     monkeypatch.setenv("WALKDOSE_DB", str(tmp_path / "env" / "deep" / "w.sqlite"))
     old_umask = os.umask(0)  # a permissive umask must not widen the mode

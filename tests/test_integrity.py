@@ -6,13 +6,12 @@ import datetime
 import os
 import stat
 import struct
-import zlib
 import zoneinfo
 
 import pytest
 
 from link_harness import Cable, week_of_walking
-from test_db import Board, conn, epoch  # noqa: F401 (conn: the database fixture)
+from test_db import Board, epoch
 from test_protocol import limit
 from walkdose import db, protocol
 from walkdose.firmware import link as wire
