@@ -2,6 +2,7 @@
 days, sync pulls them over the board's pty into the demo's own database, the report shows them.
 Only orchestration: each step is the library call its own command makes."""
 import contextlib
+import datetime
 import json
 import os
 import sys
@@ -32,12 +33,17 @@ def run(args):
     shipped = simulate.shipped_recordings()
     recordings = shipped * 2  # four walks a day at the default times, ~25 min each
 
+    simulated_s = int((datetime.datetime.now() - start).total_seconds())
+    bar = replay.progress(None, simulated_s, unit="simulated s", quiet=args.quiet)
+
     def show(event):
+        if event["event"] == "progress":
+            bar.update(min(event["sim_s"], simulated_s) - bar.n)
         line = simulate.describe(event, start)
         if line and not args.quiet:
-            print(f"walkdose demo: {line}", file=sys.stderr, flush=True)
+            bar.write(f"walkdose demo: {line}", file=sys.stderr)
 
-    with tempfile.TemporaryDirectory(prefix="walkdose-demo-") as workdir:
+    with bar, tempfile.TemporaryDirectory(prefix="walkdose-demo-") as workdir:
         sim = simulate.Simulator(recordings, workdir, start, power_cut_every_min=args.power_cut_every,
                                  engine=args.engine)
         print(f"walkdose demo: a simulated board wears {len(shipped)} shipped walks, four walks a "
