@@ -228,3 +228,38 @@ def test_every_option_of_every_command_says_its_default():
         for action in command._actions:
             if action.help and action.default not in (None, False, argparse.SUPPRESS):
                 assert "default" in action.help, (name, action.option_strings)
+
+
+def test_version_names_the_installed_distribution():
+    import importlib.metadata
+    out = walkdose("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"walkdose {importlib.metadata.version('walkdose')}"
+
+
+@pytest.mark.parametrize("args, message", [
+    (("report", "--plot", "/nonexistent/x.png"), "--plot /nonexistent/x.png: no folder /nonexistent"),
+    (("report", "--plot", "days.txt"), "--plot days.txt: give a file name ending in .png"),
+    (("replay", "--out", "/nonexistent/x.jsonl", "recordings"), "--out /nonexistent/x.jsonl: no folder /nonexistent"),
+    (("bench", "--days", "0"), "--days 0: give 1 or more"),
+])
+def test_an_output_path_or_range_error_is_one_line_before_any_work(args, message):
+    out = walkdose(*args)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and message in out.stderr
+
+
+def test_one_stretch_is_singular():
+    result = {"steps": 3, "walking_s": 4.0, "walking": [[0.0, 4.0]], "bouts": []}
+    from walkdose import replay_command
+    assert "(4.0 s in 1 stretch)" in replay_command.format_summary("x.csv", result)
+
+
+def test_bench_prints_labels_with_units_not_raw_keys(monkeypatch, capsys):
+    from walkdose import bench
+    keys = ("days", "rate_mhz", "samples", "steps", "walking_s", "cython_s", "cython_samples_per_s", "numpy_pass_s",
+            "numpy_pass_ratio", "micropython_bytes_per_sample", "micropython_instr_per_sample",
+            "micropython_callgrind_samples", "cortex_m4_instr_per_sample", "cortex_m4_instr_reason")
+    monkeypatch.setattr(bench, "bench", lambda **kw: {key: 50000 if key == "rate_mhz" else 1 for key in keys})
+    assert cli.main(["bench", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "sample rate" in out and "50 Hz" in out
+    assert not any(key in out for key in keys if "_" in key)  # no raw key such as rate_mhz

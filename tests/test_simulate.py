@@ -173,3 +173,16 @@ def test_the_boards_error_reaches_sims_output(tmp_path):
 def test_sim_says_when_it_is_safe_to_sync():
     line = simulate.describe({"event": "caught_up", "sim_s": 60}, datetime.datetime(2026, 12, 6))
     assert "safe to sync" in line
+
+
+def test_sim_wears_the_shipped_walks_when_given_no_recording(tmp_path):
+    import signal
+    assert [os.path.basename(p) for p in simulate.shipped_recordings()] == sorted(
+        p.name for p in (pathlib.Path(__file__).parent.parent / "recordings").glob("*.csv"))
+    sim = subprocess.Popen([sys.executable, "-m", "walkdose.cli", "sim", "--days", "0", "--link", str(tmp_path / "pty")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while "board booted" not in (line := sim.stdout.readline()):
+        assert line, sim.stderr.read()
+    sim.send_signal(signal.SIGTERM)
+    out, _ = sim.communicate(timeout=60)
+    assert "board stopped, flash saved" in out
