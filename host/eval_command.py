@@ -43,9 +43,12 @@ def run(args):
         rows.append(row)
     summary = evaluate.mean_table([[r for r in rows if r.get("phase", 0.0) == phase] for phase in phases])
     if args.json:
-        print(json.dumps({"files": rows, "table": [{"dataset": d, "placement": p, **s} for d, p, s in summary]}))
+        print(json.dumps({"files": rows, "table": [{"dataset": d, "placement": p, **s} for d, p, s in summary],
+                          "worst": {key: {"value": value, "dataset": dataset}
+                                    for key, (value, dataset) in evaluate.worst(summary).items()}}))
     else:
         print(evaluate.format_table(summary))
+        print(evaluate.format_worst(summary))
     return 0 if len(rows) == len(paths) * len(phases) else 1
 
 

@@ -151,6 +151,36 @@ def mean_table(row_sets):
     return out
 
 
+# The metrics whose worst dataset the eval names: (key, the worse end, its label).
+WORST_OF = (("step_mape_pct", max, "step MAPE %"), ("step_bias_pct", lambda v: max(v, key=abs), "bias %"),
+            ("walk_time_mape_pct", max, "walk-time err %"), ("wrong_steps_per_hour", max, "wrong steps/h"),
+            ("non_walking_time_pct", max, "non-walk time %"), ("f1", min, "F1"))
+
+
+def worst(summary_rows):
+    """{key: (value, dataset)} of the worst dataset for each metric over table() rows: a change is judged by its
+    worst dataset, not the mean."""
+    per_dataset = {}
+    for dataset, place, s in summary_rows:
+        if dataset != "all" and (place == "all" or dataset not in per_dataset):
+            per_dataset[dataset] = s
+    out = {}
+    for key, pick, _ in WORST_OF:
+        values = {dataset: s[key] for dataset, s in per_dataset.items() if s[key] is not None}
+        if values:
+            value = pick(values.values())
+            out[key] = (value, next(d for d, v in values.items() if v == value))
+    return out
+
+
+def format_worst(summary_rows):
+    """One line: the worst dataset for each metric."""
+    found = worst(summary_rows)
+    digits = {"f1": 3, "non_walking_time_pct": 2}  # as the table shows them
+    return "worst: " + ", ".join(f"{label} {_fmt(found[key][0], digits.get(key, 1))} ({found[key][1]})"
+                                 for key, _, label in WORST_OF if key in found)
+
+
 def format_table(summary_rows):
     head = ("dataset", "placement", "files", "step MAPE %", "bias %", "F1", "walk-time err %",
             "wrong steps/h", "non-walk time %")

@@ -263,3 +263,21 @@ def test_bench_prints_labels_with_units_not_raw_keys(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "sample rate" in out and "50 Hz" in out
     assert not any(key in out for key in keys if "_" in key)  # no raw key such as rate_mhz
+
+
+def test_eval_names_the_worst_dataset_of_each_metric():
+    from walkdose import evaluate
+
+    def walk(dataset, placement, error_pct, walk_error_pct=None):
+        row = {"dataset": dataset, "placement": placement, "duration_s": 60.0, "found_steps": 100,
+               "found_walking_s": 50.0, "true_steps": 100, "step_error_pct": error_pct}
+        return {**row, "walk_error_pct": walk_error_pct} if walk_error_pct is not None else row
+    rows = [walk("phones", "phone:inhand", 1.0), walk("phones", "phone:purse", -9.0),  # dataset mean 5 %, bias -4
+            walk("wrists", "wrist", 3.0, 2.0), walk("backs", "lower_back", -6.0, 4.0)]
+    found = evaluate.worst(evaluate.table(rows))
+    assert found["step_mape_pct"] == (6.0, "backs") and found["step_bias_pct"] == (-6.0, "backs")
+    assert found["walk_time_mape_pct"] == (4.0, "backs") and "wrong_steps_per_hour" not in found
+    line = evaluate.format_worst(evaluate.table(rows))
+    assert line.startswith("worst: step MAPE % 6.0 (backs), bias % -6.0 (backs), walk-time err % 4.0 (backs)")
+    out = walkdose("eval", os.path.join(REPO, "recordings"))
+    assert out.returncode == 0 and out.stdout.strip().splitlines()[-1].startswith("worst: step MAPE % ")
