@@ -124,21 +124,23 @@ def test_a_walk_whose_start_hides_a_step_is_counted_from_its_first_step():
     assert abs(result["walking_s"] - 20) <= 1
 
 
-def test_back_filling_never_counts_arm_work_a_check_rejected():
-    # Brushing at 110 strokes/min straight into a walk of 37 steps at 110/min: the strokes keep the walk's
+@pytest.mark.parametrize("cadence, walk_steps", [(110, 37), (120, 40)])
+def test_back_filling_never_counts_arm_work_a_check_rejected(cadence, walk_steps):
+    # Brushing straight into a walk at the same cadence (110 or 120 a minute): the strokes keep the walk's
     # cadence, but the arm-work check rejected them, so the walk's back-fill stops at the last one it rejected
     # (the few strokes after it, never checked on their own, may still be taken: without the stop, 12 were). From
     # brushing into walking gravity turns and the troughs wander, so the last rhythms wait for N_FLAT troughs
-    # (posture_change) and are checked two troughs later: up to 4 strokes.
+    # (posture_change) and are checked two troughs later: up to 4 strokes. At 120 a minute the stroke the check
+    # rejected is the fifth: a back-fill that reached it (not stopping short of it) counted 5.
     # The truth is the same walk after standing still: its every step, at the same times.
     rate_hz = 50
-    result = run(concat(still(5, rate_hz), brushing(20, rate_hz, 110), walking(20, rate_hz, 110), still(5, rate_hz)),
-                 50000)
-    walk_alone = run(concat(still(25, rate_hz), walking(20, rate_hz, 110), still(5, rate_hz)), 50000)
-    assert walk_alone["steps"] == 37
+    result = run(concat(still(5, rate_hz), brushing(20, rate_hz, cadence), walking(20, rate_hz, cadence),
+                        still(5, rate_hz)), 50000)
+    walk_alone = run(concat(still(25, rate_hz), walking(20, rate_hz, cadence), still(5, rate_hz)), 50000)
+    assert walk_alone["steps"] == walk_steps
     assert [t for t in result["step_times"] if t >= 25] == walk_alone["step_times"]
     assert len([t for t in result["step_times"] if t < 25]) <= 4
-    assert result["walking"][0][0] >= 25 - 2.5
+    assert result["walking"][0][0] >= 25 - 6 * 60 / cadence  # up to 4 strokes and the intervals around them
 
 
 @pytest.mark.parametrize("rate_mhz", DEVICE_RATES_MHZ)
