@@ -270,7 +270,7 @@ class Link:
 
     def _ack(self, seq):
         if seq >= self.store.next_seq:
-            return ERR_BAD_VALUE, 0  # a seq the store never gave: acking it would hide future records
+            self.store.rolled_back(seq)  # the host holds a seq this store never gave: flash rollback
         self.store.ack(seq)
         if seq >= self._fetch_seq:
             self._fetch_seq = -1

@@ -310,6 +310,7 @@ class DayStore:
         self.quarantined = 0
         self.failed_writes = 0
         self.next_seq = 1
+        self.boot_next_seq = 1
         self.packs = {"d": [], "s": []}  # pack numbers, oldest first
         self.pack_seqs = {}  # pack name -> (first_seq, last_seq, records)
         self._open_none()
@@ -357,6 +358,7 @@ class DayStore:
         self.packs["s"].sort()
         self._recover_open()
         self.boot_id += 1
+        self.boot_next_seq = self.next_seq  # seqs from here on were given this boot
         self._write_state()
 
     def _read_valid(self, name, kind):
@@ -759,6 +761,23 @@ class DayStore:
         if seq > self.acked_seq:
             self.acked_seq = seq
             self._write_state()
+
+    def rolled_back(self, host_seq):
+        """The host holds records up to host_seq, a seq this store never gave: the filesystem mounted an
+        older revision (docs/store-format.md, 'Rollback'). Count it lost once, and never give a seq twice:
+        an open record opened this boot is renumbered past host_seq (the host holds another record under
+        its seq); one recovered from flash keeps its seq, and the host merges it with its copy."""
+        if host_seq > self.acked_seq:  # not yet counted: acking records the state then, see ack()
+            self.lost_detail += 1
+            self.lost_summary += 1
+        if self.open_seq >= self.boot_next_seq:
+            self.open_seq = host_seq + 1
+            self.base_end = 0
+            self.dirty_from = 0
+            self.unsaved_minutes = max(1, self.unsaved_minutes)
+        self.next_seq = max(host_seq, self.open_seq) + 1
+        self._write_state()
+        self.flush()
 
     def report(self):
         """Counters the host shows at sync: what was lost, quarantined or not written."""

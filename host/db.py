@@ -194,6 +194,11 @@ def save_device(conn, info, synced_epoch_s):
         placement.place(conn, info["device_id"])
 
 
+def highest_seq(conn, device_id):
+    """The highest seq of a record of device_id in the database, 0 if none."""
+    return conn.execute("SELECT COALESCE(MAX(seq), 0) FROM records WHERE device_id = ?", (device_id,)).fetchone()[0]
+
+
 def save_losses(conn, device_id, report, epoch_s):
     """The device's loss counters (DayStore.report()); they are cumulative, so the latest replaces."""
     with conn:

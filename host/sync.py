@@ -13,7 +13,7 @@ from .errors import UserError
 from .firmware import link as wire
 from .firmware.clock import civil_from_days
 from .firmware.store import FLAG_SEGMENT
-from .protocol import STORE_REPORT_KEYS, Client, NoAnswer, ProtocolError
+from .protocol import STORE_REPORT_KEYS, Client, ErrorStatus, NoAnswer, ProtocolError
 
 BAUDRATE = 115200  # USB CDC ignores the rate; any but 1200 is safe
 BOOTLOADER_BAUDRATE = 1200
@@ -73,6 +73,22 @@ def open_port(url, baudrate=BAUDRATE):
     return port
 
 
+def acknowledge_stored(client, conn, device_id):
+    """Ack the highest seq the database holds of the device before listing (docs/protocol.md, 'A sync'),
+    so a device whose flash rolled back learns of it and counts the loss in its losses answer. Firmware
+    before this step refuses a seq it never gave (error 4): that seq then, for the summary, else 0."""
+    highest = db.highest_seq(conn, device_id)
+    if not highest:
+        return 0
+    try:
+        client.ack(highest)
+    except ErrorStatus as exc:
+        if exc.status != wire.ERR_BAD_VALUE:
+            raise
+        return highest
+    return 0
+
+
 def describe(key, flags):
     if flags & FLAG_SEGMENT:
         return f"unknown-time segment (boot {key >> 8}, part {key & 0xFF})"
@@ -106,11 +122,13 @@ def sync_device(client, conn, port_name, target_min=wire.DEFAULT_TARGET_MIN, now
     say(f"device {device_id} ({info['board']}, firmware {info['firmware']}, {battery}) on {port_name}")
     stored = 0
     records = []
+    rolled_back = 0
     try:
         db.save_device(conn, info, info_epoch_s)
         epoch_s = int(now())
         offset_s, change_epoch_s, next_offset_s = localtime.local_offsets(epoch_s)
         client.set_time(epoch_s, offset_s, change_epoch_s, next_offset_s, target_min)
+        rolled_back = acknowledge_stored(client, conn, device_id)
         records = client.list()
         say(f"{len(records)} record(s) to fetch")
         for number, (seq, key, flags) in enumerate(records, 1):
@@ -134,10 +152,13 @@ def sync_device(client, conn, port_name, target_min=wire.DEFAULT_TARGET_MIN, now
                         "if it repeats, update walkdose and the board's firmware together") from None
     except ValueError as exc:  # the database refused a record (db.save_record names it)
         raise UserError(f"device {device_id}: {exc}") from None
+    if rolled_back:
+        say(f"the device no longer knows seq {rolled_back}, which the database holds: its flash went back to an "
+            "older state, and records made after the previous sync are lost")
     lost = losses["lost_detail"] + losses["lost_summary"]
     if lost or losses["quarantined"] or losses["failed_writes"]:
         say(f"the device reports {losses['lost_detail']} minute record(s) and {losses['lost_summary']} day "
-            f"summary(ies) dropped when its store was full, {losses['quarantined']} damaged file(s), "
+            f"summary(ies) dropped when its store was full or its flash rolled back, {losses['quarantined']} damaged file(s), "
             f"{losses['failed_writes']} failed write(s)")
     segments = sum(1 for seq, key, flags in records if flags & FLAG_SEGMENT)
     if segments:

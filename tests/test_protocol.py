@@ -275,10 +275,14 @@ def test_fetch_of_a_record_the_store_no_longer_has_is_empty(board):
     assert (status, payload) == (0, struct.pack("<IIII", 77, 0, 0, 0))
 
 
-def test_ack_of_a_seq_the_store_never_gave_is_refused(tmp_path):
+def test_ack_of_a_seq_the_store_never_gave_counts_a_rollback_once_and_moves_its_seqs_past_it(tmp_path):
     board = week_of_walking(tmp_path / "flash")
-    [(_, _, status, _, _)] = Wire(board).send(hand_built_request(0x05, struct.pack("<I", board.store.next_seq)))
-    assert status == 4 and board.store.acked_seq == 0
+    host_seq = board.store.next_seq + 3  # the host holds records this store no longer knows
+    for _ in range(2):
+        [(_, _, status, _, payload)] = Wire(board).send(hand_built_request(0x05, struct.pack("<I", host_seq)))
+        assert status == 0 and board.store.lost_detail == board.store.lost_summary == 1
+    assert board.store.open_seq == host_seq + 1 and board.store.next_seq == host_seq + 2
+    assert struct.unpack("<I", payload)[0] == board.store.acked_seq == host_seq
 
 
 def test_losses_reports_store_counters_segments_and_link_noise(tmp_path):
