@@ -2,10 +2,14 @@
 calendar by placement.py, and the per-minute and per-local-day queries the report and export read.
 Never decodes the on-flash format (firmware/store.py) nor decides what a day's numbers are (dayrules.py)."""
 import collections
+import contextlib
 import datetime
+import errno
 import os
 import sqlite3
+import stat
 import struct
+import urllib.parse
 
 import platformdirs
 
@@ -135,51 +139,167 @@ def default_path():
     return os.environ.get("WALKDOSE_DB") or os.path.join(platformdirs.user_data_dir("walkdose"), DEFAULT_NAME)
 
 
-def open_db(path=None):
-    """The database at path (None: default_path()), created with mode 0600 and the schema if new.
-    UserError if the file is not a walkdose database or was written by a newer walkdose."""
+LOCK_WAIT_S = 5  # how long an open or a write waits for another walkdose's transaction (a sync) to end
+# SQLite's primary result codes walkdose can explain to a user; any other error is a bug
+_CAUSES = {
+    sqlite3.SQLITE_BUSY: f"in use by another walkdose (a sync?) for more than {LOCK_WAIT_S} s; try again when it ends",
+    sqlite3.SQLITE_LOCKED: f"in use by another walkdose (a sync?) for more than {LOCK_WAIT_S} s; try again when it ends",
+    sqlite3.SQLITE_FULL: "the disk is full (or a file size limit is reached); free some space and try again",
+    sqlite3.SQLITE_IOERR: "cannot write the file (disk full, a file size limit or a failing disk); free some space "
+                          "and try again",
+    sqlite3.SQLITE_READONLY: "no permission to write it or its folder (SQLite writes a journal beside it)",
+    sqlite3.SQLITE_CANTOPEN: "no permission to open it or write its folder (SQLite writes a journal beside it)",
+    sqlite3.SQLITE_PERM: "no permission to open it",
+}
+
+
+def open_db(path=None, readonly=False):
+    """The database at path (None: default_path()), created with mode 0600 and the schema if new;
+    readonly: opened read-only, never created nor changed. UserError if the path is a symlink or not a
+    regular file, others may read it, it is missing (readonly), locked, or not a walkdose database."""
     path = path or default_path()
-    folder = os.path.dirname(os.path.abspath(path))
+    status = _private_file(path)
+    if readonly:
+        if status is None:
+            raise UserError(f"no database at {path}: `walkdose sync` fills one from a board (`walkdose demo` "
+                            "shows one); choose another with --db or WALKDOSE_DB")
+    else:
+        _create_private(path)
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        # Health data: the file exists with mode 0600 before SQLite opens it (SQLite gives its
-        # journal the database's mode).
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise UserError(f"{path}: cannot open the database ({exc.strerror}); choose another with --db or WALKDOSE_DB")
-    if os.fstat(fd).st_size == 0:
-        os.fchmod(fd, 0o600)
-    os.close(fd)
-    conn = sqlite3.connect(path)
+        conn = sqlite3.connect("file:" + urllib.parse.quote(os.path.abspath(path)) + ("?mode=ro" if readonly else ""),
+                               uri=True, timeout=LOCK_WAIT_S)
+    except sqlite3.OperationalError as exc:
+        raise user_error(path, exc) from None
     try:
-        _check_or_create(conn, path)
+        _check_or_create(conn, path, readonly)
+        _refuse_shared(path)
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        raise user_error(path, exc) from None
     except BaseException:
         conn.close()
         raise
     return conn
 
 
-def _check_or_create(conn, path):
+@contextlib.contextmanager
+def opened(path=None, readonly=False):
+    """open_db() for the length of a command, closed after; SQLite's locked, disk-full and permission
+    errors, when opening or later, become one UserError naming the file."""
+    path = path or default_path()
     try:
+        with contextlib.closing(open_db(path, readonly)) as conn:
+            yield conn
+    except sqlite3.OperationalError as exc:
+        raise user_error(path, exc) from None
+
+
+def user_error(path, exc):
+    """exc as a UserError naming path, or exc itself if it is not one a user can fix."""
+    cause = _CAUSES.get(getattr(exc, "sqlite_errorcode", 0) & 0xFF)
+    return exc if cause is None else UserError(f"{path}: {cause}")
+
+
+def _private_file(path):
+    """os.lstat(path), or None if nothing is there. UserError if it is a symlink or not a regular file."""
+    try:
+        status = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot open the database ({exc.strerror}); choose another with --db or WALKDOSE_DB")
+    if stat.S_ISLNK(status.st_mode):
+        raise _symlink(path)
+    if not stat.S_ISREG(status.st_mode):
+        raise UserError(f"{path}: not a regular file; choose a database file with --db or WALKDOSE_DB")
+    return status
+
+
+def _refuse_shared(path):
+    """UserError if another user owns the database or others may read it: health data is private. Checked
+    after the file is known to be a walkdose database (another program's file gets that message instead)."""
+    status = os.stat(path)
+    if os.name != "posix" or not status.st_size:  # an empty file holds nothing yet: a new database gets 0600
+        return
+    if status.st_uid != os.getuid():
+        raise UserError(f"{path}: owned by another user (uid {status.st_uid}); use your own database, or "
+                        f"take this one: chown $USER {path}")
+    if status.st_mode & 0o077:
+        raise UserError(f"{path}: others may read it (mode {stat.S_IMODE(status.st_mode):04o}) and it holds "
+                        f"health data; fix it with: chmod 600 {path}")
+
+
+def _symlink(path):
+    return UserError(f"{path}: a symbolic link; walkdose opens only the file itself (a link could point its "
+                     f"health data anywhere): give the real path ({os.path.realpath(path)}) with --db or WALKDOSE_DB")
+
+
+def _create_private(path):
+    """The file at path, created with mode 0600 if new, never through a symlink (O_NOFOLLOW: one put
+    there after the check is refused too)."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+        # Health data: the file exists with mode 0600 before SQLite opens it (SQLite gives its
+        # journal the database's mode). O_NONBLOCK: a FIFO put there after the check must not hang us.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0),
+                     0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _symlink(path) from None
+        raise UserError(f"{path}: cannot open the database ({exc.strerror}); choose another with --db or "
+                        "WALKDOSE_DB") from None
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise UserError(f"{path}: not a regular file; choose a database file with --db or WALKDOSE_DB")
+        if status.st_size == 0:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+def _check_or_create(conn, path, readonly):
+    """Check the file is a walkdose database this walkdose reads, or make an empty file one, and add
+    the tables added since the file was made. All in one write transaction (BEGIN IMMEDIATE), so two
+    first opens of one new file never both create it. Read-only, the added tables a file lacks are
+    made empty TEMP tables of this connection, so the queries read them as empty."""
+    try:
+        if not readonly:
+            conn.execute("BEGIN IMMEDIATE")
         application_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    except sqlite3.OperationalError:
+        raise
     except sqlite3.DatabaseError:
         raise UserError(f"{path}: not a walkdose database (not SQLite); choose another file with --db or WALKDOSE_DB")
-    if application_id == 0 and tables == 0:
-        conn.executescript(f"BEGIN;{SCHEMA}PRAGMA application_id = {APPLICATION_ID};"
-                           f"PRAGMA user_version = {SCHEMA_VERSION};COMMIT;")
-        return
-    if application_id != APPLICATION_ID:
-        raise UserError(f"{path}: not a walkdose database (another program's SQLite file); "
-                        "choose another file with --db or WALKDOSE_DB")
-    if version > SCHEMA_VERSION:
-        raise UserError(f"{path}: written by a newer walkdose (schema {version}, this one reads {SCHEMA_VERSION}); "
-                        "upgrade walkdose")
-    present = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    missing = "".join(sql for name, sql in ADDED_TABLES.items() if name not in present)
-    if missing:
-        conn.executescript(f"BEGIN;{missing}COMMIT;")
+    try:
+        if application_id == 0 and tables == 0:
+            if readonly:  # an empty file: read as an empty database
+                _create(conn, SCHEMA.split(";"), temporary=True)
+                return
+            _create(conn, SCHEMA.split(";") + [f"PRAGMA application_id = {APPLICATION_ID}",
+                                                f"PRAGMA user_version = {SCHEMA_VERSION}"])
+            conn.commit()
+            return
+        if application_id != APPLICATION_ID:
+            raise UserError(f"{path}: not a walkdose database (another program's SQLite file); "
+                            "choose another file with --db or WALKDOSE_DB")
+        if version > SCHEMA_VERSION:
+            raise UserError(f"{path}: written by a newer walkdose (schema {version}, this one reads "
+                            f"{SCHEMA_VERSION}); upgrade walkdose")
+        present = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        _create(conn, [sql for name, sql in ADDED_TABLES.items() if name not in present], temporary=readonly)
+        conn.commit()
+    finally:
+        if conn.in_transaction:
+            conn.rollback()
+
+
+def _create(conn, statements, temporary=False):
+    for sql in statements:
+        if sql.strip():
+            conn.execute(sql.replace("CREATE TABLE", "CREATE TEMP TABLE") if temporary else sql)
 
 
 # ---- writing what a sync fetched -----------------------------------------------------------

@@ -66,19 +66,19 @@ def configure(parser):
 
 
 def run(args):
-    conn = db.open_db(args.db)
-    device_id = dboptions.device_of(conn, args)
-    zone = localtime.local_zone()
-    today = localtime.local_date(time.time(), zone)
-    recorded_from = db.first_date(conn, zone, device_id)
-    first = today - datetime.timedelta(days=args.days - 1) if args.days is not None else recorded_from
-    rows = []
-    if recorded_from is not None:  # an empty database exports no made-up day
-        first = max(first, recorded_from)
-        if args.minutes:
-            rows = minute_rows(conn, zone, first, today, device_id)
-        elif first <= today:
-            rows = day_rows(conn, zone, first, today, device_id)
+    with db.opened(args.db, readonly=True) as conn:
+        device_id = dboptions.device_of(conn, args)
+        zone = localtime.local_zone()
+        today = localtime.local_date(time.time(), zone)
+        recorded_from = db.first_date(conn, zone, device_id)
+        first = today - datetime.timedelta(days=args.days - 1) if args.days is not None else recorded_from
+        rows = []
+        if recorded_from is not None:  # an empty database exports no made-up day
+            first = max(first, recorded_from)
+            if args.minutes:
+                rows = minute_rows(conn, zone, first, today, device_id)
+            elif first <= today:
+                rows = day_rows(conn, zone, first, today, device_id)
     name = "minutes" if args.minutes else "days"
     if args.json:
         json.dump({"schema": SCHEMA, name: rows}, sys.stdout)

@@ -128,19 +128,20 @@ def describe_change(before, after, today):
 
 
 def run(args):
-    conn = db.open_db(args.db)
-    device_id = dboptions.device_of(conn, args)
-    zone = localtime.local_zone()
-    today = localtime.local_date(time.time(), zone)
-    if args.goal is not None or args.step is not None or args.start is not None:
-        before = settings(conn)
-        after = chosen_settings(args, before)
-        if after != before:
-            goal_min, step_min, start = after
-            db.save_plan(conn, goal_min, step_min, start.isoformat() if start else None, today.isoformat(),
-                         (before[0], before[1], before[2].isoformat() if before[2] else None))
-        print(describe_change(before, after, today))
-    print(format_plan(conn, zone, today, device_id))
+    changing = args.goal is not None or args.step is not None or args.start is not None
+    with db.opened(args.db, readonly=not changing) as conn:
+        device_id = dboptions.device_of(conn, args)
+        zone = localtime.local_zone()
+        today = localtime.local_date(time.time(), zone)
+        if changing:
+            before = settings(conn)
+            after = chosen_settings(args, before)
+            if after != before:
+                goal_min, step_min, start = after
+                db.save_plan(conn, goal_min, step_min, start.isoformat() if start else None, today.isoformat(),
+                             (before[0], before[1], before[2].isoformat() if before[2] else None))
+            print(describe_change(before, after, today))
+        print(format_plan(conn, zone, today, device_id))
     return 0
 
 

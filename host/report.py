@@ -166,8 +166,8 @@ def configure(parser):
 
 
 def run(args):
-    conn = db.open_db(args.db)
-    report = build_now(conn, args.days, dboptions.device_of(conn, args))
+    with db.opened(args.db, readonly=True) as conn:
+        report = build_now(conn, args.days, dboptions.device_of(conn, args))
     if args.plot:
         plot(report, args.plot)
     print(json.dumps(report) if args.json else format_text(report))

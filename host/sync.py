@@ -41,7 +41,7 @@ def run(args):
 def sync_port(port_name, db_path=None, target_min=None):
     """sync_device() with the board on port_name into the database at db_path (None: the default one), cueing
     target_min or else today's planned target; its summary."""
-    with contextlib.closing(db.open_db(db_path)) as conn:  # a bad --db fails before the port is touched
+    with db.opened(db_path) as conn:  # a bad --db fails before the port is touched
         target_min = target_min or planned_target(conn)
         with contextlib.closing(open_port(port_name)) as port:
             return sync_device(Client(port), conn, port_name, target_min)

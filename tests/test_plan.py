@@ -75,6 +75,7 @@ def walkdose(*args):
 
 def test_the_command_sets_and_shows_the_plan(tmp_path):
     path = str(tmp_path / "w.sqlite")
+    db.open_db(path).close()  # as a first sync leaves it
     out = walkdose("plan", "--db", path)
     assert out.returncode == 0 and "goal 100 walking min/day, +10 min/day each week" in out.stdout
     assert "No data yet" in out.stdout

@@ -119,6 +119,7 @@ def check_plan_value(tmp_path, capsys, option, low, minutes, accepted):
 @pytest.mark.parametrize("days, accepted", [(-1, False), (0, False), (1, True), (2, True)])
 def test_days_counts_from_1(tmp_path, capsys, command, days, accepted):
     form = ["--json"] if command == "export" else []
+    db.open_db(str(tmp_path / "w.sqlite")).close()
     status, out, err = run_cli(capsys, command, "--db", str(tmp_path / "w.sqlite"), "--days", str(days), *form)
     assert status == (0 if accepted else 2)
     if not accepted:
