@@ -432,12 +432,16 @@ def device_ids(conn):
 
 def minute_rows(conn, device_id=None, since_epoch_s=None, until_epoch_s=None):
     """[(utc_minute, device_id, walk_s, steps, pace, movement_code, estimated)] in time order, one per
-    UTC minute (epoch // 60). One device's records that cover the same minute are combined as the
-    store combines a minute lived twice (walk_s summed up to 60, steps summed, the larger pace and
-    movement); between devices the one with the larger walk_s that minute is taken whole. Only
-    minutes from since_epoch_s and before until_epoch_s when given."""
-    sql = ("SELECT (r.start_epoch_s + 60 * m.minute) / 60 AS utc_minute, m.device_id, MIN(60, SUM(m.walk_s)), "
-           "SUM(m.steps), MAX(m.pace), MAX(m.movement_code), MAX(r.placement = 'estimated') "
+    UTC minute (epoch // 60). Copies of one day (a device's day records of one key) hold each minute
+    once: the copy with the larger seq wins it. One device's other records that cover the same minute
+    are combined as the store combines a minute lived twice (walk_s summed up to 60, steps summed, the
+    larger pace and movement); between devices the one with the larger walk_s that minute is taken
+    whole. Only minutes from since_epoch_s and before until_epoch_s when given."""
+    sql = ("SELECT (r.start_epoch_s + 60 * m.minute) / 60 AS utc_minute, m.device_id, m.walk_s, m.steps, m.pace, "
+           "m.movement_code, r.placement = 'estimated' AS estimated, ROW_NUMBER() OVER (PARTITION BY m.device_id, "
+           # a day's copies share their key; a segment is its own record
+           "r.segment, CASE WHEN r.segment THEN r.seq ELSE r.key END, r.start_epoch_s + 60 * m.minute "
+           "ORDER BY r.seq DESC) AS newest "
            # CROSS JOIN: SQLite then reads the few records in range first, their minutes by key
            "FROM records r CROSS JOIN minutes m ON m.device_id = r.device_id AND m.seq = r.seq "
            "WHERE r.start_epoch_s IS NOT NULL")
@@ -451,7 +455,8 @@ def minute_rows(conn, device_id=None, since_epoch_s=None, until_epoch_s=None):
     if until_epoch_s is not None:
         sql += " AND r.start_epoch_s < ? AND r.start_epoch_s + 60 * m.minute < ?"
         params += [until_epoch_s, until_epoch_s]
-    sql += " GROUP BY m.device_id, utc_minute ORDER BY utc_minute, m.device_id"
+    sql = ("SELECT utc_minute, device_id, MIN(60, SUM(walk_s)), SUM(steps), MAX(pace), MAX(movement_code), "
+           f"MAX(estimated) FROM ({sql}) WHERE newest = 1 GROUP BY device_id, utc_minute ORDER BY utc_minute, device_id")
     chosen = {}
     for row in conn.execute(sql, params):
         best = chosen.get(row[0])
@@ -463,8 +468,10 @@ def minute_rows(conn, device_id=None, since_epoch_s=None, until_epoch_s=None):
 def day_totals(conn, zone, device_id=None, since_epoch_s=None, until_epoch_s=None):
     """{date: dayrules.Day} per host-local calendar day, from minute_rows() and from the summaries of
     records whose minutes the device dropped before a sync, with each day's bouts, longest bout and
-    whether any minute was placed by estimate. Only minutes and records from since_epoch_s and before
-    until_epoch_s when given."""
+    whether any minute was placed by estimate. Copies of one day count once: a summary stands in only
+    for a day no copy of which has minutes (the newest summary), and copies whose minutes overlap
+    (a summary overlaps all) give their largest bouts, not their sum. Only minutes and records from
+    since_epoch_s and before until_epoch_s when given."""
     days = collections.defaultdict(dayrules.Day)
     dates = {}  # quarter hour -> local date: every time zone's offset is a multiple of 15 minutes
     for utc_minute, _, walk_s, steps, pace, code, estimated in minute_rows(conn, device_id, since_epoch_s,
@@ -475,11 +482,10 @@ def day_totals(conn, zone, device_id=None, since_epoch_s=None, until_epoch_s=Non
         day = days[dates[quarter]]
         day.add_minute(walk_s, steps, pace, code)
         day.estimated |= bool(estimated)
-    bouts = {}  # (date, device) -> [bouts, longest]: one walk seen by two devices is one bout
-    sql = ("SELECT r.device_id, r.start_epoch_s, r.placement, r.has_minutes, r.steps, r.walk_s, r.slow_min, "
-           "r.moderate_min, r.brisk_min, r.bouts, r.longest_bout_s, r.worn_min, r.recorded_min, "
-           "MIN(m.minute), MAX(m.minute) FROM records r LEFT JOIN minutes m ON m.device_id = r.device_id "
-           "AND m.seq = r.seq WHERE r.start_epoch_s IS NOT NULL")
+    sql = ("SELECT r.device_id, r.seq, r.segment, r.key, r.start_epoch_s, r.placement, r.has_minutes, r.steps, "
+           "r.walk_s, r.slow_min, r.moderate_min, r.brisk_min, r.bouts, r.longest_bout_s, r.worn_min, "
+           "r.recorded_min, MIN(m.minute), MAX(m.minute) FROM records r LEFT JOIN minutes m "
+           "ON m.device_id = r.device_id AND m.seq = r.seq WHERE r.start_epoch_s IS NOT NULL")
     params = []
     if device_id is not None:
         sql += " AND r.device_id = ?"
@@ -490,27 +496,49 @@ def day_totals(conn, zone, device_id=None, since_epoch_s=None, until_epoch_s=Non
     if until_epoch_s is not None:
         sql += " AND r.start_epoch_s < ?"
         params.append(until_epoch_s)
-    for (device, start, how, has_minutes, steps, walk_s, slow, moderate, brisk, n_bouts, longest, worn,
-         recorded, first, last) in conn.execute(sql + " GROUP BY r.device_id, r.seq", params):
+    copies = collections.defaultdict(list)  # (device, day key, or a segment's seq) -> its records, by seq
+    for (device, seq, segment, key, start, how, has_minutes, steps, walk_s, slow, moderate, brisk, n_bouts,
+         longest, worn, recorded, first, last) in conn.execute(sql + " GROUP BY r.device_id, r.seq ORDER BY 1, 2",
+                                                               params):
         # A record's bouts belong to the day of the middle of its recorded minutes (its own day
         # when host and device share a time zone).
         middle_s = start + 30 * ((first or 0) + (last if last is not None else recorded))
         if (since_epoch_s is not None and middle_s < since_epoch_s) or (
                 until_epoch_s is not None and middle_s >= until_epoch_s):
             continue
-        date = localtime.local_date(middle_s, zone)
-        seen = bouts.setdefault((date, device), [0, 0])
-        seen[0] += n_bouts
-        seen[1] = max(seen[1], longest)
-        if not has_minutes:
-            day = days[date]
-            day.add_summary(walk_s, steps, slow, moderate, brisk, worn, recorded)
-            day.estimated |= how == "estimated"
+        span = (0, store.MAX_MINUTES) if first is None else (first, last)
+        copies[device, segment, seq if segment else key].append(
+            (span, localtime.local_date(middle_s, zone), how, has_minutes, n_bouts, longest,
+             (walk_s, steps, slow, moderate, brisk, worn, recorded)))
+    bouts = {}  # (date, device) -> [bouts, longest]: one walk seen by two devices is one bout
+    for (device, *_), records in copies.items():
+        if not any(has_minutes for _, _, _, has_minutes, *_ in records):
+            _, date, how, _, _, _, summary = records[-1]  # only summaries: the newest stands in
+            days[date].add_summary(*summary)
+            days[date].estimated |= how == "estimated"
+        for date, n_bouts, longest in _bouts_once(records):
+            seen = bouts.setdefault((date, device), [0, 0])
+            seen[0] += n_bouts
+            seen[1] = max(seen[1], longest)
     for (date, device), (n_bouts, longest) in bouts.items():
         day = days[date]
         day.bouts = max(day.bouts, n_bouts)
         day.longest_bout_s = max(day.longest_bout_s, longest)
     return dict(days)
+
+
+def _bouts_once(records):
+    """(date, bouts, longest_bout_s) per group of one day's records whose minute spans overlap: copies
+    of the same walks give their largest count; parts apart (a reboot came between) add up."""
+    group = None
+    for (first, last), date, _, _, n_bouts, longest, _ in sorted(records, key=lambda r: r[0]):
+        if group and first <= group[0]:
+            group[:] = [max(group[0], last), date, max(group[2], n_bouts), max(group[3], longest)]
+            continue
+        if group:
+            yield tuple(group[1:])
+        group = [last, date, n_bouts, longest]
+    yield tuple(group[1:])
 
 
 def losses(conn, device_id=None):

@@ -404,3 +404,72 @@ def test_the_latest_loss_report_is_kept(conn):
     db.save_losses(conn, "board-a", {**report, "lost_detail": 5}, 200)
     assert db.losses(conn) == [{"device_id": "board-a", "epoch_s": 200, "lost_detail": 5, "lost_summary": 0,
                                 "quarantined": 1, "failed_writes": 0}]
+
+
+def relisted(data, seq):
+    """DayStore.read bytes of a record as a device lists it again under another seq (a store reset,
+    firmware that lists a day twice): the same records, seq rewritten, checksums made good."""
+    out, offset = bytearray(), 0
+    while offset < len(data):
+        end = store.record_at(data, offset)[5]
+        record = bytearray(data[offset:end])
+        struct.pack_into("<I", record, 8, seq)
+        body_end = len(record) - store.CRC_BYTES
+        struct.pack_into("<I", record, body_end, zlib.crc32(record[:body_end]))
+        out += record
+        offset = end
+    return bytes(out)
+
+
+def test_one_day_under_two_seqs_is_counted_once(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.set_clock()
+    board.day(walking=[(100, 60, 110, 2), (40, 60, 120, 3)], worn_min=700, bout_s=3000, minutes=720)
+    full = board.store.read(1)  # 720 minutes: the day is still open, every minute on flash
+    summary_only = full[:store.record_at(full, 0)[5]]
+    for device_id, copies in (("both-full", (full, relisted(full, 7))),
+                              ("summary-later", (full, relisted(summary_only, 7))),
+                              ("summary-first", (summary_only, relisted(full, 7))),
+                              ("summaries", (summary_only, relisted(summary_only, 7)))):
+        for seq, data in zip((1, 7), copies):
+            db.save_record(conn, device_id, seq, data, 1, 0, SYNCED_S)
+        day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5), device_id)[0]
+        assert (day["steps"], day["walking_min"], day["bouts"], day["longest_bout_s"], day["worn_min"]) == (
+            100 * 110 + 40 * 120, 140, 1, 3000, 700), device_id
+        assert day["pace_min"]["moderate"] == 100 and day["pace_min"]["brisk"] == 40, device_id
+    assert db.quarantined(conn) == []
+
+
+def test_a_newer_copy_of_a_day_wins_each_minute_it_holds(tmp_path, conn):
+    older = Board(tmp_path / "older", epoch(2026, 1, 5, 7))
+    older.set_clock()
+    older.minutes(60, walk_s=20, steps=30, pace=1)  # 07:00 - 08:00
+    newer = Board(tmp_path / "newer", epoch(2026, 1, 5, 7, minute=30))
+    newer.set_clock()
+    newer.minutes(30, walk_s=50, steps=90, pace=2)  # 07:30 - 08:00, the same day listed again
+    db.save_record(conn, "board-a", 9, relisted(newer.store.read(1), 9), 1, 0, SYNCED_S)
+    db.save_record(conn, "board-a", 3, relisted(older.store.read(1), 3), 1, 0, SYNCED_S)  # saved last, still older
+    rows = db.minute_rows(conn, "board-a")
+    assert len(rows) == 60
+    assert [r[2:5] for r in rows[:30]] == [(20, 30, 1)] * 30 and [r[2:5] for r in rows[30:]] == [(50, 90, 2)] * 30
+    day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5))[0]
+    assert day["steps"] == 30 * 30 + 30 * 90 and day["walking_min"] == 30 * 20 / 60 + 30 * 50 / 60
+
+
+def test_parts_of_a_day_split_by_a_reboot_add_up(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.set_clock()
+    board.minutes(20, walk_s=60, steps=100, pace=2)
+    board.store.record_bout(1200)
+    board.minutes(10)
+    board = board.reboot()
+    board.minutes(5)  # no clock: a segment
+    board.set_clock()  # a sync: the day again, under a new seq, from 07:35
+    board.minutes(15, walk_s=60, steps=110, pace=2)
+    board.store.record_bout(900)
+    board.minutes(10)
+    board.sync(conn)
+    assert conn.execute("SELECT seq, segment FROM records ORDER BY seq").fetchall() == [(1, 0), (2, 1), (3, 0)]
+    day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5))[0]
+    assert (day["steps"], day["walking_min"], day["bouts"], day["longest_bout_s"]) == (
+        20 * 100 + 15 * 110, 35, 2, 1200)
