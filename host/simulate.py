@@ -79,6 +79,19 @@ def fidget_clip(rate_mhz, seconds=FIDGET_S, seed=7):
     return np.clip(np.round(g * 4096), -32768, 32767).astype("<i2")
 
 
+def write_clip(path, clip_path):
+    """The recording as int16 counts at the board's rate in clip_path, chunk by chunk (the board reads it as it
+    plays, so neither side holds a clip of hours whole); -> (clip_path, samples)."""
+    samples = 0
+    with open(clip_path, "wb") as f:
+        for counts in recording.iter_counts(path, RATE_MHZ, 4096):
+            counts.astype("<i2").tofile(f)
+            samples += len(counts)
+    if not samples:
+        raise recording.RecordingError(f"{path}: shorter than one sample period at {RATE_MHZ / 1000:g} Hz")
+    return clip_path, samples
+
+
 def start_day(days, start):
     """Local midnight starting the first simulated day: `start` (YYYY-MM-DD), else `days` days before today."""
     today = datetime.date.today()
@@ -113,12 +126,7 @@ class Simulator:
                  flash=None, engine="micropython", device_id="5a17d05e00000001"):
         self.workdir = workdir
         specs = [parse_recording_spec(r) for r in recordings]
-        clips = []
-        for i, (path, _, _) in enumerate(specs):
-            counts = recording.load_counts(path, RATE_MHZ, 4096)
-            clip_path = os.path.join(workdir, f"clip{i}.i16")
-            counts.astype("<i2").tofile(clip_path)
-            clips.append((clip_path, len(counts)))
+        clips = [write_clip(path, os.path.join(workdir, f"clip{i}.i16")) for i, (path, _, _) in enumerate(specs)]
         fidget_path = os.path.join(workdir, "fidget.i16")
         fidget_clip(RATE_MHZ).tofile(fidget_path)
         self.plan = day_plan(specs, [n for _, n in clips], RATE_MHZ)

@@ -24,7 +24,7 @@ from firmware.stdio_port import StdioPort
 from sim import fake_machine
 from sim.blockdev import PowerCut, RamFlash
 from sim.fake_lsm6ds3trc import FakeLSM6DS3TRC
-from sim.wearer import Wearer
+from sim.wearer import CountsFile, Wearer
 
 TICKS_MASK = (1 << 30) - 1
 FLASH_BLOCKS = 64  # the XIAO's 256 KB filesystem in 4 KB blocks
@@ -36,12 +36,6 @@ FIRMWARE_VERSION = "0.1.0-sim"
 def report(event, **fields):
     fields["event"] = event
     sys.stderr.write(json.dumps(fields) + "\n")
-
-
-def load_clip(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    return array("h", data)  # the bytes as little-endian int16, like the FIFO's
 
 
 class Flash:
@@ -84,8 +78,8 @@ class Board:
         self.power_cut_every_us = config["power_cut_every_min"] * 60000000
         self.late = config["late"]  # [every_min, late_ms]: the main loop oversleeps now and then
         self.imu_silent = config["imu_silent_s"]  # [from_s, to_s] of simulated time
-        clips = [load_clip(p) for p in config["clips"]]
-        self.wearer = Wearer(self.rate_mhz, config["plan"], clips, load_clip(config["fidget"]),
+        clips = [CountsFile(p) for p in config["clips"]]  # read as played: a clip of hours outgrows the heap
+        self.wearer = Wearer(self.rate_mhz, config["plan"], clips, CountsFile(config["fidget"]),
                              config["wake_s"], config["sleep_s"], config["start_s"])
         self.flash = Flash(config["flash"])
         self.port = StdioPort()

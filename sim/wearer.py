@@ -1,11 +1,12 @@
 """The simulated wearer: which acceleration the board feels at each sample of each simulated day.
 
-A day plan places clips (recordings already resampled to int16 counts at the device rate) at times of
-day, each repeated back to back; between them, inside the waking hours, the wearer sits and fidgets (a
-looping clip); outside them the board lies still on a nightstand. Runs under MicroPython (inside the
-simulated board) and CPython (tests render the same samples for `walkdose replay`). Knows nothing of
-chips, registers or steps.
+A day plan places clips (recordings already resampled to int16 counts at the device rate, read from their
+files as they play: a clip of hours would not fit the board's heap) at times of day, each repeated back to
+back; between them, inside the waking hours, the wearer sits and fidgets (a looping clip); outside them the
+board lies still on a nightstand. Runs under MicroPython (inside the simulated board) and CPython (tests
+render the same samples for `walkdose replay`). Knows nothing of chips, registers or steps.
 """
+import os
 from array import array
 
 STILL = (0, 0, 4096)  # flat on a table, +1 g on z at 4096 counts/g
@@ -46,16 +47,46 @@ def day_segments(rate_mhz, plan, clip_samples, wake_s, sleep_s):
     return segments
 
 
+class Counts:
+    """x, y, z int16 counts held in memory: the nightstand, and short clips in tests."""
+
+    def __init__(self, counts):
+        self.counts = counts
+        self.samples = len(counts) // 3
+
+    def copy_into(self, buf, at, first, n):
+        """Samples first .. first + n - 1 into buf from sample `at` on."""
+        buf[3 * at:3 * (at + n)] = self.counts[3 * first:3 * (first + n)]
+
+
+class CountsFile:
+    """x, y, z little-endian int16 counts in a file, opened once and read as they play, never held whole."""
+
+    def __init__(self, path):
+        self.path = path
+        self.file = open(path, "rb")
+        self.samples = os.stat(path)[6] // 6
+
+    def copy_into(self, buf, at, first, n):
+        self.file.seek(6 * first)
+        got = self.file.readinto(memoryview(buf)[3 * at:3 * (at + n)])
+        if got != 6 * n:
+            raise OSError("%s: %d bytes at sample %d, expected %d: the clip changed while playing"
+                          % (self.path, got, first, 6 * n))
+
+
 class Wearer:
-    """Samples from sample 0, `start_s` seconds after local midnight of the first simulated day, on."""
+    """Samples from sample 0, `start_s` seconds after local midnight of the first simulated day, on.
+
+    clips and fidget: Counts or CountsFile.
+    """
 
     def __init__(self, rate_mhz, plan, clips, fidget, wake_s=7 * 3600, sleep_s=23 * 3600, start_s=0):
         self.clips = clips
         self.fidget = fidget
         self.spd = samples_per_day(rate_mhz)
-        lengths = [len(c) // 3 for c in clips]
-        self.segments = day_segments(rate_mhz, plan, lengths, wake_s, sleep_s)
-        self.still = array("h", STILL * 256)
+        self.segments = day_segments(rate_mhz, plan, [c.samples for c in clips], wake_s, sleep_s)
+        self.still = Counts(array("h", STILL * 256))
         self.first = start_s * rate_mhz // 1000
 
     def fill(self, buf, first, n):
@@ -72,8 +103,7 @@ class Wearer:
                 source, offset = self.fidget, in_day - lo
             else:
                 source, offset = self.clips[kind], in_day - lo
-            length = len(source) // 3
-            offset %= length
-            m = min(n - done, hi - in_day, length - offset)
-            buf[3 * done:3 * (done + m)] = source[3 * offset:3 * (offset + m)]
+            offset %= source.samples
+            m = min(n - done, hi - in_day, source.samples - offset)
+            source.copy_into(buf, done, offset, m)
             done += m

@@ -125,3 +125,15 @@ def uneven_steps(seconds, rate_hz, cadence_spm, uneven=0.2, depth_g=0.25, noise_
     out = np.zeros((n, 3))
     out[:, 0] = a
     return out, len(troughs)
+
+
+def long_wear_csv(path, hours, rate_hz=52.0):
+    """A recording of `hours` as a t,x,y,z CSV: 10 minutes walking at 110 steps/min, 5 still, over and over;
+    written a quarter hour at a time, so hours of it never sit in the test's memory."""
+    with open(path, "w") as fh:
+        fh.write("t,x,y,z\n")
+        for quarter in range(int(hours * 4)):
+            g = concat(walking(600, rate_hz, 110, seed=quarter), still(300, rate_hz))
+            t = quarter * 900 + np.arange(len(g)) / rate_hz
+            np.savetxt(fh, np.column_stack((t, g)), fmt="%.4f", delimiter=",")
+    return str(path)

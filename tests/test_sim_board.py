@@ -1,9 +1,9 @@
 """The simulated board end to end: the real firmware under the real `micropython`, synced over a pty with the
 real pyserial into SQLite, against `walkdose replay` of the very samples the board's fake IMU delivered.
 
-Each test simulates about 40 minutes of a wearer ending now (the simulator always ends at this computer's
-clock, which sync sets on the board). The local zone is pinned so that now is around noon: no midnight,
-no DST change inside the run.
+Each test simulates about 40 minutes of a wearer ending now (the 3-hour recording 200; the simulator always
+ends at this computer's clock, which sync sets on the board). The local zone is pinned so that now is around
+noon: no midnight, no DST change inside the run.
 """
 import datetime
 import importlib.resources
@@ -17,9 +17,10 @@ from array import array
 import numpy as np
 
 from conftest import RUN_MIN
+from synthetic import long_wear_csv
 from walkdose import cli, placement, recording, replay, simulate
 from walkdose.firmware.store import FLUSH_EVERY_MIN
-from walkdose.sim.wearer import Wearer
+from walkdose.sim.wearer import CountsFile, Wearer
 
 RECORDING = str(importlib.resources.files("walkdose.recordings") / "Samsung_Jamie_Hard_InHand_1.csv")
 RATE_MHZ = simulate.RATE_MHZ
@@ -44,10 +45,8 @@ def synced_minutes(db, capsys):
 def wearer_samples(sim, first, count):
     """The samples the board's fake IMU was fed, rendered by the same wearer under CPython."""
     config = sim.config
-    clips = [array("h", np.fromfile(p, dtype="<i2").tobytes()) for p in config["clips"]]
-    fidget = array("h", np.fromfile(config["fidget"], dtype="<i2").tobytes())
-    wearer = Wearer(config["rate_mhz"], config["plan"], clips, fidget, config["wake_s"], config["sleep_s"],
-                    config["start_s"])
+    wearer = Wearer(config["rate_mhz"], config["plan"], [CountsFile(p) for p in config["clips"]],
+                    CountsFile(config["fidget"]), config["wake_s"], config["sleep_s"], config["start_s"])
     buf = array("h", bytes(6 * count))
     wearer.fill(buf, first, count)
     return np.frombuffer(buf, dtype=np.int16).reshape(-1, 3)
@@ -65,17 +64,39 @@ def by_minute(minutes, start):
     return {(m["utc_epoch_s"] - start_s) // 60: (m["walk_s"], m["steps"]) for m in minutes}
 
 
+def assert_synced_equal_replay(sim, db, start, capsys, run_min=RUN_MIN):
+    synced = by_minute(synced_minutes(db, capsys), start)
+    expected = replayed_minutes(sim, 0, run_min)
+    closed = run_min - 2  # the last minute or two were still open on the board
+    assert sum(expected[m]["steps"] for m in range(closed)) > 1000  # the walk is inside the compared span
+    for m in range(closed):
+        assert synced.get(m) == (expected[m]["walk_s"], min(255, expected[m]["steps"])), f"minute {m}"
+
+
 def test_synced_minutes_equal_replay_of_the_same_samples(tmp_path, noon, capsys):
     db = str(tmp_path / "walkdose.sqlite")
     with simulator(tmp_path, noon) as sim:
         sim.wait_for("caught_up", 120)
         sync(sim.pty_path, db, capsys)
-    synced = by_minute(synced_minutes(db, capsys), noon)
-    expected = replayed_minutes(sim, 0, RUN_MIN)
-    closed = RUN_MIN - 2  # the last minute or two were still open on the board
-    assert sum(expected[m]["steps"] for m in range(closed)) > 1000  # the walk is inside the compared span
-    for m in range(closed):
-        assert synced.get(m) == (expected[m]["walk_s"], min(255, expected[m]["steps"])), f"minute {m}"
+    assert_synced_equal_replay(sim, db, noon, capsys)
+
+
+def test_a_three_hour_recording_is_worn_from_its_file(tmp_path, noon, capsys):
+    """3 h at 52 Hz is 3.4 MB of counts, more than the board's 2 MB heap: loaded whole it was a MemoryError at
+    boot. The board reads it as it plays: all of it, from 5 minutes into a run of 3 h 20 min ending now."""
+    run_min = 200
+    start = noon - datetime.timedelta(minutes=run_min - RUN_MIN)
+    walk_at = start + datetime.timedelta(minutes=5)
+    spec = f"{long_wear_csv(tmp_path / 'three_hours.csv', 3)}@{walk_at:%H:%M}"
+    db = str(tmp_path / "walkdose.sqlite")
+    with simulate.Simulator([spec], str(tmp_path), start) as sim:
+        sim.wait_for("caught_up", 120)
+        sync(sim.pty_path, db, capsys)
+    assert sim.plan[0][2] == 1 and os.path.getsize(sim.config["clips"][0]) > 3 * 2 ** 20
+    assert_synced_equal_replay(sim, db, start, capsys, run_min)
+    # 12 walks of 10 minutes at 110 steps/min (tests/synthetic.py), every one counted
+    steps = sum(m["steps"] for m in synced_minutes(db, capsys))
+    assert 0.95 * 12 * 1100 <= steps <= 1.02 * 12 * 1100
 
 
 def test_a_sync_killed_midway_then_repeated_loses_nothing_and_counts_nothing_twice(tmp_path, noon, capsys):

@@ -11,10 +11,11 @@ from array import array
 import numpy as np
 import pytest
 
-from walkdose import dayrules, firmware, replay, simulate
+import synthetic
+from walkdose import dayrules, firmware, recording, replay, simulate
 from walkdose.errors import UserError
 from walkdose.firmware.store import movement_code
-from walkdose.sim.wearer import STILL, Wearer, day_segments
+from walkdose.sim.wearer import STILL, Counts, Wearer, day_segments
 
 
 def test_a_day_is_night_fidgeting_and_the_clips_in_order():
@@ -36,7 +37,7 @@ def test_the_wearer_plays_a_clip_from_its_first_sample_and_loops_the_fidget():
     clip = array("h", [1, 1, 1, 2, 2, 2, 3, 3, 3])
     fidget = array("h", [7, 7, 7, 8, 8, 8])
     # 1 Hz would not be a device rate; 12.5 Hz with the clip at 07:00:00.8 = sample 7 * 45000 + 10.
-    wearer = Wearer(12500, [(7 * 3600, 0, 2)], [clip], fidget, wake_s=6 * 3600, sleep_s=23 * 3600)
+    wearer = Wearer(12500, [(7 * 3600, 0, 2)], [Counts(clip)], Counts(fidget), wake_s=6 * 3600, sleep_s=23 * 3600)
     buf = array("h", bytes(6 * 8))
     wearer.fill(buf, 7 * 45000 - 2, 8)
     assert list(buf) == [7, 7, 7, 8, 8, 8] + [1, 1, 1, 2, 2, 2, 3, 3, 3] * 2
@@ -46,7 +47,7 @@ def test_the_wearer_plays_a_clip_from_its_first_sample_and_loops_the_fidget():
 
 def test_the_wearer_starts_at_the_time_of_day_the_board_is_switched_on():
     clip = array("h", [5, 5, 5])
-    wearer = Wearer(12500, [(12 * 3600, 0, 1)], [clip], array("h", [7, 7, 7]), start_s=12 * 3600)
+    wearer = Wearer(12500, [(12 * 3600, 0, 1)], [Counts(clip)], Counts(array("h", [7, 7, 7])), start_s=12 * 3600)
     buf = array("h", bytes(6 * 2))
     wearer.fill(buf, 0, 2)
     assert list(buf) == [5, 5, 5, 7, 7, 7]
@@ -186,3 +187,56 @@ def test_sim_wears_the_shipped_walks_when_given_no_recording(tmp_path):
     sim.send_signal(signal.SIGTERM)
     out, _ = sim.communicate(timeout=60)
     assert "board stopped, flash saved" in out
+
+
+PLAY_ON_THE_BOARD = """
+import gc, sys
+from array import array
+from sim.wearer import CountsFile, Wearer
+clip, fidget, out, first, count = sys.argv[1:]
+first, count = int(first), int(count)
+wearer = Wearer(52000, [(first // 52, 0, 1)], [CountsFile(clip)], CountsFile(fidget))
+buf = array("h", bytes(6 * 1024))
+gc.collect()
+free_before = gc.mem_free()
+with open(out, "wb") as played:
+    done = 0
+    while done < count:
+        n = min(count - done, 1024)
+        wearer.fill(buf, first + done, n)
+        played.write(memoryview(buf)[:3 * n])
+        done += n
+gc.collect()
+print(free_before, gc.mem_free())
+"""
+
+
+def test_a_three_hour_clip_plays_from_its_file_in_a_heap_a_tenth_its_size(tmp_path, micropython):
+    """MicroPython's wearer reads the clip as it plays: 3 h at 52 Hz (3.4 MB of counts) in a 256 KB heap, where
+    loading it whole was a MemoryError past ~40 min in the simulated board's 2 MB."""
+    assert simulate.RATE_MHZ == 52000  # the script's rate
+    recording_path = synthetic.long_wear_csv(tmp_path / "three_hours.csv", 3)
+    clip_path, samples = simulate.write_clip(recording_path, str(tmp_path / "clip0.i16"))
+    fidget_path = tmp_path / "fidget.i16"
+    simulate.fidget_clip(52000).tofile(fidget_path)
+    script = tmp_path / "play.py"
+    script.write_text(PLAY_ON_THE_BOARD)
+    played_path = tmp_path / "played.i16"
+    first = 8 * 3600 * 52  # 08:00, the clip's first sample
+    done = subprocess.run([micropython, "-X", "heapsize=256K", str(script), clip_path, str(fidget_path),
+                           str(played_path), str(first), str(samples)], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ, MICROPYPATH=replay.firmware_root()))
+    assert done.returncode == 0, done.stderr
+    clip = pathlib.Path(clip_path).read_bytes()
+    assert samples * 6 == len(clip) > 12 * 256 * 1024
+    assert played_path.read_bytes() == clip  # every sample, in order
+    free_before, free_after = map(int, done.stdout.split())
+    assert free_after >= free_before - 1024  # nothing of the clip stays on the heap
+
+
+def test_a_clip_written_chunk_by_chunk_is_the_recording_loaded_whole(tmp_path):
+    """So short clips play exactly as they did when the board loaded them whole."""
+    shipped = str(pathlib.Path(__file__).parent.parent / "recordings" / "Samsung_Jamie_Hard_InHand_1.csv")
+    clip_path, samples = simulate.write_clip(shipped, str(tmp_path / "clip0.i16"))
+    whole = recording.load_counts(shipped, simulate.RATE_MHZ, 4096)
+    assert samples == len(whole) and pathlib.Path(clip_path).read_bytes() == whole.astype("<i2").tobytes()
