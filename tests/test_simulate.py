@@ -240,3 +240,23 @@ def test_a_clip_written_chunk_by_chunk_is_the_recording_loaded_whole(tmp_path):
     clip_path, samples = simulate.write_clip(shipped, str(tmp_path / "clip0.i16"))
     whole = recording.load_counts(shipped, simulate.RATE_MHZ, 4096)
     assert samples == len(whole) and pathlib.Path(clip_path).read_bytes() == whole.astype("<i2").tobytes()
+
+
+def test_power_cuts_before_the_first_sync_keep_each_day_on_its_own_date(tmp_path):
+    # Issue #18: with a cut every 37 minutes (~78 boots without a clock before the first sync), the days used to
+    # collapse into one estimated day of 29,678 steps in 55 minutes. Each boot is now chained back from the sync,
+    # so the report shows the clean demo's dates, each estimated, each a little short of the clean day (a cut
+    # loses the minutes since the store's last 10-minute write), never more than it.
+    def demo(*extra):
+        env = dict(os.environ, WALKDOSE_DB=str(tmp_path / f"db{len(extra)}" / "walkdose.sqlite"))
+        done = subprocess.run([sys.executable, "-m", "walkdose.cli", "demo", "--days", "2", "--json", "--quiet",
+                               *extra], capture_output=True, text=True, timeout=600, env=env)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+    clean, cut = demo(), demo("--power-cut-every", "37")
+    assert [d["date"] for d in cut["days"]] == [d["date"] for d in clean["days"]]
+    for whole, day in zip(clean["days"][:2], cut["days"][:2]):
+        assert day["estimated"] and not whole["estimated"]
+        assert 0.85 * whole["walking_min"] <= day["walking_min"] <= whole["walking_min"]
+        assert day["steps"] <= whole["steps"] and day["steps"] <= 240 * day["recorded_min"]
+    assert cut["summary"]["estimates"][0]["uncertainty_min"] > 0
