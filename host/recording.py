@@ -14,7 +14,7 @@ from .firmware import boards
 MIN_RATE_HZ = 10.0
 CHUNK_ROWS = 1 << 16
 # A longer gap is the device off, not movement to interpolate: the replay's clock is its sample count, so a
-# gap would be filled with invented samples (an 11.6-day gap in an 8 KB file took 3.1 GB).
+# gap would be filled with invented samples. replay and eval run the stretches between such gaps one by one.
 MAX_GAP_S = 3600.0
 
 
@@ -65,8 +65,9 @@ def _decoded(path, raw, first_number):
     return lines
 
 
-def iter_rows(path, chunk_rows=None):
-    """Yield float64 arrays of shape (k, 4) with t, x, y, z, validated: header, finite, time increasing."""
+def iter_rows(path, chunk_rows=None, gap_s=MAX_GAP_S):
+    """Yield float64 arrays of shape (k, 4) with t, x, y, z, validated: header, finite, time increasing, no gap
+    over gap_s (math.inf: gaps allowed, for a reader that splits the recording there)."""
     chunk_rows = chunk_rows or CHUNK_ROWS
     try:
         handle = open(path, "rb")
@@ -97,11 +98,11 @@ def iter_rows(path, chunk_rows=None):
                 at = int(np.argmax(steps <= 0))
                 raise RecordingError(f"{path}: line {numbers[at]}: time goes backwards or repeats "
                                      f"({t[at]:.6f} s after {t[at - 1] if at else last_t:.6f} s)")
-            gaps = (steps > MAX_GAP_S) & np.isfinite(steps)
+            gaps = (steps > gap_s) & np.isfinite(steps)
             if gaps.any():
                 at = int(np.argmax(gaps))
                 raise RecordingError(f"{path}: line {numbers[at]}: no samples for {steps[at] / 3600:.1f} h "
-                                     f"(at most {MAX_GAP_S / 3600:g} h is interpolated); split the file at the gap")
+                                     f"(at most {gap_s / 3600:g} h is interpolated); split the file at the gap")
             last_t = float(t[-1])
             yield rows
 
@@ -147,7 +148,7 @@ class Resampler:
 
 def probe_rate_hz(path):
     """Median input rate from the first chunk; errors if it is below what the detector can use."""
-    rows = next(iter_rows(path), None)
+    rows = next(iter_rows(path, gap_s=math.inf), None)  # the rate only: a gap is the caller's to handle
     if rows is None or len(rows) < 2:
         raise RecordingError(f"{path}: no samples (need at least two rows after the header)")
     rate = 1.0 / float(np.median(np.diff(rows[:, 0])))
@@ -170,12 +171,33 @@ def _resampled(chunks, input_rate_hz, rate_mhz, counts_per_g, phase):
             yield counts
 
 
+def _csv_stretches(path):
+    """(index, start_s, rows) of a CSV split where no sample comes for over MAX_GAP_S: the first stretch keeps the
+    file's clock, each later one counts from its first sample, start_s on the file's clock."""
+    index, start_s, last_t = 0, 0.0, None
+    for rows in iter_rows(path, gap_s=math.inf):
+        t = rows[:, 0]
+        cuts = np.flatnonzero(np.diff(t, prepend=t[0] if last_t is None else last_t) > MAX_GAP_S)
+        for a, b in zip(np.concatenate(([0], cuts)), np.concatenate((cuts, [len(rows)]))):
+            if a in cuts:
+                index, start_s = index + 1, float(t[a])
+            if a < b:
+                part = rows[a:b]
+                yield index, start_s, part if index == 0 else np.column_stack((part[:, 0] - start_s, part[:, 1:]))
+        last_t = float(t[-1])
+
+
 def iter_segments(path, rate_mhz=50000, counts_per_g=4096, phase=0.0):
     """Yield (start_s, int16 chunks) per stretch of the recording without a gap, each consumed before the next:
-    a CSV is one stretch with start_s None (no calendar time); a research file (formats.py) one per stretch
-    between gaps, start_s its first sample on the device's wall clock. Gaps stay gaps: nothing is interpolated."""
+    a CSV's first stretch has start_s None (no calendar time; later stretches after gaps of over MAX_GAP_S, their
+    start on the file's clock); a research file (formats.py) one per stretch between gaps, start_s its first sample
+    on the device's wall clock. Gaps stay gaps: nothing is interpolated."""
     if formats.kind(path) == "csv":
-        yield None, iter_counts(path, rate_mhz, counts_per_g, phase)
+        input_rate_hz = probe_rate_hz(path)
+        for index, stretch in itertools.groupby(_csv_stretches(path), key=lambda item: item[0]):
+            _, start_s, rows = next(stretch)
+            chunks = itertools.chain([rows], (more for _, _, more in stretch))
+            yield None if index == 0 else start_s, _resampled(chunks, input_rate_hz, rate_mhz, counts_per_g, phase)
         return
     for _, stretch in itertools.groupby(formats.iter_segments(path), key=lambda item: item[0]):
         _, start_s, rows = next(stretch)

@@ -194,15 +194,14 @@ def device_rate_mhz(rate_hz):
 def run_file(path, rate_mhz, engine, phase=0.0):
     """The detector's result on a recording, times on the recording's clock; `phase` places the device's
     samples that fraction of a sample period later. A research file's clock is seconds from its first sample,
-    gaps included, and its result adds `start_s`, that sample's wall-clock time in seconds since 1970."""
+    gaps included, and its result adds `start_s`, that sample's wall-clock time in seconds since 1970 (0.0 for a
+    CSV with gaps of over recording.MAX_GAP_S, which keeps its own clock)."""
     phase_s = phase * 1000.0 / rate_mhz
-    parts = []
-    for start_s, counts in recording.iter_segments(path, rate_mhz, COUNTS_PER_G, phase):
-        result = run(engine, counts, rate_mhz, COUNTS_PER_G)
-        if start_s is None:
-            return shifted(result, phase_s) if phase else result
-        parts.append((start_s, result))
-    return joined(parts, phase_s)
+    parts = [(start_s, run(engine, counts, rate_mhz, COUNTS_PER_G))
+             for start_s, counts in recording.iter_segments(path, rate_mhz, COUNTS_PER_G, phase)]
+    if len(parts) == 1 and parts[0][0] is None:  # a CSV without gaps: its own clock
+        return shifted(parts[0][1], phase_s) if phase else parts[0][1]
+    return joined([(0.0 if start_s is None else start_s, result) for start_s, result in parts], phase_s)
 
 
 def joined(parts, phase_s=0.0):

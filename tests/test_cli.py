@@ -62,7 +62,6 @@ def test_bad_input_gives_one_line_naming_file_and_problem(tmp_path, content, mes
     (bytes(range(256)) * 4, "line 1: header"),
     (b"t,x,y,z\n0,0,0,1\n0.02,0,0\n", "line 3: 3 values, expected 4"),
     (b"t,x,y,z\n0,0,0,1\n0.02,0,0,1\n0.04,0,0,1,5\n", "line 4: 5 values, expected 4"),
-    ("t,x,y,z\n" + "".join(f"{i / 50},0,0,1\n" for i in range(200)) + "1000000,0,0,1\n", "line 202: no samples"),
 ])
 def test_undecodable_ragged_or_gapped_files_are_one_line_naming_the_line(tmp_path, content, message):
     path = tmp_path / "bad.csv"
@@ -281,3 +280,20 @@ def test_eval_names_the_worst_dataset_of_each_metric():
     assert line.startswith("worst: step MAPE % 6.0 (backs), bias % -6.0 (backs), walk-time err % 4.0 (backs)")
     out = walkdose("eval", os.path.join(REPO, "recordings"))
     assert out.returncode == 0 and out.stdout.strip().splitlines()[-1].startswith("worst: step MAPE % ")
+
+
+def test_a_gap_of_hours_in_a_csv_is_a_gap_not_invented_samples(tmp_path):
+    # Two walks 3 h apart in one CSV: replayed as two stretches, each as it replays alone, the second on the
+    # file's clock; nothing is interpolated over the 3 h (that would be 540,000 samples at 50 Hz).
+    first, second = walking(30, 50, 110, seed=1), walking(30, 50, 110, seed=2)
+    t = np.arange(60 * 50) / 50.0
+    t[30 * 50:] += 3 * 3600
+    gapped = write_csv(tmp_path / "gapped.csv", t, np.vstack((first, second)))
+    alone = [json.loads(walkdose("replay", str(write_csv(tmp_path / f"{i}.csv", t[:30 * 50], part)), "--json").stdout)
+             for i, part in enumerate((first, second))]
+    out = walkdose("replay", str(gapped), "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["steps"] == alone[0]["steps"] + alone[1]["steps"] > 80
+    assert result["step_times"] == alone[0]["step_times"] + [round(s + 3 * 3600 + 30, 3) for s in alone[1]["step_times"]]
+    assert result["walking_s"] == round(alone[0]["walking_s"] + alone[1]["walking_s"], 3)
