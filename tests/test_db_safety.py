@@ -2,10 +2,12 @@
 without writing, and a locked, full or missing database is one line and exit status 2, never a traceback."""
 import os
 import resource
+import shutil
 import sqlite3
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 
 import pytest
@@ -135,3 +137,24 @@ def test_first_opens_of_one_new_file_at_once_all_succeed(tmp_path):
     assert failures == []
     with db.opened(path, readonly=True) as conn:
         assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0] == 10
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="needs root and setpriv to run walkdose as another user")
+def test_no_permission_to_write_is_one_line():
+    # The database is the user's (nobody's), mode 0600, but its folder is root's: SQLite cannot write its journal
+    # beside it, so a change to the plan is refused with one line; reading it still works.
+    with tempfile.TemporaryDirectory(dir="/tmp") as folder:  # pytest's own folders are closed to other users
+        os.chmod(folder, 0o755)
+        path = os.path.join(folder, "w.sqlite")
+        db.open_db(path).close()
+        os.chown(path, 65534, 65534)
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
+                     "walkdose.cli"]
+        env = {**os.environ, "HOME": folder}
+        done = subprocess.run(as_nobody + ["plan", "--db", path, "--goal", "80"], capture_output=True, text=True,
+                              timeout=120, env=env)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no permission to write" in done.stderr
+        read = subprocess.run(as_nobody + ["report", "--db", path], capture_output=True, text=True, timeout=120,
+                              env=env)
+        assert read.returncode == 0, read.stderr
