@@ -30,8 +30,7 @@ def run(args):
     if not 0 <= args.days <= simulate.MAX_DAYS:
         raise UserError(f"--days must be 0 to {simulate.MAX_DAYS}")
     start = simulate.start_day(args.days, None)
-    shipped = simulate.shipped_recordings()
-    recordings = shipped * 2  # four walks a day at the default times, ~25 min each
+    recordings = simulate.default_wear()
 
     simulated_s = int((datetime.datetime.now() - start).total_seconds())
     bar = replay.progress(None, simulated_s, unit="simulated s", quiet=args.quiet)
@@ -46,7 +45,7 @@ def run(args):
     with bar, tempfile.TemporaryDirectory(prefix="walkdose-demo-") as workdir:
         sim = simulate.Simulator(recordings, workdir, start, power_cut_every_min=args.power_cut_every,
                                  engine=args.engine)
-        print(f"walkdose demo: a simulated board wears {len(shipped)} shipped walks, four walks a "
+        print(f"walkdose demo: a simulated board wears {len(simulate.shipped_recordings())} shipped walks, four walks a "
               f"day from {start:%Y-%m-%d} until now ({args.engine})", file=sys.stderr, flush=True)
         db_path = default_db()  # fixed, never a user's path: each run replaces it
         with sim:

@@ -206,11 +206,16 @@ def iter_segments(path, rate_mhz=50000, counts_per_g=4096, phase=0.0):
         yield start_s, _resampled(chunks, input_rate_hz, rate_mhz, counts_per_g, phase)
 
 
+def too_short(path, rate_mhz):
+    """The error for a recording that holds no whole sample at the device rate."""
+    return RecordingError(f"{path}: shorter than one sample period at {rate_mhz / 1000:g} Hz")
+
+
 def load_counts(path, rate_mhz=50000, counts_per_g=4096, phase=0.0):
     """The whole recording as one int16 (n, 3) array (for short recordings and tests)."""
     parts = list(iter_counts(path, rate_mhz, counts_per_g, phase))
     if not parts:
-        raise RecordingError(f"{path}: shorter than one sample period at {rate_mhz / 1000:g} Hz")
+        raise too_short(path, rate_mhz)
     return np.concatenate(parts)
 
 

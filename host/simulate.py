@@ -88,7 +88,7 @@ def write_clip(path, clip_path):
             counts.astype("<i2").tofile(f)
             samples += len(counts)
     if not samples:
-        raise recording.RecordingError(f"{path}: shorter than one sample period at {RATE_MHZ / 1000:g} Hz")
+        raise recording.too_short(path, RATE_MHZ)
     return clip_path, samples
 
 
@@ -282,8 +282,13 @@ def configure(parser):
 
 
 def shipped_recordings():
-    """The walks that ship with walkdose (recordings/), for a wearer nobody described."""
+    """The walks that ship with walkdose (recordings/)."""
     return recording.find_recordings([str(importlib.resources.files("walkdose.recordings"))])
+
+
+def default_wear():
+    """A wearer nobody described: the shipped walks, each twice a day, four walks at the default times."""
+    return shipped_recordings() * 2
 
 
 def _pair(separator):
@@ -307,7 +312,7 @@ def run(args):
         signal.signal(hang_up, _interrupt)  # clean up as on Ctrl-C: the board saves its flash, the temp folder goes
     with tempfile.TemporaryDirectory(prefix="walkdose-sim-") as workdir:
         silent = [m * 60 for m in args.imu_silent] if args.imu_silent else None
-        sim = Simulator(args.recording or shipped_recordings() * 2, workdir, start, power_cut_every_min=args.power_cut_every,
+        sim = Simulator(args.recording or default_wear(), workdir, start, power_cut_every_min=args.power_cut_every,
                         speed=args.speed, flash=args.flash, engine=args.engine, late=args.late,
                         imu_silent_s=silent)
         with sim:
