@@ -1,5 +1,6 @@
-"""Declares the one compiled module: walkdose.detector, the firmware's own detector (firmware/detector.py) compiled by
-Cython under the C types of host/detector.pxd; everything else is in pyproject.toml."""
+"""Declares the compiled modules: walkdose.detector, the firmware's own detector (firmware/detector.py) compiled by
+Cython under the C types of host/detector.pxd, and the readers' per-sample loops (host/resample.pyx, host/cwa.pyx);
+everything else is in pyproject.toml."""
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
@@ -16,4 +17,8 @@ DIRECTIVES = {
 extensions = cythonize([Extension("detector", ["firmware/detector.py"])], include_path=["host"],
                        compiler_directives=DIRECTIVES)
 extensions[0].name = "walkdose.detector"
+# The readers' loops must round as numpy does, operation for operation: no fused multiply-add.
+READERS = {"language_level": 3, "boundscheck": False, "wraparound": False, "initializedcheck": False, "cdivision": True}
+extensions += cythonize([Extension(f"walkdose.{name}", [f"host/{name}.pyx"], extra_compile_args=["-ffp-contract=off"])
+                         for name in ("resample", "cwa")], compiler_directives=READERS)
 setup(ext_modules=extensions)

@@ -9,6 +9,7 @@ import zipfile
 
 import numpy as np
 
+from . import cwa
 from .errors import UserError
 
 MAX_GAP_S = 1.0  # a hole this long between samples ends a segment: the resampler never bridges it
@@ -66,24 +67,24 @@ class _Segments:
         self.start_s = None
         self.last_s = None
 
-    def split(self, t_s, xyz):
-        """Yield (index, start_s, rows) for consecutive samples at t_s (float64 s) with xyz in g."""
-        if not len(t_s):
+    def split(self, rows):
+        """Yield (index, start_s, rows) for consecutive float64 rows (k, 4) of t (absolute s), x, y, z (g): each
+        piece a view of `rows` with t made to count from its segment's start."""
+        if not len(rows):
             return
+        t_s = rows[:, 0]
         steps = np.diff(t_s, prepend=-np.inf if self.last_s is None else self.last_s)
         period = float(np.median(steps[1:])) if len(steps) > 1 else 0.0
         breaks = np.flatnonzero((steps >= period + MAX_GAP_S) | (steps <= 0))
+        self.last_s = float(t_s[-1])
         for a, b in zip(np.concatenate(([0], breaks)), np.concatenate((breaks, [len(t_s)]))):
             if a == b:
                 continue
             if a in breaks:
                 self.index += 1
                 self.start_s = float(t_s[a])
-            rows = np.empty((b - a, 4))
-            rows[:, 0] = t_s[a:b] - self.start_s
-            rows[:, 1:] = xyz[a:b]
-            yield self.index, self.start_s, rows
-        self.last_s = float(t_s[-1])
+            t_s[a:b] -= self.start_s
+            yield self.index, self.start_s, rows[a:b]
 
 
 def _cwa_epoch_s(packed):
@@ -92,22 +93,6 @@ def _cwa_epoch_s(packed):
     months = ((packed >> 26) + 30) * 12 + ((packed >> 22) & 15) - 1
     days = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + ((packed >> 17) & 31) - 1
     return days * 86400 + ((packed >> 12) & 31) * 3600 + ((packed >> 6) & 63) * 60 + (packed & 63)
-
-
-def _cwa_accel_g(blocks, fields):
-    """(n_blocks, samples per block, 3) accelerometer values in g of blocks that share one layout."""
-    axes = int(fields["axes_bps"][0]) >> 4
-    data = blocks[:, _CWA_DATA:_CWA_DATA + 480]
-    if fields["axes_bps"][0] & 15 == 0:  # packed: 10-bit x, y, z and a shared 2-bit exponent in 4 bytes
-        words = data.view("<u4").astype(np.int32)
-        shift = (words >> 30) & 3
-        xyz = np.stack([(((words >> s) & 0x3FF) ^ 0x200) - 0x200 for s in (0, 10, 20)], axis=2)
-        return (xyz << shift[:, :, None]) / 256.0
-    per_block = 480 // (2 * axes)
-    values = data[:, :per_block * 2 * axes].view("<i2").reshape(len(blocks), per_block, axes)
-    # AX6 blocks hold the gyroscope first; the accelerometer's counts per g sit in the light word's top bits
-    scale = (1 << (8 + ((fields["light"] >> 13) & 7))).astype(np.float64)
-    return values[:, :, axes - 3:] / scale[:, None, None]
 
 
 def _cwa_rows(path):
@@ -154,14 +139,14 @@ def _cwa_decode(blocks, fields, segments, last):
     spacing = np.where(np.abs(spacing - nominal) < 0.05 * nominal, spacing, nominal)
     keep = len(blocks) if last else len(blocks) - 1
     spacing = np.concatenate((spacing, 1.0 / rate_hz[-1:]))[:keep]
-    for layout in np.unique(fields["axes_bps"][:keep]):
-        if not (fields["axes_bps"][:keep] == layout).all():
-            raise FormatError("a .cwa file that changes its sample layout mid-recording is not supported")
-    xyz = _cwa_accel_g(blocks[:keep], fields[:keep])
-    index = np.arange(xyz.shape[1])
-    times = start_s[:keep, None] + index[None, :] * spacing[:, None]
-    present = index[None, :] < count[:keep, None]
-    yield from segments.split(times[present], xyz[present])
+    layout = fields["axes_bps"][:keep]
+    if (layout != layout[0]).any():
+        raise FormatError("a .cwa file that changes its sample layout mid-recording is not supported")
+    # AX6 blocks hold the gyroscope first; the accelerometer's counts per g sit in the light word's top bits
+    counts_per_g = (1 << (8 + ((fields["light"][:keep] >> 13) & 7))).astype(np.float64)
+    rows = cwa.block_rows(blocks[:keep], start_s[:keep], spacing, count[:keep].astype(np.int32), counts_per_g,
+                          int(layout[0]) >> 4, layout[0] & 15 == 0)
+    yield from segments.split(rows)
 
 
 GT3X_ACTIVITY = 0x00  # 12-bit y, x, z packed big-endian
@@ -189,6 +174,11 @@ def _gt3x_samples(kind, payload):
     values = ((twelve.reshape(-1) ^ 0x800) - 0x800)[: len(payload) * 8 // 36 * 3]
     yxz = values.reshape(-1, 3)
     return yxz[:, [1, 0, 2]]
+
+
+def _gt3x_joined(times, parts, counts_per_g):
+    """(n, 4) rows of t (absolute s), x, y, z (g) of the records gathered so far."""
+    return np.column_stack((np.concatenate(times), np.concatenate(parts) / counts_per_g))
 
 
 def _gt3x_rows(path):
@@ -226,10 +216,10 @@ def _gt3x_rows(path):
                 times.append(second + np.arange(len(xyz)) / rate_hz)
                 parts.append(xyz)
                 if len(parts) >= 3600:
-                    yield from segments.split(np.concatenate(times), np.concatenate(parts) / counts_per_g)
+                    yield from segments.split(_gt3x_joined(times, parts, counts_per_g))
                     times, parts = [], []
             if parts:
-                yield from segments.split(np.concatenate(times), np.concatenate(parts) / counts_per_g)
+                yield from segments.split(_gt3x_joined(times, parts, counts_per_g))
     if corrupt:
         warnings.warn(f"{path}: skipped {corrupt} corrupt record(s) (bad checksum or truncated)",
                       RuntimeWarning, stacklevel=2)
@@ -249,4 +239,4 @@ def _geneactiv_rows(path):
     series = data["timeseries"].get("high_frequency", {})
     if "acceleration" not in series:
         return
-    yield from _Segments().split(series["datetime"] / 1e9, series["acceleration"].astype(np.float64))
+    yield from _Segments().split(np.column_stack((series["datetime"] / 1e9, series["acceleration"])))

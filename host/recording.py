@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from . import formats
+from .resample import Resampler
 from .errors import UserError
 from .firmware import boards
 
@@ -105,45 +106,6 @@ def iter_rows(path, chunk_rows=None, gap_s=MAX_GAP_S):
                                      f"(at most {gap_s / 3600:g} h is interpolated); split the file at the gap")
             last_t = float(t[-1])
             yield rows
-
-
-class Resampler:
-    """Linear interpolation onto `oversample` sub-grid points per output period, centred on
-    t_k = (k + phase) / rate, averaged (a box filter: the IMU's own anti-alias filter), then scaled, rounded and
-    clipped to int16. Deterministic: the same input gives the same counts, however it is chunked. The phase (0 to
-    1 sample) is where a device's clock happens to fall between the recording's samples."""
-
-    def __init__(self, rate_mhz, counts_per_g, input_rate_hz, phase=0.0):
-        self.rate_hz = rate_mhz / 1000.0
-        self.counts_per_g = counts_per_g
-        # Sub-points no further apart than the input's samples, so the box spans the whole output period
-        # (32 Hz into 25 Hz: two, not one, which would alias). 1/0.005 s is 199.99999...: allow for the
-        # float before rounding up, so that whole ratios keep exactly that many sub-points.
-        self.oversample = max(1, math.ceil(input_rate_hz / self.rate_hz - 1e-6))
-        # Sub-steps from the first sub-point to the centre, less the phase.
-        self.offset = (self.oversample - 1) / 2.0 - phase * self.oversample
-        self.next_k = 0  # next sub-grid index to produce
-        self.tail = None  # last input row of the previous chunk
-        self.partial = np.zeros((0, 3))
-
-    def push(self, rows):
-        if self.tail is not None:
-            rows = np.vstack((self.tail, rows))
-        self.tail = rows[-1:]
-        t = rows[:, 0]
-        step = 1.0 / (self.rate_hz * self.oversample)
-        last_k = int(math.floor(t[-1] / step + self.offset + 1e-9))
-        if last_k < self.next_k:
-            return np.zeros((0, 3), dtype=np.int16)
-        grid = (np.arange(self.next_k, last_k + 1) - self.offset) * step
-        self.next_k = last_k + 1
-        fine = np.column_stack([np.interp(grid, t, rows[:, c]) for c in (1, 2, 3)])
-        fine = np.vstack((self.partial, fine))
-        whole = len(fine) // self.oversample * self.oversample
-        self.partial = fine[whole:]
-        g = fine[:whole].reshape(-1, self.oversample, 3).mean(axis=1)
-        counts = np.rint(g * self.counts_per_g)
-        return np.clip(counts, -32768, 32767).astype(np.int16)
 
 
 def probe_rate_hz(path):
