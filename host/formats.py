@@ -73,8 +73,12 @@ class _Segments:
         if not len(rows):
             return
         t_s = rows[:, 0]
-        steps = np.diff(t_s, prepend=-np.inf if self.last_s is None else self.last_s)
-        period = float(np.median(steps[1:])) if len(steps) > 1 else 0.0
+        steps = np.empty(len(t_s))
+        steps[0] = t_s[0] - (-np.inf if self.last_s is None else self.last_s)
+        np.subtract(t_s[1:], t_s[:-1], out=steps[1:])
+        # the median period costs more than the rest together and only matters once a step is a hole's length
+        shortest = steps[1:].min() if len(steps) > 1 else 0.0
+        period = float(np.median(steps[1:])) if len(steps) > 1 and steps.max() >= shortest + MAX_GAP_S else shortest
         breaks = np.flatnonzero((steps >= period + MAX_GAP_S) | (steps <= 0))
         self.last_s = float(t_s[-1])
         for a, b in zip(np.concatenate(([0], breaks)), np.concatenate((breaks, [len(t_s)]))):

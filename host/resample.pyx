@@ -35,59 +35,55 @@ cdef class Resampler:
         self.has_tail = False
         self.in_box = 0
 
-    def push(self, const double[:, :] rows):
+    def push(self, rows):
         """The int16 (m, 3) counts of every whole output period up to the last row of `rows` (float64 (k, 4) of
         t, x, y, z, t increasing)."""
-        cdef Py_ssize_t n = rows.shape[0]
+        cdef const double[:, ::1] flat = np.ascontiguousarray(rows, dtype=np.float64)
+        cdef Py_ssize_t n = flat.shape[0]
         if n == 0:
             return np.zeros((0, 3), dtype=np.int16)
-        cdef long long last_k = <long long>floor(rows[n - 1, 0] / self.step + self.offset + 1e-9)
+        cdef long long last_k = <long long>floor(flat[n - 1, 0] / self.step + self.offset + 1e-9)
         cdef long long sub = last_k - self.next_k + 1 if last_k >= self.next_k else 0
         out = np.empty(((self.in_box + sub) // self.oversample, 3), dtype=np.int16)
         cdef short[:, ::1] counts = out
+        cdef short* first_count = &counts[0, 0] if counts.shape[0] else NULL
         with nogil:
-            self._fill(rows, last_k, counts)
+            self._fill(&flat[0, 0], n, last_k, first_count)
         return out
 
-    cdef void _fill(self, const double[:, :] rows, long long last_k, short[:, ::1] counts) noexcept nogil:
-        # The input is the previous chunk's last row, then `rows`: row r of that sequence is rows[r - first].
-        cdef Py_ssize_t n = rows.shape[0]
-        cdef Py_ssize_t first = 1 if self.has_tail else 0
-        cdef Py_ssize_t total = n + first
-        cdef Py_ssize_t j = 0  # the row at or before the sub-point (numpy's binary search, walked forward)
-        cdef Py_ssize_t out_i = 0
+    cdef void _fill(self, const double* rows, Py_ssize_t n, long long last_k, short* counts) noexcept nogil:
+        # lo is the input row at or before the sub-point (numpy's binary search, walked forward): the previous
+        # chunk's last row, then rows[0..n-1]; rows[up] is the row after it.
+        cdef const double* lo = rows
+        cdef Py_ssize_t up = 1
+        cdef const double* hi
         cdef long long k
         cdef int c
-        cdef double g, t_j, t_next, value, scaled
+        cdef double g, value, scaled
+        if self.has_tail:
+            lo = &self.tail[0]
+            up = 0
         for k in range(self.next_k, last_k + 1):
             g = (<double>k - self.offset) * self.step
-            while j + 1 < total and self._t(rows, first, j + 1) <= g:
-                j += 1
-            t_j = self._t(rows, first, j)
-            for c in range(3):
-                if g < t_j or j == total - 1 or t_j == g:  # before the first row, at or after the last, on a row
-                    value = self._v(rows, first, j, c)
+            while up < n and rows[4 * up] <= g:
+                lo = rows + 4 * up
+                up += 1
+            hi = rows + 4 * up
+            for c in range(1, 4):
+                if g < lo[0] or up == n or lo[0] == g:  # before the first row, at or after the last, on a row
+                    value = lo[c]
                 else:
-                    t_next = self._t(rows, first, j + 1)
-                    value = ((self._v(rows, first, j + 1, c) - self._v(rows, first, j, c)) / (t_next - t_j)
-                             * (g - t_j) + self._v(rows, first, j, c))
-                self.box[c] = value if self.in_box == 0 else self.box[c] + value
+                    value = (hi[c] - lo[c]) / (hi[0] - lo[0]) * (g - lo[0]) + lo[c]
+                self.box[c - 1] = value if self.in_box == 0 else self.box[c - 1] + value
             self.in_box += 1
             if self.in_box == self.oversample:
                 for c in range(3):
                     scaled = rint(self.box[c] / <double>self.oversample * self.counts_per_g)
-                    counts[out_i, c] = <short>(-32768.0 if scaled < -32768.0 else (32767.0 if scaled > 32767.0
-                                                                                  else scaled))
-                out_i += 1
+                    counts[c] = <short>(-32768.0 if scaled < -32768.0 else (32767.0 if scaled > 32767.0 else scaled))
+                counts += 3
                 self.in_box = 0
         if last_k >= self.next_k:
             self.next_k = last_k + 1
         for c in range(4):
-            self.tail[c] = rows[n - 1, c]
+            self.tail[c] = rows[4 * (n - 1) + c]
         self.has_tail = True
-
-    cdef inline double _t(self, const double[:, :] rows, Py_ssize_t first, Py_ssize_t r) noexcept nogil:
-        return self.tail[0] if r < first else rows[r - first, 0]
-
-    cdef inline double _v(self, const double[:, :] rows, Py_ssize_t first, Py_ssize_t r, int c) noexcept nogil:
-        return self.tail[c + 1] if r < first else rows[r - first, c + 1]
