@@ -1,12 +1,14 @@
-"""`walkdose bench`: how fast the compiled detector replays a week, and what the firmware detector costs a board
+"""`walkdose bench`: how fast the compiled detector replays a week, what the firmware detector costs a board
 (MicroPython instructions and heap bytes per sample: x86 under callgrind, Cortex-M4 on the emulated board of
-walkdose.qemu). Also the home of the synthetic week it replays."""
+walkdose.qemu), and how fast `walkdose days` summarises a week's AX3 .cwa against actfast's read of it. Also the
+home of the synthetic week it replays and of the .cwa week built from a real file's blocks."""
 import importlib.resources
 import json
 import math
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -15,12 +17,13 @@ import numpy as np
 from . import argtypes, commands, qemu, recording, replay
 
 SEED = 20240607
-STAGES = ("synthetic week", "compiled replay", "micropython", "Cortex-M4")
+STAGES = ("synthetic week", "compiled replay", "micropython", "Cortex-M4", ".cwa week")
 CALLGRIND_SAMPLES = 12000  # 4 minutes at 50 Hz: walking, stillness and a minute rollover
 ALLOC_SAMPLES = 30000
 XIAO_RATE_MHZ = 52000  # the board whose nRF52840 the Cortex-M4 figures stand for
 STILL_S = 600
-
+CWA_RATE_HZ = 98.8  # a real AX3's "100 Hz" (98.4-99.0 Hz measured from block timestamps)
+CWA_START_S = 1717200000  # 2024-06-01 00:00 on the device's clock
 
 
 def synthetic_chunks(days, rate_mhz=50000, counts_per_g=4096, seed=SEED):
@@ -118,11 +121,82 @@ def write_raw(path, samples):
         f.write(np.ascontiguousarray(samples, dtype="<i2").tobytes())
 
 
-def bench(days=7, rate_mhz=50000, quick=False, qemu_source=None, on_stage=lambda name: None):
+def cwa_week(source, path, days):
+    """Write `days` days of a real .cwa's data blocks to `path`, back to back at CWA_RATE_HZ after its header, with
+    rewritten sequence numbers, timestamps and checksums; the number of samples written."""
+    with open(source, "rb") as handle:
+        raw = handle.read()
+    header_bytes = int.from_bytes(raw[2:4], "little") + 4
+    blocks = np.frombuffer(raw[header_bytes:], np.uint8, len(raw[header_bytes:]) // 512 * 512).reshape(-1, 512)
+    per_block = int(blocks[0, 28:30].view("<u2")[0])
+    n_blocks = int(days * 86400 * CWA_RATE_HZ) // per_block
+    start_s = CWA_START_S + np.arange(n_blocks) * per_block / CWA_RATE_HZ
+    whole = np.floor(start_s).astype(np.int64)
+    frac16 = np.floor((start_s - whole) * 65536).astype(np.int64) & 0xFFFE
+    date = np.array(whole, dtype="datetime64[s]").astype("datetime64[D]")
+    year = date.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = date.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    day = (date - date.astype("datetime64[M]")).astype(np.int64) + 1
+    seconds = whole % 86400
+    packed = ((year - 2000) << 26) | (month << 22) | (day << 17) | ((seconds // 3600) << 12) | (
+        (seconds // 60 % 60) << 6) | (seconds % 60)
+    with open(path, "wb") as out:
+        out.write(raw[:header_bytes])
+        for first in range(0, n_blocks, 65536):
+            part = slice(first, min(n_blocks, first + 65536))
+            week = blocks[np.arange(part.start, part.stop) % len(blocks)].copy()
+            words = week.view("<u2")
+            week[:, 10:14] = np.arange(part.start, part.stop, dtype="<u4")[:, None].view(np.uint8)
+            week[:, 14:18] = packed[part].astype("<u4")[:, None].view(np.uint8)
+            words[:, 2] = 0x8000 | (frac16[part] >> 1)
+            # time_offset cancels the whole samples the reader adds for the fraction: sample 0 is at the stamp
+            words[:, 13] = (-((frac16[part] * 100) >> 16)).astype("<i2").view("<u2")
+            words[:, 255] = 0
+            words[:, 255] = (-words.sum(axis=1, dtype=np.uint16)).astype(np.uint16)
+            out.write(week.tobytes())
+    return n_blocks * per_block
+
+
+def measured(setup, statement):
+    """Run setup, then statement, which sets `out` to a dict, in a fresh interpreter: that dict plus the
+    statement's wall and CPU seconds and the interpreter's peak resident memory."""
+    code = (f"import json, resource, time\n{setup}\nwall, cpu = time.perf_counter(), time.process_time()\n{statement}"
+            "\nout.update(s=time.perf_counter() - wall, cpu_s=time.process_time() - cpu,"
+            " peak_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))\nprint(json.dumps(out))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"measurement failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout)
+
+
+def cwa_days(source, days, rate_mhz):
+    """`walkdose days` (cohort.file_days) on a .cwa week built from source's blocks, one process, against actfast's
+    read alone of the same file in the same run, each in its own interpreter for its peak memory. Rates are of CPU
+    time: one core's, however busy the machine."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "week.cwa")
+        samples = cwa_week(source, path, days)
+        summary = measured("from walkdose import cohort", f"out = cohort.file_days({path!r}, {rate_mhz}, 'cython', 600)")
+        if "error" in summary:
+            raise RuntimeError(f"walkdose days failed on the .cwa week: {summary['error']}")
+        out = {"cwa_samples": samples, "cwa_days_s": round(summary["s"], 2),
+               "cwa_days_cpu_s": round(summary["cpu_s"], 2),
+               "cwa_days_samples_per_s": round(samples / summary["cpu_s"]), "cwa_days_peak_mb": summary["peak_mb"]}
+        try:
+            import actfast  # noqa: F401  (only whether the formats extra is there)
+        except ImportError:
+            return {**out, "actfast_read_s": None, "actfast_reason": "actfast not installed (walkdose[formats])"}
+        read = measured("import actfast", f"actfast.read({path!r})\nout = {{}}")
+    return {**out, "actfast_read_s": round(read["s"], 2), "actfast_read_cpu_s": round(read["cpu_s"], 2),
+            "actfast_peak_mb": read["peak_mb"],
+            "cwa_days_over_actfast_read": round(summary["cpu_s"] / read["cpu_s"], 2)}
+
+
+def bench(days=7, rate_mhz=50000, quick=False, qemu_source=None, cwa_source=None, on_stage=lambda name: None):
     """Measure the engines on the synthetic week (one day with quick=True). Keys ending in _per_s or
     _per_sample are the results; micropython_instr_per_sample is None with a reason if valgrind is absent, the
-    cortex_m4 ones without qemu_source (a MicroPython tree for walkdose.qemu). on_stage(name) is called as each
-    of STAGES begins."""
+    cortex_m4 ones without qemu_source (a MicroPython tree for walkdose.qemu), the cwa ones without cwa_source (an
+    AX3 .cwa whose blocks make the week). on_stage(name) is called as each of STAGES begins."""
     if quick:
         days = 1
     counts_per_g = 4096
@@ -171,17 +245,28 @@ def bench(days=7, rate_mhz=50000, quick=False, qemu_source=None, on_stage=lambda
     if qemu_source is None:
         out["cortex_m4_instr_per_sample"] = None
         out["cortex_m4_instr_reason"] = "give --qemu SOURCE, a MicroPython source tree (see `walkdose qemu`)"
-        return out
+    else:
+        on_stage(STAGES[3])
+        out.update(cortex_m4(samples, rate_mhz, counts_per_g, qemu_source))
+    if cwa_source is None:
+        out["cwa_days_samples_per_s"] = None
+        out["cwa_reason"] = "give --cwa FILE, an AX3 .cwa whose blocks make the week"
+    else:
+        on_stage(STAGES[4])
+        out.update(cwa_days(cwa_source, days, rate_mhz))
+    return out
+
+
+def cortex_m4(samples, rate_mhz, counts_per_g, qemu_source):
+    """The Cortex-M4 instructions per sample of bench's slice, the shipped walks and stillness."""
     still = activity(np.random.default_rng(SEED), "still", STILL_S * XIAO_RATE_MHZ // 1000, XIAO_RATE_MHZ / 1000.0,
                      counts_per_g)
-    on_stage(STAGES[3])
     costs = cortex_m4_costs(qemu_source, [("slice", samples[:CALLGRIND_SAMPLES], rate_mhz),
                                           ("walking", shipped_walks(XIAO_RATE_MHZ, counts_per_g), XIAO_RATE_MHZ),
                                           ("still", still, XIAO_RATE_MHZ)], counts_per_g)
-    out["cortex_m4_instr_per_sample"] = costs["slice"]  # the samples callgrind counted
-    out["cortex_m4_walking_instr_per_sample"] = costs["walking"]  # the shipped walks
-    out["cortex_m4_still_instr_per_sample"] = costs["still"]
-    return out
+    return {"cortex_m4_instr_per_sample": costs["slice"],  # the samples callgrind counted
+            "cortex_m4_walking_instr_per_sample": costs["walking"],  # the shipped walks
+            "cortex_m4_still_instr_per_sample": costs["still"]}
 
 
 # What each key of bench()'s result means, for the text output; --json prints the keys themselves.
@@ -203,6 +288,17 @@ LABELS = {
     "cortex_m4_instr_reason": "Cortex-M4 (QEMU): not measured because",
     "cortex_m4_walking_instr_per_sample": "Cortex-M4 (QEMU): instructions per sample, shipped walks at 52 Hz",
     "cortex_m4_still_instr_per_sample": "Cortex-M4 (QEMU): instructions per sample, still at 52 Hz",
+    "cwa_samples": ".cwa week at 98.8 Hz: samples",
+    "cwa_days_s": ".cwa week: walkdose days end to end, s",
+    "cwa_days_cpu_s": ".cwa week: walkdose days, CPU s",
+    "cwa_days_samples_per_s": ".cwa week: walkdose days, samples per CPU s",
+    "cwa_days_peak_mb": ".cwa week: walkdose days, peak memory, MB",
+    "cwa_reason": ".cwa week: not measured because",
+    "actfast_read_s": ".cwa week: actfast's read alone, s",
+    "actfast_read_cpu_s": ".cwa week: actfast's read alone, CPU s",
+    "actfast_peak_mb": ".cwa week: actfast's read alone, peak memory, MB",
+    "actfast_reason": ".cwa week: actfast's read not measured because",
+    "cwa_days_over_actfast_read": ".cwa week: days CPU time / actfast read CPU time",
 }
 
 
@@ -212,6 +308,9 @@ def configure(parser):
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--qemu", metavar="SOURCE", help="a MicroPython source tree (or tarball) to build the emulated "
                                                          "Cortex-M4F board from, for the cortex_m4 figures")
+    parser.add_argument("--cwa", metavar="FILE", help="an AX3 .cwa whose blocks, repeated with new timestamps, make "
+                                                      "a --days long .cwa for `walkdose days` (e.g. GGIRread's "
+                                                      "ax3_testfile.cwa)")
     replay.add_quiet(parser)
 
 
@@ -220,7 +319,8 @@ def run(args):
         def on_stage(name):
             bar.set_description(name)
             bar.update()
-        result = bench(days=args.days, quick=args.quick, qemu_source=args.qemu, on_stage=on_stage)
+        result = bench(days=args.days, quick=args.quick, qemu_source=args.qemu, cwa_source=args.cwa,
+                       on_stage=on_stage)
     if args.json:
         print(json.dumps(result))
         return 0

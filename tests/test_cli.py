@@ -256,7 +256,9 @@ def test_bench_prints_labels_with_units_not_raw_keys(monkeypatch, capsys):
     from walkdose import bench
     keys = ("days", "rate_mhz", "samples", "steps", "walking_s", "cython_s", "cython_samples_per_s", "numpy_pass_s",
             "numpy_pass_ratio", "micropython_bytes_per_sample", "micropython_instr_per_sample",
-            "micropython_callgrind_samples", "cortex_m4_instr_per_sample", "cortex_m4_instr_reason")
+            "micropython_callgrind_samples", "cortex_m4_instr_per_sample", "cortex_m4_instr_reason",
+            "cwa_samples", "cwa_days_s", "cwa_days_cpu_s", "cwa_days_samples_per_s", "cwa_days_peak_mb",
+            "actfast_read_s", "actfast_read_cpu_s", "actfast_peak_mb", "cwa_days_over_actfast_read")
     monkeypatch.setattr(bench, "bench", lambda **kw: {key: 50000 if key == "rate_mhz" else 1 for key in keys})
     assert cli.main(["bench", "--quiet"]) == 0
     out = capsys.readouterr().out
