@@ -142,6 +142,8 @@ def _cwa_decode(blocks, fields, segments, last):
     nominal = 1.0 / rate_hz[:-1]
     spacing = np.where(np.abs(spacing - nominal) < 0.05 * nominal, spacing, nominal)
     keep = len(blocks) if last else len(blocks) - 1
+    if not keep:
+        return
     spacing = np.concatenate((spacing, 1.0 / rate_hz[-1:]))[:keep]
     layout = fields["axes_bps"][:keep]
     if (layout != layout[0]).any():

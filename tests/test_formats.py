@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from walkdose import formats, recording, replay
+from walkdose import cohort, formats, recording, replay
 
 FORMATS = os.path.join(os.path.dirname(REPO), "shared", "data", "formats")
 
@@ -108,3 +108,61 @@ def test_folders_list_research_files_in_any_case(tmp_path):
         (tmp_path / name).write_bytes(b"")
     assert [os.path.basename(p) for p in recording.find_recordings([str(tmp_path)])] == [
         "a.CWA", "b.gt3x", "c.bin", "d.csv"]
+
+
+
+def rewritten_cwa(path, template, data_of_block):
+    """The header and first two blocks of a real .cwa with each block's 480 sample bytes replaced by
+    data_of_block(b) and its checksum made good again."""
+    raw = open(real(template), "rb").read()
+    header = int.from_bytes(raw[2:4], "little") + 4
+    blocks = np.frombuffer(raw[header:header + 1024], np.uint8).reshape(2, 512).copy()
+    for b in range(2):
+        blocks[b, 30:510] = np.frombuffer(data_of_block(b), np.uint8)
+        words = blocks[b].view("<u2")
+        words[255] = 0
+        words[255] = -int(words.sum(dtype=np.uint16)) & 0xFFFF
+    path.write_bytes(raw[:header] + blocks.tobytes())
+    return str(path)
+
+
+def test_packed_ax3_samples_decode_to_the_values_written(tmp_path):
+    # 10-bit x, y, z and a shared 2-bit exponent in 4 bytes, in 1/256 g: every exponent, both signs, full scale
+    rng = np.random.default_rng(3)
+    xyz = rng.integers(-512, 512, (2, 120, 3))
+    xyz[0, :4] = [[511, -512, 0], [-1, 1, 256], [100, -100, 3], [-512, 511, -256]]
+    exponent = rng.integers(0, 4, (2, 120))
+    exponent[0, :4] = [0, 1, 2, 3]
+
+    def packed(b):
+        bits = xyz[b] & 0x3FF
+        return (bits[:, 0] | bits[:, 1] << 10 | bits[:, 2] << 20 | exponent[b] << 30).astype("<u4").tobytes()
+    _, rows, caught = read(rewritten_cwa(tmp_path / "packed.cwa", "ax3_testfile.cwa", packed))
+    assert caught == [] and len(rows) == 240  # the last block spaced at the nominal rate: no next block
+    expected = (xyz * 2.0 ** exponent[:, :, None] / 256).reshape(-1, 3)
+    np.testing.assert_array_equal(rows[:, 1:], expected)
+    assert rows[0, 1:].tolist() == [511 / 256, -2.0, 0.0] and rows[3, 1:].tolist() == [-16.0, 511 / 32, -8.0]
+
+
+def test_ax6_samples_decode_to_the_accelerometer_values_written_after_the_gyroscope(tmp_path):
+    rng = np.random.default_rng(4)
+    gyro_accel = rng.integers(-32768, 32768, (2, 40, 6))
+    _, rows, caught = read(rewritten_cwa(tmp_path / "ax6.cwa", "ax6_testfile.cwa",
+                                         lambda b: gyro_accel[b].astype("<i2").tobytes()))
+    # the template's blocks say 2048 counts per g: 2^(8 + 3), 3 in the top bits of the light word
+    assert caught == [] and len(rows) == 80
+    np.testing.assert_array_equal(rows[:, 1:], gyro_accel[:, :, 3:].reshape(-1, 3) / 2048)
+
+
+@pytest.mark.parametrize("name", ["ax3_testfile.cwa", "ax3_testfile_corrupt_blocks_0_13_14_142_143_144.cwa",
+                                  "ax6_sample.cwa"])
+@pytest.mark.parametrize("blocks_per_read", [1, 7])
+def test_a_cwa_read_in_any_number_of_blocks_at_a_time_gives_the_same_samples_and_days(name, blocks_per_read,
+                                                                                      monkeypatch):
+    whole_starts, whole, _ = read(real(name))
+    days = cohort.file_days(real(name), 50000, "cython", 600)
+    monkeypatch.setattr(formats, "BLOCKS_PER_READ", blocks_per_read)
+    starts, rows, _ = read(real(name))
+    assert starts == whole_starts
+    np.testing.assert_array_equal(rows, whole)
+    assert cohort.file_days(real(name), 50000, "cython", 600) == days

@@ -32,6 +32,16 @@ def test_downsampling_averages_each_output_period(tmp_path):
     assert counts[:, 2].tolist() == expected
 
 
+def test_downsampling_sixteen_to_one_averages_sixteen_sub_points(tmp_path):
+    # 200 Hz ramp z = t g into 12.5 Hz: 16 sub-points 5 ms apart centred on k * 0.08 s average to k * 0.08 g;
+    # the first output's eight sub-points before t = 0 are clamped to 0: (0.5 + ... + 7.5) * 0.005 / 16 = 0.01 g
+    t = np.arange(0, 4.0, 0.005)
+    xyz = np.column_stack((np.zeros_like(t), np.zeros_like(t), t))
+    counts = recording.load_counts(write_csv(tmp_path / "r.csv", t, xyz), 12500, 4096)
+    assert counts[:, 2].tolist() == [round(4096 * 0.01)] + [round(4096 * k * 0.08) for k in range(1, len(counts))]
+    assert len(counts) == 50
+
+
 def test_a_phase_places_the_device_samples_later_by_that_fraction_of_a_period(tmp_path):
     # The same 200 Hz ramp z = t g with the device's samples a quarter period (5 ms) later: each output is the
     # mean of 4 sub-points centred on (k + 1/4) * 0.02 s. Nothing is lost at the end: the last output still
