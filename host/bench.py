@@ -3,6 +3,7 @@
 walkdose.qemu), and how fast `walkdose days` summarises a week's AX3 .cwa against actfast's read of it. Also the
 home of the synthetic week it replays and of the .cwa week built from a real file's blocks."""
 import importlib.resources
+import importlib.util
 import json
 import math
 import os
@@ -186,9 +187,7 @@ def cwa_days(source, days, rate_mhz):
         out = {"cwa_samples": samples, "cwa_days_s": round(summary["s"], 2),
                "cwa_days_cpu_s": round(summary["cpu_s"], 2),
                "cwa_days_samples_per_s": round(samples / summary["cpu_s"]), "cwa_days_peak_mb": summary["peak_mb"]}
-        try:
-            import actfast  # noqa: F401  (only whether the formats extra is there)
-        except ImportError:
+        if importlib.util.find_spec("actfast") is None:
             return {**out, "actfast_read_s": None, "actfast_reason": "actfast not installed (walkdose[formats])"}
         read = measured("import actfast", f"actfast.read({path!r})\nout = {{}}")
     return {**out, "actfast_read_s": round(read["s"], 2), "actfast_read_cpu_s": round(read["cpu_s"], 2),
