@@ -13,6 +13,10 @@ def block_rows(const unsigned char[:, ::1] blocks, const double[::1] start_s, co
     block b at start_s[b] + i * spacing_s[b]. `packed`: 10-bit x, y, z and a shared 2-bit exponent in 4 bytes, in
     1/256 g; else `axes` int16 per sample, the accelerometer last, in 1/counts_per_g[b] g."""
     cdef Py_ssize_t n_blocks = blocks.shape[0]
+    if blocks.shape[1] < DATA_OFFSET + DATA_BYTES or not packed and axes < 3:
+        raise ValueError(f"not .cwa sample blocks: {blocks.shape[1]} bytes a block, {axes} axes")
+    if not n_blocks == start_s.shape[0] == spacing_s.shape[0] == count.shape[0] == counts_per_g.shape[0]:
+        raise ValueError("one start, spacing, count and scale a block")
     cdef int per_block = DATA_BYTES // 4 if packed else DATA_BYTES // (2 * axes)
     cdef Py_ssize_t total = 0
     cdef Py_ssize_t b

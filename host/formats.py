@@ -121,7 +121,7 @@ def _cwa_rows(path):
             if len(blocks):
                 if not last:
                     held = (blocks[-1:], fields[-1:])
-                yield from _cwa_decode(blocks, fields, segments, last)
+                yield from _cwa_decode(path, blocks, fields, segments, last)
             if last:
                 break
     if corrupt:
@@ -129,7 +129,7 @@ def _cwa_rows(path):
                       RuntimeWarning, stacklevel=2)
 
 
-def _cwa_decode(blocks, fields, segments, last):
+def _cwa_decode(path, blocks, fields, segments, last):
     """Rows of every block but the last (all of them when `last`): sample i of block b at
     start[b] + i * (start[b + 1] - start[b]) / count[b] when the blocks are contiguous, else at the nominal rate."""
     rate_hz = 3200.0 / (1 << (15 - (fields["rate"].astype(np.int64) & 15)))
@@ -147,7 +147,9 @@ def _cwa_decode(blocks, fields, segments, last):
     spacing = np.concatenate((spacing, 1.0 / rate_hz[-1:]))[:keep]
     layout = fields["axes_bps"][:keep]
     if (layout != layout[0]).any():
-        raise FormatError("a .cwa file that changes its sample layout mid-recording is not supported")
+        raise FormatError(f"{path}: a .cwa file that changes its sample layout mid-recording is not supported")
+    if layout[0] & 15 and layout[0] >> 4 < 3:
+        raise FormatError(f"{path}: .cwa blocks of {layout[0] >> 4} axes: no accelerometer x, y, z in them")
     # AX6 blocks hold the gyroscope first; the accelerometer's counts per g sit in the light word's top bits
     counts_per_g = (1 << (8 + ((fields["light"][:keep] >> 13) & 7))).astype(np.float64)
     rows = cwa.block_rows(blocks[:keep], start_s[:keep], spacing, count[:keep].astype(np.int32), counts_per_g,

@@ -12,8 +12,8 @@ cdef class Resampler:
     """Linear interpolation onto `oversample` sub-grid points per output period, centred on
     t_k = (k + phase) / rate, averaged (a box filter: the IMU's own anti-alias filter), then scaled, rounded and
     clipped to int16. Deterministic: the same input gives the same counts, however it is chunked. The phase (0 to
-    1 sample) is where a device's clock happens to fall between the recording's samples. Interpolation and sums
-    follow numpy's interp and mean operation for operation, so the counts are theirs to the bit."""
+    1 sample) is where a device's clock happens to fall between the recording's samples. The arithmetic is
+    numpy's interp and mean, operation for operation, so the counts equal those of the numpy resampler it replaced."""
     cdef readonly double rate_hz, counts_per_g, offset, step
     cdef readonly long long oversample, next_k
     cdef bint has_tail

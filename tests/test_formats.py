@@ -111,14 +111,16 @@ def test_folders_list_research_files_in_any_case(tmp_path):
 
 
 
-def rewritten_cwa(path, template, data_of_block):
+def rewritten_cwa(path, template, data_of_block, axes_bps=None):
     """The header and first two blocks of a real .cwa with each block's 480 sample bytes replaced by
-    data_of_block(b) and its checksum made good again."""
+    data_of_block(b) (and its layout byte by axes_bps) and its checksum made good again."""
     raw = open(real(template), "rb").read()
     header = int.from_bytes(raw[2:4], "little") + 4
     blocks = np.frombuffer(raw[header:header + 1024], np.uint8).reshape(2, 512).copy()
     for b in range(2):
         blocks[b, 30:510] = np.frombuffer(data_of_block(b), np.uint8)
+        if axes_bps is not None:
+            blocks[b, 25] = axes_bps
         words = blocks[b].view("<u2")
         words[255] = 0
         words[255] = -int(words.sum(dtype=np.uint16)) & 0xFFFF
@@ -152,6 +154,12 @@ def test_ax6_samples_decode_to_the_accelerometer_values_written_after_the_gyrosc
     # the template's blocks say 2048 counts per g: 2^(8 + 3), 3 in the top bits of the light word
     assert caught == [] and len(rows) == 80
     np.testing.assert_array_equal(rows[:, 1:], gyro_accel[:, :, 3:].reshape(-1, 3) / 2048)
+
+
+def test_cwa_blocks_without_three_axes_are_one_line_naming_the_file(tmp_path, capsys):
+    path = rewritten_cwa(tmp_path / "two_axes.cwa", "ax6_testfile.cwa", lambda b: bytes(480), axes_bps=0x22)
+    with pytest.raises(formats.FormatError, match="two_axes.cwa: .cwa blocks of 2 axes: no accelerometer x, y, z"):
+        read(path)
 
 
 @pytest.mark.parametrize("name", ["ax3_testfile.cwa", "ax3_testfile_corrupt_blocks_0_13_14_142_143_144.cwa",
