@@ -59,7 +59,8 @@ cdef class Resampler:
         cdef const double* hi
         cdef long long k
         cdef int c
-        cdef double g, value, scaled
+        cdef double g, span, value, scaled
+        cdef bint on_row
         if self.has_tail:
             lo = &self.tail[0]
             up = 0
@@ -69,11 +70,10 @@ cdef class Resampler:
                 lo = rows + 4 * up
                 up += 1
             hi = rows + 4 * up
+            on_row = g < lo[0] or up == n or lo[0] == g  # before the first row, at or after the last, on a row
+            span = hi[0] - lo[0] if not on_row else 1.0
             for c in range(1, 4):
-                if g < lo[0] or up == n or lo[0] == g:  # before the first row, at or after the last, on a row
-                    value = lo[c]
-                else:
-                    value = (hi[c] - lo[c]) / (hi[0] - lo[0]) * (g - lo[0]) + lo[c]
+                value = lo[c] if on_row else (hi[c] - lo[c]) / span * (g - lo[0]) + lo[c]
                 self.box[c - 1] = value if self.in_box == 0 else self.box[c - 1] + value
             self.in_box += 1
             if self.in_box == self.oversample:
