@@ -48,7 +48,7 @@ LEVEL_TAU_MS = const(1280)  # time constant of the mean |dynamic acceleration| t
 THR_MIN_MG = const(25)  # shallowest trough that can be a step: typing and vibration stay below
 SWING_EIGHTHS = const(2)  # hysteresis between turns: THR_MIN_MG plus 2/8 of the recent mean |motion|
 STEP_MIN_MS = const(270)  # troughs no further apart are one movement, the deepest counts (222 steps/min)
-STEP_MAX_MS = const(1250)  # longest step interval: slower is not a gait (48 steps/min)
+STEP_MAX_MS = const(1500)  # longest step interval: slower is not a gait (40 steps/min)
 N_CONFIRM = const(5)  # troughs of a regular rhythm before any of them count as steps
 N_RESUME = const(3)  # ... within BOUT_GAP_MS of earlier walking (a turn, a door, a kerb)
 N_CONFIRM_SLOW = const(8)  # ... slower than SLOW_STEP_MS: vehicles and gestures sway slowly
@@ -420,7 +420,8 @@ class Detector:
         return done
 
     def emit(self, kind, minute, a, b, c, d):
-        k = self.n_events * EV_WORDS
+        n = self.n_events
+        k = n * EV_WORDS
         ev = self.events
         ev[k] = kind
         ev[k + 1] = minute
@@ -428,7 +429,7 @@ class Detector:
         ev[k + 3] = b
         ev[k + 4] = c
         ev[k + 5] = d
-        self.n_events += 1
+        self.n_events = n + 1
 
     def lobe(self, at, amp):
         """A peak at `at` (depth amp, mg Q3). Peaks closer than d_min are one movement: the highest of them is
@@ -453,8 +454,9 @@ class Detector:
     def candidate(self, at, depth):
         """A peak at `at` (depth in mg Q3) is a step if it continues walking or completes a regular rhythm. The
         interval of the running sums ends here."""
-        n = self.pos - self.win_start
-        self.win_start = self.pos
+        pos = self.pos
+        n = pos - self.win_start
+        self.win_start = pos
         sum_m = self.sum_m
         sum_x = self.sum_x
         sum_y = self.sum_y
@@ -467,16 +469,18 @@ class Detector:
         self.sum_q = 0
         d = at - self.cand_pos
         self.cand_pos = at
-        self.recent[self.recent_next] = at
-        self.recent_next = self.recent_next + 1 if self.recent_next + 1 < N_CONFIRM_SLOW + BACKFILL_MAX else 0
+        r = self.recent_next
+        self.recent[r] = at
+        self.recent_next = r + 1 if r + 1 < N_CONFIRM_SLOW + BACKFILL_MAX else 0
         if self.recent_n < N_CONFIRM_SLOW + BACKFILL_MAX:
             self.recent_n += 1
         fits = self.d_min <= d <= self.d_max
-        goes_on = self.walking and (fits or self.hides_step(d))
+        walking = self.walking
+        goes_on = walking and (fits or self.hides_step(d))
         if goes_on and d < self.d_stride:
             self.walk_on(at, d)
             return
-        if self.walking and not goes_on:
+        if walking and not goes_on:
             self.end_walk()
         if not goes_on and not fits:
             self.pend[0] = at
@@ -507,36 +511,41 @@ class Detector:
             self.side_avg += (side - self.side_avg) >> 2
             self.walk_on(at, d)
             return
-        if self.run_n >= 2 and (d - self.d_prev if d > self.d_prev else self.d_prev - d) * 8 > self.d_prev * REGULAR_EIGHTHS and not self.alternates(d):
-            self.pend[0] = self.pend[self.run_n - 1]
-            self.run_n = 1
-        am = mean_m * self.mg_q9 >> 9
-        self.pend_wander[self.run_n] = am - self.am2 if am > self.am2 else self.am2 - am
+        k = self.run_n
+        p = self.d_prev
+        if k >= 2 and (d - p if d > p else p - d) * 8 > p * REGULAR_EIGHTHS and not self.alternates(d):
+            self.pend[0] = self.pend[k - 1]
+            k = 1
+        mg_q9 = self.mg_q9
+        kq = self.kq
+        am = mean_m * mg_q9 >> 9
+        self.pend_wander[k] = am - self.am2 if am > self.am2 else self.am2 - am
         self.am2 = self.am1
         self.am1 = am
-        self.pend[self.run_n] = at
-        self.pend_depth[self.run_n] = depth
-        self.pend_side[self.run_n] = side
-        self.pend_turn[self.run_n] = turn * (self.mg_q9 >> 3) >> 9
-        self.pend_gx[self.run_n] = gx
-        self.pend_gy[self.run_n] = gy
-        self.pend_gz[self.run_n] = gz
+        self.pend[k] = at
+        self.pend_depth[k] = depth
+        self.pend_side[k] = side
+        self.pend_turn[k] = turn * (mg_q9 >> 3) >> 9
+        self.pend_gx[k] = gx
+        self.pend_gy[k] = gy
+        self.pend_gz[k] = gz
         # Variance of |a| from the sum of (|a| - 1 g)^2, and across gravity: mean |a|^2 minus |mean a|^2.
         r0 = mean_m - (self.counts_per_g >> 2)
-        vm = (sum_q + half) // n - (r0 * r0 >> self.kq)
-        vx = (mean_m * mean_m - gx * gx - gy * gy - gz * gz) >> self.kq
-        self.pend_vm[self.run_n] = vm if vm > 0 else 0
-        self.pend_vx[self.run_n] = vx if vx > 0 else 0
-        self.run_n += 1
+        vm = (sum_q + half) // n - (r0 * r0 >> kq)
+        vx = (mean_m * mean_m - gx * gx - gy * gy - gz * gz) >> kq
+        self.pend_vm[k] = vm if vm > 0 else 0
+        self.pend_vx[k] = vx if vx > 0 else 0
+        k += 1
+        self.run_n = k
         self.d_prev3 = self.d_prev2
-        self.d_prev2 = self.d_prev
+        self.d_prev2 = p
         self.d_prev = d
         # Three troughs hold no stride-to-stride turn for arm_work, so a resumed rhythm that moves sideways like arm work
         # (brushing teeth after a false walk) waits for N_CONFIRM and the whole check.
         need = N_RESUME if self.bout_steps and self.pend[0] - self.bout_end <= self.bout_gap and not self.side_over(ARM_EIGHTHS) else N_CONFIRM
-        if need == N_CONFIRM and N_CONFIRM <= self.run_n < N_FLAT and (self.flat() or self.posture_change()):
+        if need == N_CONFIRM and N_CONFIRM <= k < N_FLAT and (self.flat() or self.posture_change()):
             need = N_FLAT
-        if self.run_n == N_CONFIRM_SLOW or (self.run_n >= need and at - self.pend[0] <= self.d_slow * (self.run_n - 1)):
+        if k == N_CONFIRM_SLOW or (k >= need and at - self.pend[0] <= self.d_slow * (k - 1)):
             if self.arm_work() or self.vehicle_like():
                 self.veto_pos = self.pend[0]
                 self.drop_first()
@@ -734,18 +743,21 @@ class Detector:
     def walk_on(self, at, d):
         """A step while walking. An interval near twice the walker's own step interval hides a step whose
         peak was too small to see (the wrist's weaker side): count it at the midpoint."""
-        if self.d_step >= self.d_stride and self.stride_of(self.d_step):
-            self.d_step16 >>= 1
-            self.d_step = (self.d_step16 + 8) >> 4
         d_step = self.d_step
-        if d * 8 >= d_step * DOUBLE_FROM_EIGHTHS and d * 8 <= d_step * DOUBLE_TO_EIGHTHS:
+        if d_step >= self.d_stride and self.stride_of(d_step):
+            self.d_step16 >>= 1
+            d_step = (self.d_step16 + 8) >> 4
+            self.d_step = d_step
+        if d_step * DOUBLE_FROM_EIGHTHS <= d * 8 <= d_step * DOUBLE_TO_EIGHTHS:
             half = d >> 1
             self.count_step(at - d + half, half)
             self.count_step(at, d - half)
             return
         self.count_step(at, d)
-        self.d_step16 += ((d << 4) - self.d_step16) // (self.quantum16 << 2) * self.quantum16
-        self.d_step = (self.d_step16 + 8) >> 4
+        quantum16 = self.quantum16
+        d_step16 = self.d_step16 + ((d << 4) - self.d_step16) // (quantum16 << 2) * quantum16
+        self.d_step16 = d_step16
+        self.d_step = (d_step16 + 8) >> 4
 
     def count_step(self, at, d):
         """A step of the current walk: counted at once, or held while the walk is on trial."""

@@ -251,12 +251,22 @@ def test_magnitude_at_twice_the_rate_is_two_chains_of_the_rate_below(engine, rat
         assert fast.m_ring[0] != fast.m_ring[1] or n == 2  # two chains, not one value
 
 
-def test_a_walk_slowing_below_48_steps_per_minute_stops_counting():
-    # 60 steps/min, then troughs every 1.5 s (40/min): not a gait. A hidden step needs 13/8..19/8 of the step
+def test_a_walk_slowing_below_40_steps_per_minute_stops_counting():
+    # 50 steps/min, then troughs every 1.67 s (36/min): not a gait. A hidden step needs 13/8..19/8 of the step
     # interval; a single long interval must never stretch the walker's step interval past STEP_MAX_MS.
-    result = run(concat(still(5, 50), walking(30, 50, 60), walking(30, 50, 40, seed=1), still(5, 50)), 50000)
-    assert abs(result["steps"] - 30) <= 2
+    result = run(concat(still(5, 50), walking(30, 50, 50), walking(30, 50, 36, seed=1), still(5, 50)), 50000)
+    assert abs(result["steps"] - 25) <= 2
     assert abs(result["walking_s"] - 30) <= 2.5
+
+
+@pytest.mark.parametrize("rate_mhz", (12500, 25000, 50000, 104000))
+@pytest.mark.parametrize("cadence", (42, 45))
+def test_a_walk_at_45_steps_per_minute_counts_every_step(rate_mhz, cadence):
+    # Walking aids and frail walkers step every 1.3-1.4 s. With STEP_MAX_MS at 1250 ms these walks counted 0 steps.
+    rate_hz = rate_mhz / 1000
+    result = run(concat(still(5, rate_hz), walking(80, rate_hz, cadence), still(5, rate_hz)), rate_mhz)
+    assert abs(result["steps"] - cadence * 80 / 60) <= 2
+    assert abs(result["walking_s"] - 80) <= 3
 
 
 @pytest.mark.parametrize("counts_per_g", (2048, 4096, 8192, 16384))
