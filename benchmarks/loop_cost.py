@@ -14,7 +14,7 @@ import tempfile
 
 import numpy as np
 
-from walkdose import commands, recording, replay
+from walkdose import bench, commands, recording, replay
 
 RATE_MHZ = 52000
 SHORT_S, LONG_S = 290, 890
@@ -28,7 +28,7 @@ def instructions(workdir, raw, mode, seconds):
     command = [commands.find("micropython"), os.path.join(HERE, "loop_cost_board.py"), mode, raw, str(seconds), root]
     if mode == "replay":
         command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"] + command
-    subprocess.run(command, check=True, capture_output=True, env=dict(os.environ, MICROPYPATH=replay.firmware_root()))
+    subprocess.run(command, check=True, capture_output=True, env=bench.counted_env(replay.firmware_root()))
     if mode == "replay":
         with open(out) as f:
             return int(re.search(r"^summary: (\d+)", f.read(), re.M).group(1))

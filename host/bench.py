@@ -76,7 +76,7 @@ def micropython_feed(raw_path, rate_mhz, counts_per_g, mode, valgrind=None):
         out_file = os.path.join(tmp, "callgrind.out")
         if valgrind:
             command = [valgrind, "--tool=callgrind", "--callgrind-out-file=" + out_file] + command
-        done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, MICROPYPATH=root))
+        done = subprocess.run(command, capture_output=True, text=True, env=counted_env(root))
         if done.returncode != 0:
             raise RuntimeError(f"micropython feed failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
         printed = [int(word) for word in done.stdout.split()]
@@ -85,6 +85,13 @@ def micropython_feed(raw_path, rate_mhz, counts_per_g, mode, valgrind=None):
             with open(out_file) as f:
                 instructions = next(int(line.split()[1]) for line in f if line.startswith("summary:"))
     return printed, instructions
+
+
+def counted_env(root):
+    """The environment for counting micropython's instructions with MICROPYPATH at root. The command is CPython running
+    MicroPython as an extension, and CPython's random string hash seed moves its start-up from run to run: a fixed
+    seed makes the start-up the empty run subtracts the same every run (docs/detector.md)."""
+    return dict(os.environ, MICROPYPATH=root, PYTHONHASHSEED="0")
 
 
 def cortex_m4_costs(source, slices, counts_per_g):
