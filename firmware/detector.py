@@ -87,6 +87,13 @@ BOUT_GAP_MS = const(3000)  # ... with no gap longer than this
 JERK_MS = const(20)  # |a| is one Newton step from |a| this long ago: the same jerk term at every rate
 M_MAX = const(14190)  # |(x, y, z) >> 2| can reach sqrt(3) * 8192; a Newton step from far below overshoots
 A3_Q9_PER_G = const(4096000)  # one g as a3 (mg in Q3: 8000) times 2^9
+# win_sums: the running sums of the interval since win_start.
+WIN_M = const(0)
+WIN_X = const(1)
+WIN_Y = const(2)
+WIN_Z = const(3)
+WIN_Q = const(4)
+WIN_WORDS = const(5)
 # Positions stop ageing here (2^28 samples back, 30 days at 104 Hz): nothing that old still counts, and an
 # idle board's stale positions stay small ints.
 POS_FLOOR = const(-268435456)
@@ -184,6 +191,9 @@ class Detector:
         # |a| of the last JERK_MS, oldest at m_i: each Newton step starts from there (2 at 100 Hz, 1 at 50 and below).
         self.m_n = max(1, samples_for_ms(JERK_MS, rate_mhz))
         self.m_ring = array("i", [0] * self.m_n)
+        # Sums of |a|, x, y, z (counts >> 2) and of (|a| - 1 g)^2 >> kq since the interval began at win_start: an
+        # array, so feed() hands them to lobe() and reach_due() by plain stores instead of attribute lookups.
+        self.win_sums = array("i", [0] * WIN_WORDS)
         # A minute is reported this long after it ends: a rhythm still being confirmed, and the interval
         # before its first step, can reach back this far (back-filled steps stop short of a reported minute); so can
         # the steps of a walk on trial, held over at most TRIAL_STEPS - 1 intervals (under 9 d_max).
@@ -230,14 +240,10 @@ class Detector:
         self.valley = 0
         self.held_pos = 0
         self.held_amp = 0
-        # Sums of |a|, x, y, z (counts >> 2) since the interval began at win_start; the mean x, y, z and |a| (mg Q3)
-        # of the last two intervals.
+        # The interval's start (its sums are win_sums); the mean x, y, z and |a| (mg Q3) of the last two intervals.
         self.win_start = 0
-        self.sum_m = 0
-        self.sum_x = 0
-        self.sum_y = 0
-        self.sum_z = 0
-        self.sum_q = 0
+        for k in range(WIN_WORDS):
+            self.win_sums[k] = 0
         self.gx1 = 0
         self.gy1 = 0
         self.gz1 = 0
@@ -310,11 +316,12 @@ class Detector:
         peak_pos = int(self.peak_pos)
         pos = int(self.pos)
         due = int(self.due)
-        sum_m = int(self.sum_m)
-        sum_x = int(self.sum_x)
-        sum_y = int(self.sum_y)
-        sum_z = int(self.sum_z)
-        sum_q = int(self.sum_q)
+        win = ptr32(self.win_sums)
+        sum_m = win[WIN_M]
+        sum_x = win[WIN_X]
+        sum_y = win[WIN_Y]
+        sum_z = win[WIN_Z]
+        sum_q = win[WIN_Q]
         one_g = int(self.counts_per_g) >> 2
         kq = int(self.kq)
         j = 3 * start
@@ -328,20 +335,20 @@ class Detector:
                     break
                 self.pos = pos
                 self.peak_pos = peak_pos
-                self.sum_m = sum_m
-                self.sum_x = sum_x
-                self.sum_y = sum_y
-                self.sum_z = sum_z
-                self.sum_q = sum_q
+                win[WIN_M] = sum_m
+                win[WIN_X] = sum_x
+                win[WIN_Y] = sum_y
+                win[WIN_Z] = sum_z
+                win[WIN_Q] = sum_q
                 mv = int(self.reach_due(mv))
                 pos = int(self.pos)
                 due = int(self.due)
                 peak_pos = int(self.peak_pos)
-                sum_m = int(self.sum_m)
-                sum_x = int(self.sum_x)
-                sum_y = int(self.sum_y)
-                sum_z = int(self.sum_z)
-                sum_q = int(self.sum_q)
+                sum_m = win[WIN_M]
+                sum_x = win[WIN_X]
+                sum_y = win[WIN_Y]
+                sum_z = win[WIN_Z]
+                sum_q = win[WIN_Q]
             x = ((p[j] ^ 0x8000) - 0x8000) >> 2
             y = ((p[j + 1] ^ 0x8000) - 0x8000) >> 2
             z = ((p[j + 2] ^ 0x8000) - 0x8000) >> 2
@@ -378,17 +385,17 @@ class Detector:
                 elif hp < peak - ((asum >> ka) * SWING_EIGHTHS >> 3) - thr_min:
                     if peak > thr_min:
                         self.pos = pos
-                        self.sum_m = sum_m
-                        self.sum_x = sum_x
-                        self.sum_y = sum_y
-                        self.sum_z = sum_z
-                        self.sum_q = sum_q
+                        win[WIN_M] = sum_m
+                        win[WIN_X] = sum_x
+                        win[WIN_Y] = sum_y
+                        win[WIN_Z] = sum_z
+                        win[WIN_Q] = sum_q
                         self.lobe(peak_pos, peak)
-                        sum_m = int(self.sum_m)
-                        sum_x = int(self.sum_x)
-                        sum_y = int(self.sum_y)
-                        sum_z = int(self.sum_z)
-                        sum_q = int(self.sum_q)
+                        sum_m = win[WIN_M]
+                        sum_x = win[WIN_X]
+                        sum_y = win[WIN_Y]
+                        sum_z = win[WIN_Z]
+                        sum_q = win[WIN_Q]
                     rising = 0
                     valley = hp
                     if int(self.n_events) > ev_limit:
@@ -412,11 +419,11 @@ class Detector:
         self.peak_pos = peak_pos
         self.pos = pos
         self.due = due
-        self.sum_m = sum_m
-        self.sum_x = sum_x
-        self.sum_y = sum_y
-        self.sum_z = sum_z
-        self.sum_q = sum_q
+        win[WIN_M] = sum_m
+        win[WIN_X] = sum_x
+        win[WIN_Y] = sum_y
+        win[WIN_Z] = sum_z
+        win[WIN_Q] = sum_q
         return done
 
     def emit(self, kind, minute, a, b, c, d):
@@ -457,16 +464,14 @@ class Detector:
         pos = self.pos
         n = pos - self.win_start
         self.win_start = pos
-        sum_m = self.sum_m
-        sum_x = self.sum_x
-        sum_y = self.sum_y
-        sum_z = self.sum_z
-        sum_q = self.sum_q
-        self.sum_m = 0
-        self.sum_x = 0
-        self.sum_y = 0
-        self.sum_z = 0
-        self.sum_q = 0
+        win = self.win_sums
+        sum_m = win[WIN_M]
+        sum_x = win[WIN_X]
+        sum_y = win[WIN_Y]
+        sum_z = win[WIN_Z]
+        sum_q = win[WIN_Q]
+        for k in range(WIN_WORDS):
+            win[k] = 0
         d = at - self.cand_pos
         self.cand_pos = at
         r = self.recent_next
@@ -866,11 +871,8 @@ class Detector:
         # An interval longer than 2 d_max holds no step: restart it, which keeps the sums small ints.
         if spm - self.win_start > 2 * self.d_max:
             self.win_start = -1
-            self.sum_m = 0
-            self.sum_x = 0
-            self.sum_y = 0
-            self.sum_z = 0
-            self.sum_q = 0
+            for k in range(WIN_WORDS):
+                self.win_sums[k] = 0
         else:
             self.win_start -= spm
 
