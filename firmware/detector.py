@@ -441,13 +441,15 @@ class Detector:
     def lobe(self, at, amp):
         """A peak at `at` (depth amp, mg Q3). Peaks closer than d_min are one movement: the highest of them is
         held until no higher one follows within d_min, then it becomes a step candidate."""
-        if self.held_amp:
-            if at - self.held_pos < self.d_min:
-                if amp > self.held_amp:
+        held_amp = self.held_amp
+        if held_amp:
+            held_pos = self.held_pos
+            if at - held_pos < self.d_min:
+                if amp > held_amp:
                     self.held_pos = at
                     self.held_amp = amp
                 return
-            self.candidate(self.held_pos, self.held_amp)
+            self.candidate(held_pos, held_amp)
         self.held_pos = at
         self.held_amp = amp
 
@@ -477,8 +479,9 @@ class Detector:
         r = self.recent_next
         self.recent[r] = at
         self.recent_next = r + 1 if r + 1 < N_CONFIRM_SLOW + BACKFILL_MAX else 0
-        if self.recent_n < N_CONFIRM_SLOW + BACKFILL_MAX:
-            self.recent_n += 1
+        seen = self.recent_n
+        if seen < N_CONFIRM_SLOW + BACKFILL_MAX:
+            self.recent_n = seen + 1
         fits = self.d_min <= d <= self.d_max
         walking = self.walking
         goes_on = walking and (fits or self.hides_step(d))
