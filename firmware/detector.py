@@ -192,7 +192,7 @@ class Detector:
         self.m_n = max(1, samples_for_ms(JERK_MS, rate_mhz))
         self.m_ring = array("i", [0] * self.m_n)
         # Sums of |a|, x, y, z (counts >> 2) and of (|a| - 1 g)^2 >> kq since the interval began at win_start: an
-        # array, so feed() hands them to lobe() and reach_due() by plain stores instead of attribute lookups.
+        # array, so feed() hands them to candidate() and reach_due() by plain stores instead of attribute lookups.
         self.win_sums = array("i", [0] * WIN_WORDS)
         # A minute is reported this long after it ends: a rhythm still being confirmed, and the interval
         # before its first step, can reach back this far (back-filled steps stop short of a reported minute); so can
@@ -316,6 +316,9 @@ class Detector:
         peak_pos = int(self.peak_pos)
         pos = int(self.pos)
         due = int(self.due)
+        held_pos = int(self.held_pos)
+        held_amp = int(self.held_amp)
+        d_min = int(self.d_min)
         win = ptr32(self.win_sums)
         sum_m = win[WIN_M]
         sum_x = win[WIN_X]
@@ -335,6 +338,8 @@ class Detector:
                     break
                 self.pos = pos
                 self.peak_pos = peak_pos
+                self.held_pos = held_pos
+                self.held_amp = held_amp
                 win[WIN_M] = sum_m
                 win[WIN_X] = sum_x
                 win[WIN_Y] = sum_y
@@ -344,6 +349,8 @@ class Detector:
                 pos = int(self.pos)
                 due = int(self.due)
                 peak_pos = int(self.peak_pos)
+                held_pos = int(self.held_pos)
+                held_amp = int(self.held_amp)
                 sum_m = win[WIN_M]
                 sum_x = win[WIN_X]
                 sum_y = win[WIN_Y]
@@ -384,18 +391,28 @@ class Detector:
                     peak_pos = pos
                 elif hp < peak - ((asum >> ka) * SWING_EIGHTHS >> 3) - thr_min:
                     if peak > thr_min:
-                        self.pos = pos
-                        win[WIN_M] = sum_m
-                        win[WIN_X] = sum_x
-                        win[WIN_Y] = sum_y
-                        win[WIN_Z] = sum_z
-                        win[WIN_Q] = sum_q
-                        self.lobe(peak_pos, peak)
-                        sum_m = win[WIN_M]
-                        sum_x = win[WIN_X]
-                        sum_y = win[WIN_Y]
-                        sum_z = win[WIN_Z]
-                        sum_q = win[WIN_Q]
+                        # Peaks closer than d_min are one movement: the highest is held until no higher one follows
+                        # within d_min (or release() finds none can), then it is a step candidate.
+                        if held_amp and peak_pos - held_pos < d_min:
+                            if peak > held_amp:
+                                held_pos = peak_pos
+                                held_amp = peak
+                        else:
+                            if held_amp:
+                                self.pos = pos
+                                win[WIN_M] = sum_m
+                                win[WIN_X] = sum_x
+                                win[WIN_Y] = sum_y
+                                win[WIN_Z] = sum_z
+                                win[WIN_Q] = sum_q
+                                self.candidate(held_pos, held_amp)
+                                sum_m = win[WIN_M]
+                                sum_x = win[WIN_X]
+                                sum_y = win[WIN_Y]
+                                sum_z = win[WIN_Z]
+                                sum_q = win[WIN_Q]
+                            held_pos = peak_pos
+                            held_amp = peak
                     rising = 0
                     valley = hp
                     if int(self.n_events) > ev_limit:
@@ -417,6 +434,8 @@ class Detector:
         self.peak = peak
         self.valley = valley
         self.peak_pos = peak_pos
+        self.held_pos = held_pos
+        self.held_amp = held_amp
         self.pos = pos
         self.due = due
         win[WIN_M] = sum_m
@@ -437,21 +456,6 @@ class Detector:
         ev[k + 4] = c
         ev[k + 5] = d
         self.n_events = n + 1
-
-    def lobe(self, at, amp):
-        """A peak at `at` (depth amp, mg Q3). Peaks closer than d_min are one movement: the highest of them is
-        held until no higher one follows within d_min, then it becomes a step candidate."""
-        held_amp = self.held_amp
-        if held_amp:
-            held_pos = self.held_pos
-            if at - held_pos < self.d_min:
-                if amp > held_amp:
-                    self.held_pos = at
-                    self.held_amp = amp
-                return
-            self.candidate(held_pos, held_amp)
-        self.held_pos = at
-        self.held_amp = amp
 
     def release(self, now):
         """A held peak with no rival left in reach is a candidate."""

@@ -48,11 +48,10 @@ cdef class Detector:
     @cython.locals(p="const unsigned short[::1]", m_ring="int[::1]", win="int[::1]", i=Py_ssize_t, j=Py_ssize_t, done=Py_ssize_t,
                    ev_limit=word, mg_q9=word, k_lp=word, kb=word, ka=word, thr_min=word, m_n=word, m_i=word,
                    lp1=word, lp2=word, bsum=word, asum=word, mv=word, rising=word, peak=word, valley=word,
-                   peak_pos=word, pos=word, due=word, sum_m=word, sum_x=word, sum_y=word, sum_z=word, sum_q=word,
+                   peak_pos=word, pos=word, due=word, held_pos=word, held_amp=word, d_min=word, sum_m=word, sum_x=word, sum_y=word, sum_z=word, sum_q=word,
                    one_g=word, kq=word, x=word, y=word, z=word, m2=word, m=word, q=word, a3=word, hp=word, ahp=word)
     cpdef Py_ssize_t feed(self, samples, Py_ssize_t start, Py_ssize_t n) except -1
     cdef void emit(self, word kind, word minute, word a, word b, word c, word d) noexcept
-    cdef void lobe(self, word at, word amp) except *
     cdef void release(self, word now) except *
     cdef void candidate(self, word at, word depth) except *
     cdef int alternates(self, word d) noexcept
