@@ -476,8 +476,11 @@ class Detector:
         sum_y = win[WIN_Y]
         sum_z = win[WIN_Z]
         sum_q = win[WIN_Q]
-        for k in range(WIN_WORDS):
-            win[k] = 0
+        win[WIN_M] = 0
+        win[WIN_X] = 0
+        win[WIN_Y] = 0
+        win[WIN_Z] = 0
+        win[WIN_Q] = 0
         d = at - self.cand_pos
         self.cand_pos = at
         r = self.recent_next
