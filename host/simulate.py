@@ -33,6 +33,7 @@ SLEEP_S = 23 * 3600
 DEFAULT_WALK_TIMES_S = (7 * 3600 + 30 * 60, 12 * 3600 + 15 * 60, 17 * 3600 + 45 * 60, 20 * 3600 + 30 * 60)
 DEFAULT_WALK_S = 25 * 60  # a recording without xN repeats to about this long
 MAX_DAYS = 31
+FLASH_HOLD_S = 20  # an emulated board worn from the past keeps in step with it this long: walkdose flash sets its clock
 FIDGET_S = 600
 FIDGET_MG = 30  # sitting and fidgeting: movement ~13 mg (worn) and no rhythm (tests/test_simulate.py)
 SPEC = re.compile(r"^(?P<path>.+?)(?:@(?P<hh>\d{1,2}):(?P<mm>\d{2}))?(?:x(?P<n>\d+))?$")
@@ -153,8 +154,11 @@ def arm_command(firmware, workdir, config):
 class Simulator:
     """A running simulated board: `pty_path` is its USB serial; `events` gets what it reports.
 
-    arm_firmware: the board runs on an emulated Cortex-M4F (qemu.build's firmware), bare until flashed; with start
-    None the wearer puts it on when the flashed firmware first sleeps, and it runs in step with the host's clock.
+    arm_firmware: the board runs on an emulated Cortex-M4F (qemu.build's firmware), bare until flashed; the wearer
+    puts it on when the flashed firmware first sleeps (sim/arm_board.py). With start None it runs in step with the
+    host's clock; with a start, it is worn from that past: it reports 'worn' with its lag behind the host's clock,
+    keeps that lag for FLASH_HOLD_S (a flash that sets its clock to the host's minus the lag sets it to the
+    simulated time), then catches up.
     """
 
     def __init__(self, recordings, workdir, start, speed=0.0, power_cut_every_min=0, late=None, imu_silent_s=None,
@@ -167,6 +171,7 @@ class Simulator:
         self.plan = day_plan(specs, [n for _, n in clips], RATE_MHZ)
         self.arm_firmware = arm_firmware
         start_epoch_s = int(start.astimezone().timestamp()) if start else 0
+        behind_s = int(datetime.datetime.now().timestamp()) - start_epoch_s if start else 0
         start = start or datetime.datetime.now()
         self.switched_on = start  # local time, naive
         self.config = {
@@ -176,6 +181,7 @@ class Simulator:
             "clips": [p for p, _ in clips], "fidget": fidget_path, "plan": self.plan,
             "wake_s": WAKE_S, "sleep_s": SLEEP_S, "device_id": device_id,
             "imu_address": PROFILE["imu_address"], "battery_adc": battery_adc(PROFILE["battery"]),
+            "behind_s": behind_s, "hold_s": FLASH_HOLD_S if behind_s else 0,
             "flash": flash or os.path.join(workdir, "flash.img" if engine == "micropython" else "flash"),
         }
         self.engine = engine

@@ -1,8 +1,13 @@
 """The simulated XIAO's hardware on the emulated Cortex-M4F (QEMU mps2-an386, host/qemu_board), set up by main(),
 which /rom/boot.py calls at every boot before the main.py that `walkdose flash` copies: the board's flash (littlefs on PSRAM, which outlives
 resets as a board's flash does) mounted at /, `machine` the fake whose I2C bus holds the LSM6DS3TR-C the wearer
-moves, and `time` the simulated clock, whose sleep_ms is where simulated time passes. The world's time is kept in
-PSRAM too, so a reset (mpremote's, every command) does not turn it back. Reports go to QEMU's stderr as JSON lines,
+moves, and `time` the simulated clock, whose sleep_ms is where simulated time passes. The wearer puts the board
+on when the flashed firmware first sleeps: time at the REPL (mpremote's, before and during a flash) is not worn.
+The world's time is kept in PSRAM too, so a reset (mpremote's, every command) does not turn it back.
+
+Worn from the past (config behind_s): from its first sleep the world keeps in step with the host's clock as it was
+behind_s earlier, rounded down to a whole minute, for hold_s, long enough for `walkdose flash` to set the board's
+clock to that past; then it runs as fast as it can until it reaches the host's clock, as sim/board.py does. Reports go to QEMU's stderr as JSON lines,
 with the guest instructions each simulated hour took (under -icount shift=0 a microsecond of guest time is 1,000).
 Knows no firmware: the board is bare until flashed.
 """
@@ -18,7 +23,8 @@ from sim.blockdev import RamFlash
 from sim.board import SAVE_EVERY_S, Board
 
 CONFIG = "/rom/board.json"
-STATE = {"now_us": 0 | uctypes.UINT64, "start_epoch_s": 8 | uctypes.UINT32, "boots": 12 | uctypes.UINT32}
+STATE = {"now_us": 0 | uctypes.UINT64, "lag_us": 8 | uctypes.UINT64, "start_epoch_s": 16 | uctypes.UINT32,
+         "boots": 20 | uctypes.UINT32}
 
 
 class TimedBus:
@@ -50,8 +56,9 @@ class ArmBoard(Board):
         self.now_us = now_us
         self.fed = now_us * self.rate_mhz // 1000000000  # the chip is new, the wearer goes on where it was
         self.next_save_us = (now_us // (SAVE_EVERY_S * 1000000) + 1) * SAVE_EVERY_S * 1000000
-        # 0: the wearer puts the board on when its firmware first sleeps, once flashed
-        self.start_epoch_s = self.state.start_epoch_s or config["start_epoch_s"]
+        self.start_epoch_s = self.state.start_epoch_s  # 0 until the firmware first sleeps
+        self.behind_s = config["behind_s"]
+        self.hold_us = config["hold_s"] * 1000000
         self.world_us = 0  # guest time in sleep_ms this hour: the wearer, the chip's FIFO, pacing
         self.bus_us = 0  # guest time on the fake I2C bus this hour
         self.loop_us = 0  # guest time between sleeps this hour: the firmware's main loop
@@ -78,6 +85,7 @@ class ArmBoard(Board):
             walkdose_board.idle()
 
     def boot(self):
+        self.worn = walkdose_board.runs_main()
         self.attach_chip()
         self.state.boots += 1
         fake_machine.bus = TimedBus(fake_machine.bus, self)
@@ -93,13 +101,26 @@ class ArmBoard(Board):
         self.report("boot", boot=self.state.boots, sim_s=self.now_us // 1000000)
 
     def sleep_ms(self, ms):
+        if not self.worn:
+            return
         t0 = time.ticks_us()
         self.loop_us += time.ticks_diff(t0, self.awake_at)
         if not self.start_epoch_s:
-            self.start_epoch_s = self.state.start_epoch_s = self.host_us() // 1000000 - self.now_us // 1000000
+            host_us = self.host_us()
+            self.start_epoch_s = self.state.start_epoch_s = (host_us // 1000000 - self.behind_s) // 60 * 60
+            self.state.lag_us = host_us - self.start_epoch_s * 1000000
+            self.report("worn", start_epoch_s=self.start_epoch_s, lag_us=self.state.lag_us)
         Board.sleep_ms(self, ms)
         self.awake_at = time.ticks_us()
         self.world_us += time.ticks_diff(self.awake_at, t0)
+
+    def pace(self):
+        if self.now_us >= self.hold_us:
+            Board.pace(self)
+            return
+        ahead_us = self.start_epoch_s * 1000000 + self.now_us - (self.host_us() - self.state.lag_us)
+        if ahead_us > 0:
+            self.wait_us(ahead_us)
 
     def hour_passed(self):
         self.report("progress", sim_s=self.now_us // 1000000, samples=self.fed, caught_up=self.caught_up,

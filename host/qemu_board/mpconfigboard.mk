@@ -16,6 +16,7 @@ CFLAGS += -DWALKDOSE_FLASH_ADDR=0x21f00000 -DWALKDOSE_FLASH_BYTES=0x00040000 -DW
 # Boot as a board port does: /rom/boot.py, then main.py (host/qemu_board/walkdose_board.c).
 CFLAGS += -D'MICROPY_PORT_INIT_FUNC=do { extern void walkdose_board_init(void); walkdose_board_init(); } while (0)'
 SRC_C += $(BOARD_DIR)/walkdose_board.c
+LDFLAGS += -Wl,--wrap=uart_rx_any -Wl,--wrap=uart_rx_chr
 
 LDSCRIPT = mcu/arm/mps2.ld
 SRC_BOARD_O = shared/runtime/gchelper_native.o shared/runtime/gchelper_thumb2.o

@@ -1,12 +1,15 @@
 // What ports/qemu lacks to be a board walkdose can be flashed to (docs/arm-board.md): a boot that mounts the ROM
 // filesystem, runs /rom/boot.py (the board's hardware) and then main.py unless the raw REPL asked for the soft reset,
-// as MicroPython's board ports do; and the module `walkdose_board`: a reset that boots into main.py, the host's
-// clock, idling, and a report channel to QEMU's stderr, all over Arm semihosting. Knows no firmware and no fake.
+// as MicroPython's board ports do; a UART receive buffer filled by interrupt, where Ctrl-C interrupts running code,
+// as a board's USB serial does; and the module `walkdose_board`: a reset that boots into main.py, the host's clock,
+// idling, and a report channel to QEMU's stderr, all over Arm semihosting. Knows no firmware and no fake.
 #include <string.h>
 
 #include "py/compile.h"
 #include "py/runtime.h"
+#include "shared/runtime/interrupt_char.h"
 #include "shared/runtime/pyexec.h"
+#include "uart.h"
 
 #define SYS_OPEN (0x01)
 #define SYS_WRITE (0x05)
@@ -19,6 +22,65 @@ static uint32_t semihosting(uint32_t op, const void *block) {
     register const void *r1 __asm__ ("r1") = block;
     __asm__ volatile ("bkpt 0xab" : "+r" (r0) : "r" (r1) : "memory");
     return r0;
+}
+
+// The CMSDK UART0 of mps2-an386 (QEMU hw/char/cmsdk-apb-uart.c) holds one received byte, and QEMU hands it the
+// next only from its main loop: polled, a program reads one byte per wait. Its RX interrupt (IRQ 0) fills a ring.
+#define UART0 ((volatile uint32_t *)0x40004000)
+#define UART_DATA (0)
+#define UART_STATE (1)
+#define UART_CTRL (2)
+#define UART_INT (3)
+#define UART_STATE_RXFULL (1 << 1)
+#define UART_CTRL_RX_INTEN (1 << 3)
+#define UART_INT_RX (1 << 1)
+#define UART0_RX_IRQ (0)
+#define SCB_VTOR (*(volatile uint32_t *)0xe000ed08)
+#define NVIC_ISER0 (*(volatile uint32_t *)0xe000e100)
+
+static uint8_t rx_ring[4096];
+static volatile uint32_t rx_head, rx_tail;
+static uint32_t vectors[16 + 32] __attribute__((aligned(256)));
+
+static void uart0_rx_irq(void) {
+    while (UART0[UART_STATE] & UART_STATE_RXFULL) {
+        if (rx_head - rx_tail == sizeof(rx_ring)) {
+            UART0[UART_CTRL] &= ~UART_CTRL_RX_INTEN;  // full: the byte waits in the UART, the rest in QEMU
+            return;
+        }
+        int c = UART0[UART_DATA] & 0xff;
+        if (c == mp_interrupt_char) {
+            mp_sched_keyboard_interrupt();
+        } else {
+            rx_ring[rx_head++ % sizeof(rx_ring)] = c;
+        }
+    }
+    UART0[UART_INT] = UART_INT_RX;
+}
+
+// In place of uart.c's polled reads (linked with --wrap).
+int __wrap_uart_rx_any(void) {
+    return rx_head != rx_tail;
+}
+
+int __wrap_uart_rx_chr(void) {
+    if (rx_head == rx_tail) {
+        return UART_RX_NO_CHAR;
+    }
+    int c = rx_ring[rx_tail++ % sizeof(rx_ring)];
+    UART0[UART_CTRL] |= UART_CTRL_RX_INTEN;
+    return c;
+}
+
+static void uart_rx_by_interrupt(void) {
+    if (SCB_VTOR == (uint32_t)vectors) {
+        return;  // a soft reset: done at power-on
+    }
+    memcpy(vectors, (const void *)SCB_VTOR, 16 * sizeof(uint32_t));
+    vectors[16 + UART0_RX_IRQ] = (uint32_t)uart0_rx_irq;
+    SCB_VTOR = (uint32_t)vectors;
+    UART0[UART_CTRL] |= UART_CTRL_RX_INTEN;
+    NVIC_ISER0 = 1 << UART0_RX_IRQ;
 }
 
 static void exec_str(const char *source) {
@@ -36,6 +98,7 @@ static void exec_str(const char *source) {
 
 // MICROPY_PORT_INIT_FUNC: the end of every mp_init(), at power-on and at each soft reset.
 void walkdose_board_init(void) {
+    uart_rx_by_interrupt();
     exec_str("import sys, uctypes, vfs\n"
              "try:\n"
              " vfs.mount(vfs.VfsRom(uctypes.bytearray_at(" MP_STRINGIFY(WALKDOSE_ROM_ADDR) ", "
@@ -56,6 +119,12 @@ static mp_obj_t board_reset(void) {
     mp_raise_type(&mp_type_SystemExit);
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(board_reset_obj, board_reset);
+
+// Whether this boot runs main.py: not after a soft reset asked for from the raw REPL (mpremote's).
+static mp_obj_t board_runs_main(void) {
+    return mp_obj_new_bool(pyexec_mode_kind == PYEXEC_MODE_FRIENDLY_REPL);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(board_runs_main_obj, board_runs_main);
 
 // The host's UTC clock in microseconds: its epoch second at the first call, then its monotonic clock.
 static mp_obj_t board_host_us(void) {
@@ -98,6 +167,7 @@ static MP_DEFINE_CONST_FUN_OBJ_1(board_report_obj, board_report);
 static const mp_rom_map_elem_t board_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_walkdose_board) },
     { MP_ROM_QSTR(MP_QSTR_reset), MP_ROM_PTR(&board_reset_obj) },
+    { MP_ROM_QSTR(MP_QSTR_runs_main), MP_ROM_PTR(&board_runs_main_obj) },
     { MP_ROM_QSTR(MP_QSTR_host_us), MP_ROM_PTR(&board_host_us_obj) },
     { MP_ROM_QSTR(MP_QSTR_idle), MP_ROM_PTR(&board_idle_obj) },
     { MP_ROM_QSTR(MP_QSTR_report), MP_ROM_PTR(&board_report_obj) },
