@@ -37,12 +37,14 @@ static uint32_t semihosting(uint32_t op, const void *block) {
 #define UART0_RX_IRQ (0)
 #define SCB_VTOR (*(volatile uint32_t *)0xe000ed08)
 #define NVIC_ISER0 (*(volatile uint32_t *)0xe000e100)
+#define NVIC_ISPR0 (*(volatile uint32_t *)0xe000e200)
 
 static uint8_t rx_ring[4096];
 static volatile uint32_t rx_head, rx_tail;
 static uint32_t vectors[16 + 32] __attribute__((aligned(256)));
 
 static void uart0_rx_irq(void) {
+    UART0[UART_INT] = UART_INT_RX;  // first: a byte arriving after the last check below raises the interrupt again
     while (UART0[UART_STATE] & UART_STATE_RXFULL) {
         if (rx_head - rx_tail == sizeof(rx_ring)) {
             UART0[UART_CTRL] &= ~UART_CTRL_RX_INTEN;  // full: the byte waits in the UART, the rest in QEMU
@@ -55,7 +57,6 @@ static void uart0_rx_irq(void) {
             rx_ring[rx_head++ % sizeof(rx_ring)] = c;
         }
     }
-    UART0[UART_INT] = UART_INT_RX;
 }
 
 // In place of uart.c's polled reads (linked with --wrap).
@@ -68,7 +69,10 @@ int __wrap_uart_rx_chr(void) {
         return UART_RX_NO_CHAR;
     }
     int c = rx_ring[rx_tail++ % sizeof(rx_ring)];
-    UART0[UART_CTRL] |= UART_CTRL_RX_INTEN;
+    if (!(UART0[UART_CTRL] & UART_CTRL_RX_INTEN)) {
+        UART0[UART_CTRL] |= UART_CTRL_RX_INTEN;
+        NVIC_ISPR0 = 1 << UART0_RX_IRQ;  // the waiting byte raised no interrupt while it was off
+    }
     return c;
 }
 
