@@ -64,8 +64,10 @@ int __wrap_uart_rx_any(void) {
     return rx_head != rx_tail;
 }
 
+// The port's stdin loops on this until a byte comes: wait for an interrupt first, or QEMU spins at the REPL.
 int __wrap_uart_rx_chr(void) {
     if (rx_head == rx_tail) {
+        __asm__ volatile ("wfi");
         return UART_RX_NO_CHAR;
     }
     int c = rx_ring[rx_tail++ % sizeof(rx_ring)];
@@ -85,6 +87,7 @@ static void uart_rx_by_interrupt(void) {
     SCB_VTOR = (uint32_t)vectors;
     UART0[UART_CTRL] |= UART_CTRL_RX_INTEN;
     NVIC_ISER0 = 1 << UART0_RX_IRQ;
+    NVIC_ISPR0 = 1 << UART0_RX_IRQ;  // a byte that came before raised no interrupt
 }
 
 static void exec_str(const char *source) {
