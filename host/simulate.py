@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import tty
 
 import numpy as np
@@ -232,6 +233,13 @@ class Simulator:
                 event = {"event": "output", "text": text}
             self.events.put(event)
         self.events.put({"event": "exited", "status": self.process.wait()})
+
+    def worn_clock(self):
+        """The host's clock as an emulated board worn from the past keeps it while held (its 'worn' report): the
+        clock `walkdose flash` must set on it. Waits for that report."""
+        if not hasattr(self, "worn"):
+            self.worn = self.wait_for("worn", 60)
+        return time.time() - self.worn["lag_us"] / 1e6
 
     def wait_for(self, kind, timeout_s, on_event=None):
         """Events until one of `kind` (returned); UserError if the board exits or time runs out first."""

@@ -60,6 +60,7 @@ class ArmBoard(Board):
         self.behind_s = config["behind_s"]
         self.hold_us = config["hold_s"] * 1000000
         self.world_us = 0  # guest time in sleep_ms this hour: the wearer, the chip's FIFO, pacing
+        self.idle_us = 0  # of which waiting for the host's clock (guest time then is host time, not instructions)
         self.bus_us = 0  # guest time on the fake I2C bus this hour
         self.loop_us = 0  # guest time between sleeps this hour: the firmware's main loop
         self.awake_at = time.ticks_us()
@@ -80,9 +81,11 @@ class ArmBoard(Board):
         return walkdose_board.host_us()
 
     def wait_us(self, us):
+        t0 = time.ticks_us()
         until = walkdose_board.host_us() + us
         while walkdose_board.host_us() < until:
             walkdose_board.idle()
+        self.idle_us += time.ticks_diff(time.ticks_us(), t0)
 
     def boot(self):
         self.worn = walkdose_board.runs_main()
@@ -125,8 +128,8 @@ class ArmBoard(Board):
     def hour_passed(self):
         self.report("progress", sim_s=self.now_us // 1000000, samples=self.fed, caught_up=self.caught_up,
                     loop_instructions=(self.loop_us - self.bus_us) * 1000, bus_instructions=self.bus_us * 1000,
-                    world_instructions=self.world_us * 1000)
-        self.world_us = self.bus_us = self.loop_us = 0
+                    world_instructions=(self.world_us - self.idle_us) * 1000)
+        self.world_us = self.idle_us = self.bus_us = self.loop_us = 0
 
 
 def main():

@@ -22,22 +22,14 @@ def test_a_flashed_emulated_board_worn_an_hour_syncs_what_replay_counts(qemu_fir
     db = str(tmp_path / "walkdose.sqlite")
     with simulate.Simulator([f"{RECORDING}@{walk_at:%H:%M}x8"], str(tmp_path), start,
                             arm_firmware=qemu_firmware) as sim:
-        worn = {}
-
-        def when_worn():
-            """The host's clock as the board, worn from the past, is held at while being flashed."""
-            if not worn:
-                worn.update(sim.wait_for("worn", 60))
-            return time.time() - worn["lag_us"] / 1e6
-
-        with monkeypatch.context() as patch:
-            patch.setattr(flash, "time", types.SimpleNamespace(time=when_worn, monotonic=time.monotonic,
+        with monkeypatch.context() as patch:  # flashed an hour ago: its clock set to then
+            patch.setattr(flash, "time", types.SimpleNamespace(time=sim.worn_clock, monotonic=time.monotonic,
                                                                sleep=time.sleep))
             assert cli.main(["flash", "--board", simulate.BOARD, "--port", sim.pty_path]) == 0
         flashed = capsys.readouterr().out
         assert "mpy-cross -march=armv7emsp" in flashed and f"{simulate.BOARD} 5a17d05e00000001 counting" in flashed
         sim.wait_for("caught_up", 600)
         sync(sim.pty_path, db, capsys)
-        run_min = (int(time.time()) - worn["start_epoch_s"]) // 60
+        run_min = (int(time.time()) - sim.worn["start_epoch_s"]) // 60
     assert run_min >= WEAR_MIN
-    assert_synced_equal_replay(sim, db, datetime.datetime.fromtimestamp(worn["start_epoch_s"]), capsys, run_min)
+    assert_synced_equal_replay(sim, db, datetime.datetime.fromtimestamp(sim.worn["start_epoch_s"]), capsys, run_min)
