@@ -52,7 +52,7 @@ def load_reads(path):
 
 
 def main(mode, raw, seconds, root):
-    fake_machine.reset()
+    fake_machine.install()
     chip = FakeLSM6DS3TRC()
     with open(raw, "rb") as f:
         chip.feed(array("h", f.read()))

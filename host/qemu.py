@@ -1,6 +1,7 @@
 """The firmware on an emulated Cortex-M4F: build MicroPython's ports/qemu for QEMU's mps2-an386 from a source tree
-(once, cached), then boot it with a ROM filesystem of host files at /rom and run code over its UART's raw REPL.
-Under `-icount shift=0` guest time counts instructions: one virtual nanosecond each. Knows no detector or store.
+(once, cached) with walkdose's board definition (host/qemu_board: it boots /rom/boot.py, then main.py), then boot
+it with a ROM filesystem of host files at /rom and run code over its UART's raw REPL. Under `-icount shift=0`
+guest time counts instructions: one virtual nanosecond each. Knows no detector or store.
 
     walkdose qemu SOURCE     # SOURCE: a MicroPython checkout (tag v1.28.0) or a tarball of one
 """
@@ -25,8 +26,8 @@ PACKAGES = {"arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi", "q
 SOURCE_PARTS = ("py", "extmod", "shared", "tools", "ports/qemu", "lib/littlefs", "lib/libm", "lib/uzlib", "lib/re1.5")
 QEMU = ["qemu-system-arm", "-machine", "mps2-an386", "-display", "none", "-monitor", "none", "-serial", "stdio",
         "-semihosting", "-icount", "shift=0"]
-ROM_ADDR = 0x21000000  # the machine's 16 MB PSRAM, which the firmware leaves alone
-ROM_MOUNT = "/rom"
+ROM_ADDR = 0x21000000  # WALKDOSE_ROM_ADDR and _BYTES in qemu_board/mpconfigboard.mk, where the board mounts it
+ROM_BYTES = 0x00f00000
 RAW_REPL = b"raw REPL; CTRL-B to exit\r\n>"
 
 
@@ -104,6 +105,20 @@ def rom_image(folder):
         return make_romfs(folder, mpy_cross=False)
 
 
+def write_rom(folder, path):
+    """The ROM filesystem of `folder` in the file `path`, for command()."""
+    rom = rom_image(folder)
+    if len(rom) > ROM_BYTES:
+        raise UserError(f"{folder}: {len(rom)} bytes, more than the emulated board's {ROM_BYTES} bytes of ROM")
+    with open(path, "wb") as f:
+        f.write(rom)
+
+
+def command(firmware, rom_path):
+    """QEMU running `firmware` with the ROM filesystem in rom_path, its UART on stdin and stdout."""
+    return QEMU + ["-kernel", firmware, "-device", f"loader,file={rom_path},addr={ROM_ADDR:#x},force-raw=on"]
+
+
 def stage(folder, files=None, board="xiao-nrf52840-sense"):
     """Fill `folder` for a ROM filesystem: firmware/ exactly as `walkdose flash --board` builds it (.mpy files for
     the board's -march), and `files` ({path in the folder: local path}), e.g. the simulator's drivers."""
@@ -127,19 +142,13 @@ class Board:
 
     def __init__(self, firmware, rom_folder, timeout_s=60):
         self._image = tempfile.NamedTemporaryFile(suffix=".romfs")
-        rom = rom_image(rom_folder)
-        self._image.write(rom)
-        self._image.flush()
-        self._process = subprocess.Popen(
-            QEMU + ["-kernel", firmware, "-device", f"loader,file={self._image.name},addr={ROM_ADDR:#x},force-raw=on"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        write_rom(rom_folder, self._image.name)
+        self._process = subprocess.Popen(command(firmware, self._image.name),
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self._pending = b""
         try:
             self._write(b"\r\x03\x03\x01")  # stop anything running, then enter the raw REPL
             self._read_until(RAW_REPL, timeout_s)
-            self.run(f"import sys, uctypes, vfs\n"
-                     f"vfs.mount(vfs.VfsRom(uctypes.bytearray_at({ROM_ADDR:#x}, {len(rom)})), '{ROM_MOUNT}')\n"
-                     f"sys.path.append('{ROM_MOUNT}')\n", timeout_s)
         except BaseException:
             self.close()
             raise

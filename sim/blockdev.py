@@ -146,6 +146,16 @@ class RamFlash:
             f.write(self.image)
 
     @classmethod
+    def over(cls, memory, block_size=4096):
+        """A flash whose image is `memory`, RAM that outlives the interpreter as a board's flash does (the
+        emulated board's, sim/arm_board.py)."""
+        flash = cls(block_size, 0)
+        flash.block_count = len(memory) // block_size
+        flash.image = memory
+        flash.erases_per_block = [0] * flash.block_count
+        return flash
+
+    @classmethod
     def load(cls, path, block_size=4096):
         with open(path, "rb") as f:
             image = f.read()

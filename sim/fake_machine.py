@@ -1,5 +1,5 @@
 """A stand-in for MicroPython's `machine` module with the parts firmware/boards.py uses (Pin, I2C, ADC,
-unique_id, lightsleep), so a board's build runs on CPython and the unix port with fake chips. reset() puts it
+unique_id, lightsleep), so a board's build runs on CPython and the unix port with fake chips. install() puts it
 in sys.modules as `machine`, where the firmware's `import machine` finds it before any port's own.
 
 I2C buses route to one shared sim/fake_i2c.py bus (`bus`) where tests attach the board's fake IMU;
@@ -20,7 +20,7 @@ adc_uv = {}  # pin id -> what read_uv() returns
 slept_ms = []
 
 
-def reset():
+def install():
     """A fresh board: an empty bus, no pins, no readings; and this module as `machine`."""
     global bus
     sys.modules["machine"] = sys.modules[__name__]

@@ -1,5 +1,5 @@
-"""Shared test fixtures: where the public recordings live, the real MicroPython binary, a clock pinned near noon
-for simulated-board runs, and a synced database of yesterday and today."""
+"""Shared test fixtures: where the public recordings live, the real MicroPython binary, the emulated Cortex-M4F
+board's firmware, a clock pinned near noon for simulated-board runs, and a synced database of yesterday and today."""
 import datetime
 import os
 import sys
@@ -7,13 +7,14 @@ import time
 
 import pytest
 
-from walkdose import commands
+from walkdose import commands, qemu
 from walkdose.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PUBLIC = os.path.join(os.path.dirname(REPO), "shared", "data", "public")
 sys.path.insert(0, REPO)  # lets the micropython-driving tests and `import sim...` work from the checkout
 RUN_MIN = 40  # minutes of a simulated-board run, ending now
+QEMU_SOURCE = os.path.join(os.path.dirname(REPO), "shared", "vendor", "micropython-1.28.0-qemu-subset.tar.xz")
 
 
 @pytest.fixture
@@ -23,6 +24,17 @@ def micropython():
         return commands.find("micropython")
     except UserError as exc:
         pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="session")
+def qemu_firmware():
+    """The emulated Cortex-M4F board (host/qemu_board), built once from the vendored MicroPython source."""
+    if not os.path.exists(QEMU_SOURCE):
+        pytest.skip(f"MicroPython source for the qemu port not present at {QEMU_SOURCE}")
+    missing = qemu.missing_tools()
+    if missing:
+        pytest.skip(f"ARM toolchain or QEMU not installed: apt-get install {missing}")
+    return qemu.build(QEMU_SOURCE)
 
 
 def public_set(name):

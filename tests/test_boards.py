@@ -36,7 +36,7 @@ BATTERY_MV = {"xiao-nrf52840-sense": 3908, "m5stickc-plus2": 3950, "nano33-ble-s
 
 def board_rig(name):
     """A fresh fake machine with the board's fake chip at its profile's address."""
-    fake_machine.reset()
+    fake_machine.install()
     profile = boards.PROFILES[name]
     chip = fake_machine.bus.attach(profile["imu_address"], FAKES[profile["imu"]]())
     fake_machine.adc_u16[31] = 26214  # XIAO P0.31: 1.32 V of a 3.3 V full scale
@@ -217,7 +217,7 @@ class Port:
     def write(self, data):
         pass
 
-fake_machine.reset()
+fake_machine.install()
 chip = fake_machine.bus.attach(%(address)d, %(fake)s())
 ticks = [0]
 wearable = build(lambda: ticks[0], lambda ms: None, Port(), store_root=%(root)r,

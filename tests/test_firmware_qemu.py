@@ -16,22 +16,11 @@ from conftest import REPO
 from test_detector_bounds import SIGNALS
 from test_detector_micropython import firmware_without_pre_shift, write_counts
 
-SOURCE = os.path.join(os.path.dirname(REPO), "shared", "vendor", "micropython-1.28.0-qemu-subset.tar.xz")
 XIAO_RATE_MHZ = 52000
 RECORDINGS = sorted(name[:-4] for name in os.listdir(os.path.join(REPO, "recordings")) if name.endswith(".csv"))
 HOSTILE = [(name, rate_mhz, counts_per_g) for name in sorted(SIGNALS)
            for rate_mhz, counts_per_g in ((12500, 16384), (104000, 1024), (50000, 4096))]
 DRIVER = "/rom/sim/replay_driver.py"
-
-
-@pytest.fixture(scope="module")
-def firmware():
-    if not os.path.exists(SOURCE):
-        pytest.skip(f"MicroPython source for the qemu port not present at {SOURCE}")
-    missing = qemu.missing_tools()
-    if missing:
-        pytest.skip(f"ARM toolchain or QEMU not installed: apt-get install {missing}")
-    return qemu.build(SOURCE)
 
 
 def key_of(name, rate_mhz):
@@ -43,7 +32,7 @@ def hostile_counts(name, rate_mhz):
 
 
 @pytest.fixture(scope="module")
-def xiao(firmware, tmp_path_factory):
+def xiao(qemu_firmware, tmp_path_factory):
     """An emulated board holding the XIAO's firmware, the replay driver and every input of this module."""
     rom = tmp_path_factory.mktemp("rom")
     qemu.stage(str(rom), {"sim/replay_driver.py": os.path.join(REPO, "sim", "replay_driver.py")})
@@ -53,7 +42,7 @@ def xiao(firmware, tmp_path_factory):
     for name, rate_mhz, _ in HOSTILE:
         (rom / key_of(name, rate_mhz)).mkdir()
         write_counts(hostile_counts(name, rate_mhz), rom / key_of(name, rate_mhz))
-    with qemu.Board(firmware, str(rom)) as board:
+    with qemu.Board(qemu_firmware, str(rom)) as board:
         yield board
 
 
@@ -77,20 +66,21 @@ def test_hostile_signals_give_the_compiled_engines_events(xiao, name, rate_mhz, 
     assert events_on(xiao, f"/rom/{key_of(name, rate_mhz)}/counts.bin", rate_mhz, counts_per_g) == expected
 
 
-def test_store_survives_power_cuts_on_littlefs(firmware, tmp_path):
+def test_store_survives_power_cuts_on_littlefs(qemu_firmware, tmp_path):
     # The simulator's sweep (benchmarks/store_sweep.py) on the board's littlefs over a RAM flash: an hour across
     # midnight, where the day closes into packs; every cut point is checked inside the guest.
     rom = tmp_path / "rom"
     qemu.stage(str(rom), {name: os.path.join(REPO, name) for name in
                           ("benchmarks/store_sweep.py", "sim/__init__.py", "sim/blockdev.py")})
-    with qemu.Board(firmware, str(rom)) as board:
+    with qemu.Board(qemu_firmware, str(rom)) as board:
         printed = board.run(qemu.script("/rom/benchmarks/store_sweep.py", ["sweep", 23 * 60 + 30, 60]))
     result = json.loads(printed.strip().splitlines()[-1])
     assert result["minutes"] == 60 and result["events_swept"] >= 6 and result["cut_points"] >= 40
     assert result["max_minutes_lost"] <= 10
 
 
-def test_an_overflow_of_the_bound_fails_on_arm_and_passes_unnoticed_on_the_unix_port(firmware, micropython, tmp_path):
+def test_an_overflow_of_the_bound_fails_on_arm_and_passes_unnoticed_on_the_unix_port(qemu_firmware, micropython,
+                                                                                      tmp_path):
     # Without the pre-shift, |a|^2 of full-scale counts is 3 x 2^30: past 2^31 a 32-bit viper word wraps (and, stored
     # back as a Python int, needs a long int: MemoryError with the heap locked), where the unix port's 64-bit words
     # give what CPython's unbounded ints give.
@@ -112,5 +102,5 @@ def test_an_overflow_of_the_bound_fails_on_arm_and_passes_unnoticed_on_the_unix_
     plan = flash.Plan("xiao-nrf52840-sense", "-", str(rom), commands.find("mpy-cross"), "mpremote")
     compile_detector = next(command for source, command in plan.compile if source.endswith("detector.py"))
     subprocess.run(compile_detector[:-1] + [str(spec_file)], check=True)  # flash's command on the changed source
-    with qemu.Board(firmware, str(rom)) as board, pytest.raises(qemu.GuestError, match="MemoryError"):
+    with qemu.Board(qemu_firmware, str(rom)) as board, pytest.raises(qemu.GuestError, match="MemoryError"):
         events_on(board, "/rom/counts.bin", 50000, 4096)

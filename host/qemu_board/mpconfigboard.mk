@@ -9,6 +9,15 @@ CFLAGS += -DMICROPY_HW_MCU_NAME='"Cortex-M4F"'
 # The day store's littlefs; the machine has no clock for file times, so littlefs stamps every file with 0.
 CFLAGS += -D'mp_hal_time_ns()=0ULL'
 
+# The machine's 16 MB PSRAM, which neither the firmware nor a soft reset touches: the ROM filesystem QEMU loads
+# (host/qemu.py), then the board's 256 KB flash and the simulator's state, both kept across resets as on a board.
+CFLAGS += -DWALKDOSE_ROM_ADDR=0x21000000 -DWALKDOSE_ROM_BYTES=0x00f00000
+CFLAGS += -DWALKDOSE_FLASH_ADDR=0x21f00000 -DWALKDOSE_FLASH_BYTES=0x00040000 -DWALKDOSE_STATE_ADDR=0x21f40000
+# Boot as a board port does: /rom/boot.py, then main.py (host/qemu_board/walkdose_board.c).
+CFLAGS += -D'MICROPY_PORT_INIT_FUNC=do { extern void walkdose_board_init(void); walkdose_board_init(); } while (0)'
+SRC_C += $(BOARD_DIR)/walkdose_board.c
+LDFLAGS += -Wl,--wrap=uart_rx_any -Wl,--wrap=uart_rx_chr
+
 LDSCRIPT = mcu/arm/mps2.ld
 SRC_BOARD_O = shared/runtime/gchelper_native.o shared/runtime/gchelper_thumb2.o
 MPY_CROSS_FLAGS += -march=armv7emsp
