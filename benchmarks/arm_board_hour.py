@@ -17,6 +17,7 @@ import time
 import types
 
 from walkdose import cli, flash, qemu, simulate
+from walkdose.errors import UserError
 
 RECORDING = str(importlib.resources.files("walkdose.recordings") / "Samsung_Jamie_Hard_InHand_1.csv")
 WEAR_MIN = 62
@@ -47,4 +48,10 @@ def main(source):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    try:
+        if len(sys.argv) != 2:
+            raise UserError("usage: python benchmarks/arm_board_hour.py MICROPYTHON_SOURCE (a tree or tarball)")
+        main(sys.argv[1])
+    except UserError as error:
+        print(f"arm_board_hour.py: {error}", file=sys.stderr)
+        sys.exit(2)
