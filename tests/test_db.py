@@ -122,6 +122,9 @@ def test_a_new_database_is_private_and_versioned(tmp_path, monkeypatch):
     connection.close()
     again = db.open_db(str(path))  # reopening keeps the data
     assert again.execute("SELECT goal_min FROM plan").fetchone() == (90,)
+    # SQLite's header holds the application id at offset 68, big-endian: 'walk' (docs/db-schema.md)
+    assert path.read_bytes()[68:72] == b"walk"
+    assert again.execute("PRAGMA user_version").fetchone()[0] == 1  # docs/db-schema.md: schema version 1
 
 
 def test_the_default_database_is_in_the_user_data_folder(tmp_path, monkeypatch):
