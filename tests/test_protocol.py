@@ -790,6 +790,24 @@ def test_a_list_of_10000_records_is_taken_and_one_more_is_past_the_limit():
     assert str(refused.value) == "list: more than 10000 records, more than any store holds"
 
 
+def test_a_list_that_does_not_ascend_is_refused_naming_the_seqs():
+    page = b"\x00\x02" + struct.pack("<IIB", 3, DAY, 0) + struct.pack("<IIB", 3, DAY, 0)
+    with pytest.raises(protocol.ProtocolError) as refused:
+        protocol.Client(Answering(page)).list()
+    assert str(refused.value) == "list: seq 3 is not above 3, the list must ascend"
+
+
+def test_a_request_past_the_syncs_time_limit_is_refused(monkeypatch):
+    monkeypatch.setattr(protocol, "MAX_SYNC_S", -1)
+    with pytest.raises(protocol.LimitExceeded) as refused:
+        protocol.Client(Answering(b"")).info()
+    assert str(refused.value) == "info: the sync has taken over -1 s"
+
+
+def test_a_frame_without_a_payload_is_the_frame_tables_header_and_crc():
+    assert protocol.encode_frame(0x01, 0x1234) == hand_built_request(0x01)
+
+
 def test_an_empty_list_answer_is_an_empty_list():
     assert protocol.Client(Answering(b"\x00\x00")).list() == []
 
