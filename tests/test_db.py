@@ -122,6 +122,9 @@ def test_a_new_database_is_private_and_versioned(tmp_path, monkeypatch):
     connection.close()
     again = db.open_db(str(path))  # reopening keeps the data
     assert again.execute("SELECT goal_min FROM plan").fetchone() == (90,)
+    # SQLite's header holds the application id at offset 68, big-endian: 'walk' (docs/db-schema.md)
+    assert path.read_bytes()[68:72] == b"walk"
+    assert again.execute("PRAGMA user_version").fetchone()[0] == 1  # docs/db-schema.md: schema version 1
 
 
 def test_the_default_database_is_in_the_user_data_folder(tmp_path, monkeypatch):
@@ -350,13 +353,19 @@ def test_bad_records_are_refused_naming_the_seq(tmp_path, conn):
     board.sync(conn, fetch=False)
     board.minutes(20, walk_s=10)
     data = bytearray(board.store.read(1))
-    with pytest.raises(ValueError, match="seq 2: first record is kind 1, seq 1"):
-        db.save_record(conn, "board-a", 2, bytes(data), 1, 0, SYNCED_S)
-    data[20] ^= 0x01
-    with pytest.raises(ValueError, match="seq 1: .*damaged bytes"):
-        db.save_record(conn, "board-a", 1, bytes(data), 1, 0, SYNCED_S)
-    with pytest.raises(ValueError, match="seq 1: 0 damaged bytes in 0"):
-        db.save_record(conn, "board-a", 1, b"", 1, 0, SYNCED_S)
+    summary_end = store.record_at(bytes(data), 0)[5]
+    day = store.record_at(bytes(data), 0)[2]
+    for seq, record, error in [
+            (2, bytes(data), "seq 2: first record is kind 1, seq 1, 26 bytes; expected a summary of seq 2 (26 bytes)"),
+            (1, bytes(data[:20]) + bytes([data[20] ^ 1]) + bytes(data[21:]),  # the summary damaged: 44 bytes
+             f"seq 1: 44 damaged bytes in {len(data)}, 1 valid records; expected a summary record and its minutes "
+             "record"),
+            (1, b"", "seq 1: 0 damaged bytes in 0, 0 valid records; expected a summary record and its minutes record"),
+            (1, bytes(data[:summary_end]) + store.pack_record(2, 0, day, 9, b"\0\0"),
+             f"seq 1: the record after the summary is not its minutes record (kind 2, key {day}, seq 9, 2 records)")]:
+        with pytest.raises(ValueError) as refused:
+            db.save_record(conn, "board-a", seq, record, 1, 0, SYNCED_S)
+        assert str(refused.value) == error
     assert conn.execute("SELECT count(*) FROM records").fetchone() == (0,)
     db.save_record(conn, "board-a", 1, board.store.read(1), 1, 0, SYNCED_S)
     other = Board(tmp_path / "wiped", epoch(2026, 2, 1, 7))  # the store was wiped: seq 1 is another day
@@ -380,6 +389,48 @@ def test_a_day_whose_key_disagrees_with_its_start_or_lies_in_the_future_is_refus
     with pytest.raises(ValueError, match="seq 1: day 2026-01-05 starts after this computer's clock plus one day"):
         db.save_record(conn, "board-a", 1, board.store.read(1), 1, 0, epoch(2026, 1, 3, 23))
     assert conn.execute("SELECT count(*) FROM records").fetchone() == (0,)
+
+
+def summary_starting(data, start_s):
+    """The summary record of DayStore.read() bytes with its start_s rewritten and its CRC made good again."""
+    summary = bytearray(data[:store.record_at(data, 0)[5]])
+    struct.pack_into("<I", summary, store.HEADER_BYTES, start_s)
+    body_end = len(summary) - store.CRC_BYTES
+    struct.pack_into("<I", summary, body_end, zlib.crc32(summary[:body_end]))
+    return bytes(summary)
+
+
+@pytest.mark.parametrize("from_midnight_utc_s, accepted", [(-64801, False), (-64800, True), (64800, True),
+                                                           (64801, False)])
+def test_a_days_start_may_be_its_utc_midnight_give_or_take_18_hours(tmp_path, conn, from_midnight_utc_s, accepted):
+    """docs/protocol.md: UTC offsets lie within +/-64800 s, so a day key's local midnight is within that of its
+    UTC midnight."""
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.set_clock()
+    board.minutes(20, walk_s=10)
+    data = board.store.read(1)
+    key = store.record_at(data, 0)[2]
+    record = summary_starting(data, key * 86400 + from_midnight_utc_s)
+    if accepted:
+        db.save_record(conn, "board-a", 1, record, 1, 0, SYNCED_S)
+    else:
+        with pytest.raises(ValueError, match=f"seq 1: day key {key} but start_s"):
+            db.save_record(conn, "board-a", 1, record, 1, 0, SYNCED_S)
+    assert conn.execute("SELECT count(*) FROM records").fetchone() == (int(accepted),)
+
+
+@pytest.mark.parametrize("clock_behind_s, accepted", [(86399, True), (86400, True), (86401, False)])
+def test_a_day_may_start_up_to_a_day_after_the_computers_clock(tmp_path, conn, clock_behind_s, accepted):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.set_clock()
+    board.minutes(20, walk_s=10)
+    data = board.store.read(1)
+    start_s = struct.unpack_from("<I", data, store.HEADER_BYTES)[0]
+    if accepted:
+        db.save_record(conn, "board-a", 1, data, 1, 0, start_s - clock_behind_s)
+    else:
+        with pytest.raises(ValueError, match="starts after this computer's clock plus one day"):
+            db.save_record(conn, "board-a", 1, data, 1, 0, start_s - clock_behind_s)
 
 
 def test_a_summary_without_its_minutes_still_counts_and_minutes_are_never_dropped(tmp_path, conn):

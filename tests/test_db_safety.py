@@ -102,7 +102,8 @@ def test_a_locked_database_is_one_line(tmp_path, monkeypatch, capsys):
     holder.execute("BEGIN EXCLUSIVE")  # as a sync writing its records
     try:
         for argv in (["report"], ["plan", "--goal", "60"]):
-            assert "in use by another walkdose" in one_line_exit_2(argv + ["--db", str(path)], capsys)
+            assert one_line_exit_2(argv + ["--db", str(path)], capsys).endswith(
+                ": in use by another walkdose (a sync?) for more than 5 s; try again when it ends\n")
     finally:
         holder.execute("ROLLBACK")
         holder.close()

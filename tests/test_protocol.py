@@ -13,7 +13,7 @@ import zlib
 import pytest
 
 from firmware import link, store
-from link_harness import DAY, Board, Cable, week_of_walking
+from link_harness import DAY, Board, Cable, Identity, week_of_walking
 from walkdose import protocol
 
 SPEC = (pathlib.Path(__file__).parent.parent / "docs" / "protocol.md").read_text()
@@ -121,6 +121,16 @@ def test_limits_table_matches_the_buffers():
     assert "has %d" % link.SET_TIME_REQUEST_BYTES in SPEC
 
 
+def test_limits_of_a_sync_table_is_the_hosts():
+    rows = {r[0].strip("`"): r[1] for r in spec_rows("## Limits of a sync")}
+    assert set(rows) == {"MAX_LIST_ENTRIES", "MAX_RECORD_BYTES", "MAX_SYNC_BYTES", "MAX_SYNC_S"}
+    assert rows["MAX_LIST_ENTRIES"] == "10,000 records" and protocol.MAX_LIST_ENTRIES == 10_000
+    # a segment's summary record (14 + 34 + 4) and a minutes record of 1,500 four-byte tokens (14 + 2 + 6000 + 4)
+    assert rows["MAX_RECORD_BYTES"] == "6,072 bytes" and protocol.MAX_RECORD_BYTES == 52 + 6020
+    assert rows["MAX_SYNC_BYTES"] == "4 MiB" and protocol.MAX_SYNC_BYTES == 4 * 2 ** 20
+    assert rows["MAX_SYNC_S"] == "1,800 s" and protocol.MAX_SYNC_S == 1800
+
+
 def test_commands_table_names_the_codes_and_payload_tables():
     codes = {"info": link.INFO, "set time": link.SET_TIME, "list": link.LIST, "fetch": link.FETCH,
              "ack": link.ACK, "losses": link.LOSSES, "sensor": link.SENSOR}
@@ -217,6 +227,17 @@ def test_set_time_refuses_values_out_of_range(board, offset_s, next_offset_s, ta
     assert board.clock.epoch_s() == before and board.link.target_min == 100
 
 
+@pytest.mark.parametrize("offset_s, next_offset_s, target_min", [(64800, 0, 100), (-64800, 0, 100), (0, 64800, 100),
+                                                                 (0, -64800, 100), (0, 0, 1), (0, 0, 1440)])
+def test_set_time_takes_offsets_of_18_hours_and_targets_of_1_to_1440_minutes(board, offset_s, next_offset_s,
+                                                                             target_min):
+    """'within +/-64800' (ISO 8601's widest offsets) and a target of 1 to 1,440 minutes, both ends included."""
+    request = struct.pack("<IiIiH", 1_772_900_000, offset_s, 0xFFFFFFFF, next_offset_s, target_min)
+    [(_, _, status, _, payload)] = Wire(board).send(hand_built_request(0x02, request))
+    assert status == 0 and board.link.target_min == target_min
+    assert board.clock.utc_offset_s(1_772_900_000) == offset_s
+
+
 def utc_epoch(*date_time):
     return int(datetime.datetime(*date_time, tzinfo=datetime.timezone.utc).timestamp())
 
@@ -275,9 +296,11 @@ def test_fetch_of_a_record_the_store_no_longer_has_is_empty(board):
     assert (status, payload) == (0, struct.pack("<IIII", 77, 0, 0, 0))
 
 
-def test_ack_of_a_seq_the_store_never_gave_counts_a_rollback_once_and_moves_its_seqs_past_it(tmp_path):
+@pytest.mark.parametrize("past_next_seq", [0, 3])
+def test_ack_of_a_seq_the_store_never_gave_counts_a_rollback_once_and_moves_its_seqs_past_it(tmp_path, past_next_seq):
+    """'A seq at or above the device's next seq' is a rollback."""
     board = week_of_walking(tmp_path / "flash")
-    host_seq = board.store.next_seq + 3  # the host holds records this store no longer knows
+    host_seq = board.store.next_seq + past_next_seq  # the host holds records this store no longer knows
     for _ in range(2):
         [(_, _, status, _, payload)] = Wire(board).send(hand_built_request(0x05, struct.pack("<I", host_seq)))
         assert status == 0 and board.store.lost_detail == board.store.lost_summary == 1
@@ -298,9 +321,9 @@ def test_losses_reports_store_counters_segments_and_link_noise(tmp_path):
 
 def test_unknown_command_wrong_length_and_other_version_get_their_error_codes(board):
     wire = Wire(board)
-    assert wire.send(hand_built_request(0x09))[0][1:3] == (0x89, 2)
-    assert wire.send(hand_built_request(0x05, b"\x01\x00"))[0][1:3] == (0x85, 3)
-    assert wire.send(hand_built_request(0x01, b"\x00"))[0][1:3] == (0x81, 3)
+    assert wire.send(hand_built_request(0x09))[0][1:] == (0x89, 2, 0x1234, b"")
+    assert wire.send(hand_built_request(0x05, b"\x01\x00"))[0][1:] == (0x85, 3, 0x1234, b"")
+    assert wire.send(hand_built_request(0x01, b"\x00"))[0][1:] == (0x81, 3, 0x1234, b"")
     [(version, command, status, tag, payload)] = wire.send(hand_built_request(0x01, version=2, tag=9))
     assert (version, command, status, tag, payload) == (1, 0x81, 1, 9, b"\x01")
 
@@ -357,6 +380,141 @@ def test_serve_takes_a_bounded_number_of_bytes_per_call(board):
     assert not board.port.incoming
 
 
+@pytest.mark.parametrize("length", [63, 64, 65, 200])
+def test_info_strings_are_cut_at_64_bytes(tmp_path, length):
+    """'A str is a u8 byte count then that many bytes of UTF-8, at most 64 (the device cuts longer ones)'."""
+    name = ("xiao-nrf52840-" * 20)[:length]
+    board = Board(tmp_path / "flash", Identity(board=name))
+    [(_, _, status, _, payload)] = Wire(board).send(hand_built_request(0x01))
+    at = 14 + 1 + payload[14]  # past the device_id
+    assert status == 0 and payload[at] == min(length, 64)
+    assert payload[at + 1:at + 1 + payload[at]] == name[:64].encode()
+    assert len(board.link._tx) == link.RESPONSE_FRAME_BYTES  # answered in the buffer allocated at start
+
+
+@pytest.mark.parametrize("battery_mv, sent", [(-2, -1), (-1, -1), (0, 0), (1, 1), (32767, 32767), (32768, -1)])
+def test_info_sends_a_battery_voltage_an_i16_holds_else_minus_1(tmp_path, battery_mv, sent):
+    """'battery voltage in mV, -1 when the board cannot measure it'; the clock not set this boot: clock_set 0."""
+    board = Board(tmp_path / "flash", Identity(battery_mv=battery_mv))
+    [(_, _, status, _, payload)] = Wire(board).send(hand_built_request(0x01))
+    assert status == 0 and struct.unpack_from("<Bh", payload, 9) == (0, sent)
+
+
+def test_the_sensor_request_has_no_payload_and_is_answered_by_its_table(tmp_path):
+    board = Board(tmp_path / "flash", imu_counters=True)
+    board.walk(8)  # eight minutes: the ticks moved 60 s each
+    board.wearable.samples_read, board.wearable.imu.overflows, board.wearable.imu_faults = 24_960, 2, 1
+    wire = Wire(board)
+    [(_, command, status, _, payload)] = wire.send(hand_built_request(0x07))
+    assert (command, status) == (0x87, 0)
+    assert struct.unpack(layout("### Sensor response")[0], payload) == (1, 8 * 60, 24_960, 2, 1)
+    assert wire.send(hand_built_request(0x07, b"\x00"))[0][1:] == (0x87, 3, 0x1234, b"")
+    assert Wire(Board(tmp_path / "bench")).send(hand_built_request(0x07))[0][1:] == (0x87, 2, 0x1234, b"")
+
+
+def test_every_frame_answered_counts_once_errors_too(board):
+    """serve() returns the frames it answered: an unknown command, a wrong length and another version are answered
+    (with an error and no payload but the version's byte)."""
+    board.port.sink = bytearray().extend
+    board.port.incoming += (hand_built_request(0x09) + hand_built_request(0x01, b"\x00")
+                            + hand_built_request(0x01, version=2))
+    answered = 0
+    while board.port.incoming:
+        answered += board.link.serve()
+    assert answered == 3
+
+
+def test_a_start_marker_right_after_another_discards_the_empty_frame(board):
+    """The first '~' began a frame the second cuts: one frame and its one byte discarded."""
+    assert Wire(board).send(b"~" + hand_built_request(0x01))[0][1:3] == (0x81, 0)
+    assert (board.link.discarded_frames, board.link.discarded_bytes) == (1, 1)
+
+
+def test_serve_counts_the_frames_it_answered_not_line_ends_or_noise(board):
+    board.port.sink = bytearray().extend
+    board.port.incoming += b"\r\nnoise\r\n" + hand_built_request(0x01).replace(b"\n", b"\r\n")
+    assert board.link.serve() == 1
+
+
+@pytest.mark.parametrize("digit", [b"A", b":", b"g", b"G", b"/", b"`", b"@"])
+def test_only_hex_digits_of_either_case_are_hex_digits(board, digit):
+    """'receivers accept both cases': 'A' reads as 'a'; the characters beside the digits' ranges in ASCII
+    (':' after '9', 'g' after 'f', 'G' after 'F', and '/', '`', '@' before them) damage the frame."""
+    request = hand_built_request(0x01, tag=0xA0A0)  # digits 6-9: "a0a0"
+    assert request[7:11] == b"a0a0"
+    written = bytearray()
+    board.port.sink = written.extend
+    board.port.incoming += request[:7] + digit + request[8:]
+    answered = board.link.serve()
+    assert [a[1:4] for a in hand_parsed_responses(bytes(written))] == ([(0x81, 0, 0xA0A0)] if digit == b"A" else [])
+    assert answered == (digit == b"A")
+    # a damaged frame: its every byte but the line feed is discarded
+    assert (board.link.discarded_frames, board.link.discarded_bytes) == ((0, 0) if digit == b"A" else (1, 23))
+
+
+def test_an_oversize_frame_counts_every_byte_but_its_line_feed_as_discarded(board):
+    board.port.sink = bytearray().extend
+    oversize = hand_built_request(0x03, bytes(link.MAX_REQUEST_PAYLOAD + 1))
+    board.port.incoming += oversize + hand_built_request(0x01)
+    answered = 0
+    while board.port.incoming:
+        answered += board.link.serve()
+    assert answered == 1
+    assert (board.link.discarded_frames, board.link.discarded_bytes) == (1, len(oversize) - 1)
+
+
+def sealed(frame):
+    """A request line of these frame bytes and their good CRC32."""
+    return b"~" + (frame + struct.pack("<I", zlib.crc32(frame))).hex().encode() + b"\n"
+
+
+@pytest.mark.parametrize("line", [
+    hand_built_request(0x01)[:-1] + b"0\n",  # a digit past the frame: an odd count
+    b"~0100\n",  # shorter than a header and a CRC
+    hand_built_request(0x01)[:-2] + (b"0\n" if hand_built_request(0x01)[-2:-1] != b"0" else b"1\n"),  # bad CRC
+    sealed(bytes([1, 0x03, 0, 0x34, 0x12, 4, 1]) + bytes(4)),  # length 0x0104 with 4 payload bytes
+    hand_built_request(0x81),  # a response, not a request
+], ids=["odd digits", "short", "bad crc", "length high byte", "response bit"])
+def test_a_damaged_frame_is_discarded_and_not_counted_as_answered(board, line):
+    board.port.sink = bytearray().extend
+    board.port.incoming += line
+    assert board.link.serve() == 0
+    assert board.link.discarded_frames == 1 and board.link.discarded_bytes == len(line) - 1
+
+
+def test_a_fetch_at_a_later_offset_with_no_snapshot_yet_takes_one(board):
+    """'later offsets are served from that snapshot': a link that has served no fetch (a board reset
+    mid-fetch) takes the snapshot the host's offset is into."""
+    [(_, _, status, _, payload)] = Wire(board).send(hand_built_request(0x04, struct.pack("<II", 1, 10)))
+    assert status == 0 and payload[16:] == board.store.read(1)[10:]
+    assert len(board.link._tx) == link.RESPONSE_FRAME_BYTES  # the chunk went into the buffer allocated at start
+
+
+def test_after_an_ack_or_a_failed_read_a_fetch_at_a_later_offset_takes_a_fresh_snapshot(board, monkeypatch):
+    wire = Wire(board)
+    assert wire.send(hand_built_request(0x05, struct.pack("<I", 0)))[0][2] == 0
+    [(_, _, status, _, payload)] = wire.send(hand_built_request(0x04, struct.pack("<II", 1, 10)))
+    assert status == 0 and payload[16:] == board.store.read(1)[10:]
+
+    def failing_read(seq):
+        raise OSError(5, "EIO")
+    monkeypatch.setattr(board.store, "read", failing_read)
+    assert wire.send(hand_built_request(0x04, struct.pack("<II", 1, 0)))[0][2] == 6
+    monkeypatch.undo()
+    assert wire.send(hand_built_request(0x05, struct.pack("<I", 0)))[0][2] == 0  # an ack right after it
+    [(_, _, status, _, payload)] = wire.send(hand_built_request(0x04, struct.pack("<II", 1, 10)))
+    assert status == 0 and payload[16:] == board.store.read(1)[10:]
+
+
+def test_losses_counts_every_unacknowledged_segment(tmp_path):
+    board = Board(tmp_path / "flash")
+    board.walk(12)  # no clock in boot 1: a segment
+    board.reboot()
+    board.walk(12)  # nor in boot 2: another
+    [(_, _, status, _, payload)] = Wire(board).send(hand_built_request(0x06))
+    assert status == 0 and struct.unpack_from("<I", payload, 24)[0] == 2
+
+
 # ---- the host client against the device ----------------------------------------------------
 
 def test_client_runs_every_command_against_the_link(tmp_path):
@@ -376,6 +534,303 @@ def test_client_runs_every_command_against_the_link(tmp_path):
     assert client.losses() == {**board.store.report(), "segments": 0, "discarded_bytes": 0, "discarded_frames": 0}
 
 
+class Answering:
+    """A device that answers every request with `payload` and status 0, well framed: what faulty firmware sends."""
+    timeout = 0.01
+
+    def __init__(self, payload):
+        self.payload = payload
+        self.out = bytearray()
+
+    def write(self, data):
+        version, command, status, tag, _ = protocol.decode_line(data.strip()[1:])
+        self.out += protocol.encode_frame(command | 0x80, tag, self.payload)
+
+    def read(self, n):
+        data = bytes(self.out[:n])
+        del self.out[:n]
+        return data
+
+
+INFO_HEAD = struct.pack("<BIIBhH", 1, 1, 60, 1, 3900, 100)
+
+
+def strs(*texts):
+    return b"".join(bytes([len(t)]) + t for t in texts)
+
+
+@pytest.mark.parametrize("payload, error", [
+    (INFO_HEAD[:13], "info: 13 payload bytes, fewer than 14"),
+    (INFO_HEAD, "info: the device_id string runs past the payload"),
+    (INFO_HEAD + strs(b"e3a1"), "info: the board string runs past the payload"),
+    (INFO_HEAD + strs(b"e3a1", b"xiao") + b"\x02a", "info: the firmware string runs past the payload"),
+    (INFO_HEAD + strs(b"e3a1", b"xiao", b"0.1") + b"\x00", "info: extra bytes after the strings, or an empty device_id"),
+    (INFO_HEAD + strs(b"", b"xiao", b"0.1"), "info: extra bytes after the strings, or an empty device_id"),
+    (INFO_HEAD + strs(b"E3A1", b"xiao", b"0.1"), "info: device_id E3A1 is not 1-64 lowercase hex digits"),
+])
+def test_a_malformed_info_answer_is_refused_with_what_is_wrong(payload, error):
+    """docs/protocol.md 'Info response': a u8 count then that many bytes, three strings filling the payload,
+    device_id 1 to 64 lowercase hex digits."""
+    with pytest.raises(protocol.ProtocolError) as refused:
+        protocol.Client(Answering(payload)).info()
+    assert str(refused.value) == error
+
+
+def test_an_info_answer_may_have_an_empty_board_and_bytes_that_are_not_utf8():
+    info = protocol.Client(Answering(INFO_HEAD + strs(b"e3a1", b"", b"0.1\xff"))).info()
+    assert (info["device_id"], info["board"], info["firmware"]) == ("e3a1", "", "0.1\ufffd")
+
+
+@pytest.mark.parametrize("command, error", [
+    (lambda client: client.set_time(1_772_900_000, 3600), "set time: 3 payload bytes, expected 8"),
+    (lambda client: client.ack(1), "ack: 3 payload bytes, expected 4"),
+    (lambda client: client.losses(), "losses: 3 payload bytes, expected 36"),
+    (lambda client: client.sensor(), "sensor: 3 payload bytes, expected 20"),
+    (lambda client: client.fetch(1), "fetch: 3 payload bytes, fewer than 16"),
+    (lambda client: client.list(), "list: 3 entries do not fill 3 payload bytes"),
+], ids=["set time", "ack", "losses", "sensor", "fetch", "list"])
+def test_an_answer_of_the_wrong_size_is_refused_naming_the_command(command, error):
+    with pytest.raises(protocol.ProtocolError) as refused:
+        command(protocol.Client(Answering(bytes([0, 3, 0]))))
+    assert str(refused.value) == error
+
+
+def test_the_client_reads_the_sensor_counters_or_none_from_firmware_without_them(tmp_path):
+    """'A device that predates this command ... answers error 2; the host then carries on without it.'"""
+    board = Board(tmp_path / "flash", imu_counters=True)
+    board.wearable.samples_read = 3120
+    assert protocol.Client(Cable(board)).sensor() == {"boot_id": 1, "uptime_s": 0, "samples": 3120, "overflows": 0,
+                                                      "faults": 0}
+    assert protocol.Client(Cable(Board(tmp_path / "bench"))).sensor() is None
+
+
+class Speaking(Answering):
+    """A device answering every request in protocol `version`, or with error 1 (version) and `payload`."""
+
+    def __init__(self, version, status=0, payload=b""):
+        super().__init__(payload)
+        self.version, self.status = version, status
+
+    def write(self, data):
+        _, command, _, tag, _ = protocol.decode_line(data.strip()[1:])
+        self.out += protocol.encode_frame(command | 0x80, tag, self.payload, self.version, self.status)
+
+
+@pytest.mark.parametrize("device, speaks", [(Speaking(2), "2"), (Speaking(1, 1, b"\x03"), "3"),
+                                            (Speaking(1, 1), "unknown")])
+def test_a_device_of_another_protocol_version_is_named_with_what_to_update(device, speaks):
+    with pytest.raises(protocol.ProtocolError) as refused:
+        protocol.Client(device).info()
+    assert str(refused.value) == (f"the device speaks protocol version {speaks}, this walkdose speaks 1: update "
+                                  "walkdose or the board's firmware")
+
+
+@pytest.mark.parametrize("status, error", [
+    (9, "info: the device answered error 9 (undefined)"),
+    (6, "info: the device's filesystem failed 3 times (error 6)"),  # retried as a timeout, then named
+])
+def test_an_error_status_is_named(status, error):
+    with pytest.raises(protocol.ProtocolError) as refused:
+        protocol.Client(Speaking(1, status)).info()
+    assert str(refused.value) == error
+
+
+class Cutting(Answering):
+    """A device whose answer follows `before`: a frame cut by the next start marker, or noise."""
+
+    def __init__(self, before):
+        super().__init__(b"\x05\x00\x00\x00")
+        self.before = before
+
+    def write(self, data):
+        _, command, _, tag, _ = protocol.decode_line(data.strip()[1:])
+        self.out += self.before + protocol.encode_frame(command | 0x80, tag, self.payload)
+
+
+@pytest.mark.parametrize("before", [b"~", b"~0185", b"~01\r\n", b"noise~~"])
+def test_the_client_takes_the_frame_that_follows_a_cut_one(before):
+    """A '~' starts a frame wherever it is: what came before it since the last '~' is dropped."""
+    assert protocol.Client(Cutting(before)).ack(5) == 5
+
+
+def test_a_silent_device_is_no_answer_after_every_attempt():
+    class Silent:
+        timeout = 0.01
+
+        def write(self, data):
+            pass
+
+        def read(self, n):
+            return b""
+    with pytest.raises(protocol.NoAnswer) as refused:
+        protocol.Client(Silent(), response_timeout_s=0.05, attempts=2).info()
+    assert str(refused.value) == "info: no answer after 2 attempts of 0.05 s"
+
+
+class Fetching(Answering):
+    """A device holding `data` under every seq, answering fetches in 496-byte chunks; `head((seq, total,
+    data_crc, offset), chunk)` may rewrite a chunk as faulty firmware would. Silent after 20 answers."""
+
+    def __init__(self, data, head=None):
+        super().__init__(b"")
+        self.data, self.head, self.answers = data, head, 20
+
+    def write(self, data):
+        _, command, _, tag, payload = protocol.decode_line(data.strip()[1:])
+        if not self.answers:
+            return
+        self.answers -= 1
+        seq, offset = struct.unpack("<II", payload)
+        fields, chunk = (seq, len(self.data), zlib.crc32(self.data), offset), self.data[offset:offset + 496]
+        if self.head:
+            fields, chunk = self.head(fields, chunk)
+        self.out += protocol.encode_frame(command | 0x80, tag, struct.pack("<IIII", *fields) + chunk)
+
+
+def segment_record(seq, token_bytes):
+    """A segment's summary record and a minutes record of `token_bytes` (docs/store-format.md): 72 bytes and those."""
+    return (store.pack_record(1, 1, 1 << 8, seq, bytes(34))
+            + store.pack_record(2, 1, 1 << 8, seq, bytes(2 + token_bytes)))
+
+
+def fetching(device):
+    return protocol.Client(device, response_timeout_s=0.05, attempts=1)
+
+
+def test_a_fetch_of_a_record_the_store_no_longer_holds_is_empty():
+    assert fetching(Fetching(b"")).fetch(1) == b""
+
+
+def test_a_record_of_the_largest_size_a_store_writes_is_fetched_and_one_byte_more_is_refused():
+    """'Limits of a sync': MAX_RECORD_BYTES, 6,072 bytes, checked on a fetch's total before any chunk is asked."""
+    assert fetching(Fetching(segment_record(1, 6000))).fetch(1) == segment_record(1, 6000)
+    device = Fetching(segment_record(1, 6001))
+    with pytest.raises(protocol.LimitExceeded) as refused:
+        fetching(device).fetch(1)
+    assert str(refused.value) == "fetch: record seq 1 has 6073 bytes, more than the 6072 of the largest record a store writes"
+    assert device.answers == 19
+
+
+def test_a_sync_fetches_up_to_its_byte_limit_and_not_one_record_past(monkeypatch):
+    """'Limits of a sync': MAX_SYNC_BYTES over every record fetched, here three records' worth."""
+    record = segment_record(1, 100)
+    monkeypatch.setattr(protocol, "MAX_SYNC_BYTES", 3 * len(record))
+    client = fetching(Fetching(record))
+    assert [client.fetch(1) for _ in range(3)] == [record] * 3
+    with pytest.raises(protocol.LimitExceeded) as refused:
+        client.fetch(1)
+    assert str(refused.value) == f"fetch: record seq 1 would take the sync past {3 * len(record)} bytes"
+
+
+@pytest.mark.parametrize("head, error", [
+    (lambda f, chunk: ((f[0] + 1,) + f[1:], chunk), "fetch: asked seq 1 at 0, got seq 2 at 0"),
+    (lambda f, chunk: ((f[0], 100, f[2], f[3]), chunk), "fetch: a 496-byte chunk at 0 of a 100-byte record"),
+    (lambda f, chunk: ((f[0], f[1], f[2] ^ (f[3] == 0), f[3]), chunk),
+     "fetch: record seq 1 changed while it was read, 3 times"),  # data_crc differs between chunks
+], ids=["other seq", "chunk past total", "data_crc changed"])
+def test_a_fetch_answer_that_breaks_the_text_is_refused(head, error):
+    with pytest.raises(protocol.ProtocolError) as refused:
+        fetching(Fetching(segment_record(1, 600), head)).fetch(1)
+    assert str(refused.value) == error
+
+
+@pytest.mark.parametrize("data", [segment_record(2, 100), b"\xd5 not a record at all",
+                                  store.pack_record(3, 0, 0, 1, bytes(16))],
+                         ids=["another seq", "not records", "a state record"])
+def test_a_fetched_record_must_be_summary_and_minutes_records_of_its_seq(data):
+    """'accepts them only if ... parse as valid store records of that seq' (the CRC of the bytes is good)."""
+    with pytest.raises(protocol.ProtocolError) as refused:
+        fetching(Fetching(data)).fetch(1)
+    assert str(refused.value) == "fetch: record seq 1 holds bytes that are not store records of that seq"
+
+
+def test_a_request_of_a_command_the_client_has_no_name_for_is_named_by_its_code(board):
+    with pytest.raises(protocol.ErrorStatus) as refused:
+        protocol.Client(Cable(board)).request(0x09)
+    assert str(refused.value) == "command 0x09: the device answered error 2 (unknown command)"
+
+
+def test_more_on_an_empty_list_page_is_refused():
+    with pytest.raises(protocol.ProtocolError) as refused:
+        protocol.Client(Answering(b"\x01\x00")).list()
+    assert str(refused.value) == "list: 'more' set on an empty page"
+
+
+@pytest.mark.parametrize("payload, error", [
+    (b"\x00", "list: 1 payload bytes, fewer than 2"),
+    (b"\x00\x02" + struct.pack("<IIB", 1, DAY, 0), "list: 2 entries do not fill 11 payload bytes"),
+    (b"\x00\x01" + struct.pack("<IIB", 1, DAY, 0) + b"\x00", "list: 1 entries do not fill 12 payload bytes"),
+])
+def test_a_malformed_list_answer_is_refused_with_what_is_wrong(payload, error):
+    with pytest.raises(protocol.ProtocolError) as refused:
+        protocol.Client(Answering(payload)).list()
+    assert str(refused.value) == error
+
+
+class Listing(Answering):
+    """A device holding records 1..n unacknowledged, listing them as the protocol says, 56 a page."""
+
+    def __init__(self, n):
+        super().__init__(b"")
+        self.n = n
+
+    def write(self, data):
+        version, command, status, tag, payload = protocol.decode_line(data.strip()[1:])
+        after_seq = struct.unpack("<I", payload)[0]
+        seqs = range(after_seq + 1, min(after_seq + 56, self.n) + 1)
+        page = bytes([int(after_seq + 56 < self.n), len(seqs)]) + b"".join(struct.pack("<IIB", s, DAY, 0) for s in seqs)
+        self.out += protocol.encode_frame(command | 0x80, tag, page)
+
+
+def test_a_list_of_10000_records_is_taken_and_one_more_is_past_the_limit():
+    """'Limits of a sync': MAX_LIST_ENTRIES, 10,000 records."""
+    assert [e[0] for e in protocol.Client(Listing(10_000)).list()] == list(range(1, 10_001))
+    with pytest.raises(protocol.LimitExceeded) as refused:
+        protocol.Client(Listing(10_001)).list()
+    assert str(refused.value) == "list: more than 10000 records, more than any store holds"
+
+
+def test_a_list_that_does_not_ascend_is_refused_naming_the_seqs():
+    page = b"\x00\x02" + struct.pack("<IIB", 3, DAY, 0) + struct.pack("<IIB", 3, DAY, 0)
+    with pytest.raises(protocol.ProtocolError) as refused:
+        protocol.Client(Answering(page)).list()
+    assert str(refused.value) == "list: seq 3 is not above 3, the list must ascend"
+
+
+def test_a_request_past_the_syncs_time_limit_is_refused(monkeypatch):
+    monkeypatch.setattr(protocol, "MAX_SYNC_S", -1)
+    with pytest.raises(protocol.LimitExceeded) as refused:
+        protocol.Client(Answering(b"")).info()
+    assert str(refused.value) == "info: the sync has taken over -1 s"
+
+
+def test_a_frame_without_a_payload_is_the_frame_tables_header_and_crc():
+    assert protocol.encode_frame(0x01, 0x1234) == hand_built_request(0x01)
+
+
+def test_an_empty_list_answer_is_an_empty_list():
+    assert protocol.Client(Answering(b"\x00\x00")).list() == []
+
+
+def test_printable_writes_what_a_terminal_acts_on_as_python_escapes():
+    assert protocol.printable("xiao\x1b[2J\n\u202eok") == "xiao\\x1b[2J\\n\\u202eok"
+
+
+@pytest.mark.parametrize("line, frame", [
+    (hand_built_request(0x81)[1:-1], (1, 0x81, 0, 0x1234, b"")),
+    (hand_built_request(0x81)[1:9] + b"\r" + hand_built_request(0x81)[9:-1], (1, 0x81, 0, 0x1234, b"")),
+    (hand_built_request(0x81)[1:-1].upper(), (1, 0x81, 0, 0x1234, b"")),
+    (hand_built_request(0x81)[1:-2], None),  # an odd count of digits
+    (hand_built_request(0x81)[1:-3] + b"zz", None),  # not hex
+    (b"01810000", None),  # 4 bytes: shorter than a header and a CRC
+    (hand_built_request(0x81)[1:-3] + (b"00" if hand_built_request(0x81)[-3:-1] != b"00" else b"11"), None),  # CRC
+    (sealed(bytes([1, 0x81, 0, 0x34, 0x12, 1, 0]))[1:-1], None),  # a length of 1 and no payload, sealed
+])
+def test_the_host_decodes_only_a_whole_frame_with_its_crc(line, frame):
+    """A response line's digits: either case, carriage returns ignored; anything else not one frame is None."""
+    assert protocol.decode_line(line) == frame
+
+
 def test_client_pages_through_a_long_list(tmp_path):
     board = Board(tmp_path / "flash")
     for day in range(60):
@@ -383,6 +838,9 @@ def test_client_pages_through_a_long_list(tmp_path):
         board.minute(30, 40, 1)
     entries = protocol.Client(Cable(board)).list()
     assert [e[0] for e in entries] == list(range(1, 61)) and entries[-1][1] == DAY + 59
+    # 'more': 1 when more records follow; a page holds 56 entries
+    pages = [Wire(board).send(hand_built_request(0x03, struct.pack("<I", after)))[0][4][:2] for after in (0, 56)]
+    assert pages == [bytes([1, 56]), bytes([0, 4])]
 
 
 def test_client_skips_banner_echo_and_a_late_answer(tmp_path):

@@ -83,6 +83,14 @@ def test_today_shows_the_minutes_left(three_days):
     assert "HUNT band 78-100 min/day: risk ratio 0.87" in text and "observational" in text
 
 
+def test_the_text_names_the_valid_day_rule_and_the_bands_source_as_the_readme_shows(three_days):
+    readme = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")).read()
+    text = report.format_text(report.build(three_days, OSLO, MONDAY + datetime.timedelta(days=3), n_days=4))
+    sources = [line for line in text.splitlines() if line.startswith("Bands: ")]
+    assert sources and sources[0] in readme.splitlines()
+    assert "(worn >= 10 h, today not counted)." in text and "(worn >= 10 h, today not counted)." in readme
+
+
 @pytest.mark.parametrize("mean, band, risk_ratio", [
     (0, "< 78", 1.0), (77.9, "< 78", 1.0), (78, "78-100", 0.87), (100, "78-100", 0.87), (100.9, "78-100", 0.87),
     (101, "101-124", 0.77), (124.9, "101-124", 0.77), (125, ">= 125", 0.76), (300, ">= 125", 0.76)])

@@ -85,6 +85,63 @@ def test_a_minute_is_worn_from_8_mg(movement_mg, worn):
     assert day.numbers()["worn_min"] == int(worn)
 
 
+@pytest.mark.parametrize("walk_s, steps, reason", [
+    (59, 0, None), (60, 0, None), (61, 0, "61 s of walking in one minute (at most 60)"),
+    (0, 239, None), (0, 240, None), (0, 241, "241 steps in one minute (at most 240, 4 steps/s)")])
+def test_a_minute_holds_at_most_60_walking_seconds_and_240_steps(walk_s, steps, reason):
+    """docs/db-schema.md: a minute never holds more than 60 s of walking or 240 steps (4 steps/s)."""
+    assert dayrules.impossible_minute(walk_s, steps) == reason
+
+
+@pytest.mark.parametrize("movement_mg, lower_edge_mg", [(0, 0), (1, 1), (7, 7), (8, 8), (9, 9), (15, 15), (16, 16),
+                                                        (17, 16), (100, 96), (1000, 960), (4095, 3840)])
+def test_a_movement_code_stands_for_the_lower_edge_of_its_eighth_of_an_octave(movement_mg, lower_edge_mg):
+    """docs/store-format.md: eight codes per octave, so 100 mg (octave 64-127 mg, eighths of 8 mg) is 96-103 mg."""
+    assert dayrules.movement_mg(store.movement_code(movement_mg)) == lower_edge_mg
+
+
+def test_every_movement_lies_in_the_bin_its_code_names():
+    for movement_mg in range(1, 1 << 14):
+        bin_mg = max(1, (1 << (movement_mg.bit_length() - 1)) >> 3)  # an eighth of its octave, 1 mg below 16
+        lower_edge_mg = dayrules.movement_mg(store.movement_code(movement_mg))
+        assert lower_edge_mg <= movement_mg < lower_edge_mg + bin_mg, movement_mg
+
+
+def test_a_day_adds_a_summary_to_its_minutes():
+    """A day with 30 moderate walking minutes of its own and a record whose minutes the device dropped:
+    35 min of walking (10 slow, 5 moderate, 20 brisk), 3300 steps, 520 of 500 minutes worn."""
+    day = day_of(100, [(60, detector.PACE_MODERATE)] * 30)
+    day.add_summary(2100, 3300, 10, 5, 20, 520, 500)
+    # the summary's 2100 s split by pace minutes: 600 s slow, 300 s moderate, 1200 s brisk
+    met = round((600 * 2.8 + (1800 + 300) * 3.8 + 1200 * 4.8) / 3900, 2)
+    assert day.numbers() == {"walking_min": 65.0, "steps": 30 * 100 + 3300,
+                             "pace_min": {"slow": 10, "moderate": 35, "brisk": 20}, "met_index": met,
+                             "bouts": 0, "longest_bout_s": 0, "worn_min": 620, "recorded_min": 600,
+                             "valid": True, "estimated": False}
+
+
+def test_a_summary_of_one_walking_minute_puts_all_its_walking_in_that_pace():
+    day = dayrules.Day()
+    day.add_summary(60, 100, 0, 0, 1, 700, 700)
+    assert day.numbers()["met_index"] == 4.8
+    day = dayrules.Day()
+    day.add_summary(100, 150, 1, 0, 2, 700, 700)  # 33 s slow, 66 s brisk: whole seconds, as minutes hold
+    assert day.numbers()["met_index"] == round((33 * 2.8 + 66 * 4.8) / 100, 2)
+
+
+def test_walking_minutes_are_shown_to_a_tenth():
+    assert day_of(700, [(50, detector.PACE_SLOW)] * 2).numbers()["walking_min"] == 1.7  # 100 s
+    days = [{"walking_min": 100, "valid": True}, {"walking_min": 100, "valid": True},
+            {"walking_min": 101, "valid": True}, {"walking_min": 300, "valid": False}]
+    assert dayrules.mean_of_valid(days)["mean_walking_min"] == 100.3
+
+
+def test_a_day_without_minutes_has_every_field_of_a_day_with_them_and_no_numbers():
+    recorded = day_of(700).numbers()
+    assert dayrules.Day().numbers() == {**{field: None for field in recorded}, "recorded_min": 0, "valid": False,
+                                        "estimated": False}
+
+
 def run_cli(capsys, *args):
     """`walkdose ARGS` in this process: (exit status, stdout, stderr)."""
     status = cli.main(list(args))

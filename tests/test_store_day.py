@@ -1,7 +1,10 @@
 """The day store as the main loop and the sync use it, on CPython over a temporary directory: write
 schedule, reboot recovery, midnight, acks, corrupt files, clock changes, DST, eviction."""
 import datetime
+import errno
 import os
+import pathlib
+import re
 import struct
 
 import pytest
@@ -331,3 +334,103 @@ def test_a_day_after_2038_keeps_its_start_and_key(tmp_path):
     midnight = datetime.datetime(2040, 6, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=1)))
     assert values[0] == int(midnight.timestamp()) > 2 ** 31
     assert records[0][2] == day and [key for _, key, _ in board.store.unsynced()] == [day, day + 1]
+
+
+def spec_kinds():
+    """{name: kind} from docs/store-format.md's header row: '1 summary, 2 minutes, 3 state'."""
+    spec = (pathlib.Path(__file__).parent.parent / "docs" / "store-format.md").read_text()
+    meaning = re.search(r"^\| 2 \| u8 \| kind \| (.*) \|$", spec, re.M).group(1)
+    return {name: int(number) for number, name in (part.split() for part in meaning.split(", "))}
+
+
+def test_the_files_hold_the_kinds_and_the_segment_flag_the_spec_names(tmp_path):
+    """docs/store-format.md: kind 1 summary, 2 minutes, 3 state; flags bit 0 marks an unknown-time segment."""
+    kinds = spec_kinds()
+    board = Board(tmp_path)
+    for _ in range(10):
+        board.minute()  # the clock never set: a segment
+    board.set_local(23 * 60 + 58)
+    for _ in range(3):
+        board.minute()  # the segment closes at the sync, the day at midnight
+    (state,), _ = store.parse_records((tmp_path / "state").read_bytes())
+    summaries, _ = store.parse_records((tmp_path / "s00000").read_bytes())
+    minutes, _ = store.parse_records((tmp_path / "d00000").read_bytes())
+    assert state[0] == kinds["state"]
+    assert [(r[0], r[1]) for r in summaries] == [(kinds["summary"], 1), (kinds["summary"], 0)]
+    assert [(r[0], r[1]) for r in minutes] == [(kinds["minutes"], 1), (kinds["minutes"], 0)]
+
+
+def test_a_rollback_found_before_any_minute_gives_the_next_record_the_seq_after_the_hosts(tmp_path):
+    board = Board(tmp_path)  # nothing open: the store holds seq 0 (docs/store-format.md)
+    board.store.rolled_back(5)
+    assert board.store.report()["lost_detail"] == 1
+    board.set_local(8 * 60)
+    board.minute()
+    assert [seq for seq, _, _ in board.store.unsynced()] == [6]
+
+
+@pytest.mark.parametrize("second_day_tokens, packs", [((514, 0), 1), ((512, 3), 2)])
+def test_a_pack_holds_records_up_to_one_4096_byte_block(tmp_path, second_day_tokens, packs):
+    """docs/store-format.md: closed records are packed into files up to 4096 bytes. A minutes record is 20 bytes
+    and its tokens: 4 bytes for a 30 s walking minute at 20 mg, 3 at 100 mg. 2020 + 2076 = 4096 B share a pack,
+    2020 + 2077 = 4097 B do not."""
+    board = Board(tmp_path)
+    board.set_local(-1)
+    for _ in range(500):
+        board.minute(30, 40, 1, 20)
+    board.set_local(-1, day=DAY + 1)
+    four_byte, three_byte = second_day_tokens
+    for movement_mg, n in ((20, four_byte), (100, three_byte)):
+        for _ in range(n):
+            board.minute(30, 40, 1, movement_mg)
+    board.set_local(-1, day=DAY + 2)
+    board.minute()
+    sizes = [(tmp_path / name).stat().st_size for name in sorted(os.listdir(tmp_path)) if name[0] == "d"]
+    assert sum(sizes) == 2020 + 20 + 4 * four_byte + 3 * three_byte and len(sizes) == packs
+
+
+@pytest.mark.parametrize("closed_days, oldest_kept", [(822, True), (823, False), (824, False)])
+def test_an_acked_summary_pack_makes_room_once_two_years_of_summaries_are_newer(tmp_path, closed_days, oldest_kept):
+    """docs/store-format.md: the oldest summary pack may go for room once 730 summaries are newer than it. One-minute
+    days, all acked, put 93 summaries in a pack (44 B each); a day of 1,440 four-byte minute tokens then needs two
+    blocks the 15 do not have. At 822 closed days 729 summaries are newer than the first pack (a minutes pack
+    goes), at 823, 730 (the summary pack goes)."""
+    board = Board(tmp_path, capacity_bytes=15 * 4096)
+    one_minute_days(board, closed_days, ack=True)
+    board.store.ack(closed_days)
+    board.set_local(-1, day=DAY + closed_days)
+    for _ in range(24 * 60):
+        board.minute(30, 40, 1, 20)
+    board.set_local(12 * 60, day=DAY + closed_days + 1)
+    board.minute()
+    assert (tmp_path / "s00000").exists() is oldest_kept
+    assert bool(board.store.read(1)) is oldest_kept
+
+
+def littlefs_out_of_blocks(monkeypatch, refusals):
+    """The store's next `refusals` file writes fail as littlefs fails them when it has no free block."""
+    left = [refusals]
+
+    def open_(path, mode="r"):
+        if "w" in mode and left[0]:
+            left[0] -= 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return open(path, mode)
+    monkeypatch.setattr(store, "open", open_, raising=False)
+
+
+@pytest.mark.parametrize("refusals, evicted, failed_writes", [(1, 1, 0), (3, 3, 0), (4, 4, 1), (99, 4, 1)])
+def test_a_write_littlefs_refuses_for_want_of_blocks_evicts_and_is_tried_four_times(
+        tmp_path, monkeypatch, refusals, evicted, failed_writes):
+    """docs/store-format.md: on ENOSPC the store evicts as for its own budget (quarantined files first) and
+    retries, up to 4 tries a write; a write still refused is counted and its data kept in RAM."""
+    board = Board(tmp_path)
+    for number in range(1, 7):
+        (tmp_path / ("q%d.state" % number)).write_bytes(b"garbage")
+    board.set_local(8 * 60)
+    littlefs_out_of_blocks(monkeypatch, refusals)
+    for _ in range(store.FLUSH_EVERY_MIN):
+        board.minute()
+    assert len(board.store.quarantine_names()) == 6 - evicted
+    assert board.store.report()["failed_writes"] == failed_writes
+    assert (tmp_path / "open.t").exists() is not failed_writes

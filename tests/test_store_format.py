@@ -256,3 +256,26 @@ stretch = st.one_of(
 def test_any_day_of_minutes_reads_back_exactly(stretches, first):
     minutes = [m for part in stretches for m in part][:store.MAX_MINUTES - first]
     assert_round_trip(minutes, first)
+
+
+def test_a_record_with_an_empty_payload_reads_even_as_the_last_bytes():
+    """The header's length may be 0: 14 header bytes and the CRC, nothing between."""
+    record = store.pack_record(store.KIND_STATE, 0, 0, 0, b"")
+    assert len(record) == 18 and store.record_at(record, 0) == (store.KIND_STATE, 0, 0, 0, b"", 18)
+
+
+@pytest.mark.parametrize("cut", [1, 4, 5, 13, 14, 17, 40, 42, 43])
+def test_a_record_cut_short_anywhere_is_damage_not_an_error(cut):
+    """A reader never raises on bytes found on flash: a record cut after `cut` bytes is all bad bytes."""
+    data = hand_built_summary()[:cut]
+    assert store.record_at(data, 0) is None
+    assert store.parse_records(data) == ([], cut)
+
+
+@pytest.mark.parametrize("version", [1, 3])
+def test_a_record_of_another_version_is_not_read_even_with_a_good_crc(version):
+    """'a version 2 reader treats version 1 records as invalid'."""
+    body = bytearray(hand_built_summary()[:-4])
+    body[1] = version
+    record = bytes(body) + struct.pack("<I", zlib.crc32(body))
+    assert store.record_at(record, 0) is None and store.parse_records(record) == ([], len(record))
