@@ -372,6 +372,46 @@ def test_a_boot_is_chained_back_from_a_known_boot_that_has_no_record_yet(tmp_pat
     assert placed(conn) == {1: (start, "estimated")}
     assert uncertainties(conn) == {1: 300}
 
+def test_the_second_part_of_a_known_boot_starts_a_day_of_uptime_after_its_first(tmp_path, conn):
+    start = epoch(2026, 1, 5, 6)
+    board = Board(tmp_path / "dev", start)
+    board.minutes(1440 + 10)  # a part is 86400 s of uptime
+    board.sync(conn)
+    assert placed(conn) == {1: (start, "current_boot"), 2: (start + 86400, "current_boot")}
+
+
+def test_a_boot_is_chained_back_from_a_day_another_computer_placed(tmp_path, conn):
+    start = epoch(2026, 1, 5, 6)
+    board = Board(tmp_path / "dev", start)
+    board.minutes(45, walk_s=60, steps=110, pace=2)  # boot 1: a cut 5 minutes after a flush
+    board = board.reboot()
+    board.set_clock()  # boot 2 at 06:45: another computer's sync; this database never learns its base
+    board.minutes(20)
+    board.ms += 60 * 60_000
+    board = board.reboot()
+    board.minutes(5)
+    board.sync(conn)
+    # seq 1 ends a lost-at-cut before the day record's first minute (06:45), not before boot 3
+    assert placed(conn)[1] == (start, "estimated") and placed(conn)[2] == (epoch(2026, 1, 5, 0), "clock")
+    assert uncertainties(conn)[1] == 300
+
+
+def test_a_known_boot_before_an_unanchored_one_never_limits_it(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 6))
+    board.minutes(5)
+    board = board.reboot()  # boot 2 at 06:05, synced here: its base is known
+    board.sync(conn)
+    board.minutes(30)
+    board = board.reboot()  # boot 3 at 06:35, never synced
+    board.minutes(40)
+    board.ms += 60 * 60_000
+    board = board.reboot()  # boot 4 at 08:15
+    board.minutes(5)
+    board.sync(conn)
+    # boot 1's 5 minutes never reached flash; boot 3 (seq 2) starts a lost-at-cut after boot 2's day (seq 1) ends
+    assert placed(conn) == {1: (epoch(2026, 1, 5, 0), "clock"), 2: (epoch(2026, 1, 5, 6, minute=40), "estimated"),
+                            3: (epoch(2026, 1, 5, 8, minute=15), "current_boot")}
+
 def test_an_impossible_minute_is_quarantined_and_not_counted(tmp_path, conn):
     board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
     board.minutes(10, walk_s=60, steps=250, pace=3)  # 250 steps a minute: more than 4 a second

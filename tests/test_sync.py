@@ -293,6 +293,7 @@ def test_a_first_and_a_second_sync_say_what_they_fetch_and_no_rollback(tmp_path)
     conn = db.open_db(str(tmp_path / "walkdose.sqlite"))
     _, first = sync_saying(protocol.Client(Cable(board)), conn)
     assert first[1] == "4 record(s) to fetch"
+    assert [m for m in first if m.startswith("the device")] == []  # a new database holds no seq to have lost
     # one of the four (seq 1, boot 1) is a segment: made before any sync set the clock
     assert first[-1] == ("1 record(s) were made before the board's clock was set; they are placed on the "
                          "calendar from the board's uptime")
