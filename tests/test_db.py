@@ -311,6 +311,107 @@ def test_boots_before_the_first_sync_are_chained_back_each_on_its_own_day(tmp_pa
     assert db.estimates(conn) == [{"device_id": "board-a", "records": 2, "uncertainty_min": 10}]
 
 
+def uncertainties(conn):
+    return dict(conn.execute("SELECT seq, uncertainty_s FROM estimates ORDER BY seq").fetchall())
+
+
+def test_unanchored_boots_and_the_parts_of_one_are_chained_back_each_from_the_next(tmp_path, conn):
+    # Boot 1 runs into a second part (a part is 86400 s of uptime); boots 1, 2 and 3 each end in a cut
+    # 5 minutes after a flush, what LOST_AT_CUT_S assumes, so chained back from boot 4 each lands exactly.
+    start = epoch(2026, 1, 5, 6)
+    board = Board(tmp_path / "dev", start)
+    board.minutes(1440 + 30 + 5, walk_s=60, steps=110, pace=2)
+    boot_starts = [start]
+    for _ in range(2):
+        board = board.reboot()
+        boot_starts.append(board.world_s)
+        board.minutes(30 + 5, walk_s=60, steps=110, pace=2)
+    board = board.reboot()
+    boot_starts.append(board.world_s)
+    board.minutes(15)
+    board.sync(conn)
+    assert placed(conn) == {1: (start, "estimated"), 2: (start + 86400, "estimated"),
+                            3: (boot_starts[1], "estimated"), 4: (boot_starts[2], "estimated"),
+                            5: (boot_starts[3], "current_boot")}
+    # each cut chained through adds a lost-at-cut either way; both parts of boot 1 share its one
+    assert uncertainties(conn) == {1: 900, 2: 900, 3: 600, 4: 300}
+
+
+@pytest.mark.parametrize("gap_min, seq2, seq3", [
+    (300, ((8, 5), 300), ((9, 0), 600)),  # boot 4 far later: both chained forward from the day
+    (13, ((8, 5), 300), ((9, 0), 600)),  # boot 4 exactly a lost-at-cut after seq 3's estimated end: kept
+    (5, ((7, 57), 600), ((8, 52), 300)),  # boot 4 sooner: each ends a lost-at-cut before what follows
+    (0, ((7, 52), 600), ((8, 47), 300))])
+def test_unanchored_boots_after_a_day_are_chained_forward_unless_they_run_into_the_next_known_boot(
+        tmp_path, conn, gap_min, seq2, seq3):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.sync(conn, fetch=False)
+    board.minutes(60)  # 07:00-08:00, a day record (seq 1), no walking: seq 2 moved over it overfills nothing
+    board = board.reboot()  # boot 2 at 08:00: 50 minutes, a cut 1 minute after a flush
+    board.minutes(51, walk_s=60, steps=100, pace=2)
+    board = board.reboot()  # boot 3 at 08:51: 20 minutes, a cut 1 minute after a flush
+    board.minutes(21, walk_s=60, steps=100, pace=2)
+    board.ms += gap_min * 60_000
+    board = board.reboot()  # boot 4 at 09:12 + gap, synced
+    board.minutes(15)
+    board.sync(conn)
+    # forward: seq 2 starts a lost-at-cut after seq 1 ends (08:05), seq 3 one after seq 2's 50 minutes (09:00,
+    # ending 09:20); back: a record ending later than a lost-at-cut before what follows it is moved back
+    where = placed(conn)
+    assert where[2] == (epoch(2026, 1, 5, *seq2[0]), "estimated")
+    assert where[3] == (epoch(2026, 1, 5, *seq3[0]), "estimated")
+    assert uncertainties(conn) == {2: seq2[1], 3: seq3[1]}
+
+
+def test_a_boot_is_chained_back_from_a_known_boot_that_has_no_record_yet(tmp_path, conn):
+    start = epoch(2026, 1, 5, 6)
+    board = Board(tmp_path / "dev", start)
+    board.minutes(45, walk_s=60, steps=110, pace=2)  # a cut 5 minutes after a flush
+    board = board.reboot()
+    board.sync(conn)  # boot 2 is known from this sync, and has recorded nothing
+    assert placed(conn) == {1: (start, "estimated")}
+    assert uncertainties(conn) == {1: 300}
+
+def test_the_second_part_of_a_known_boot_starts_a_day_of_uptime_after_its_first(tmp_path, conn):
+    start = epoch(2026, 1, 5, 6)
+    board = Board(tmp_path / "dev", start)
+    board.minutes(1440 + 10)  # a part is 86400 s of uptime
+    board.sync(conn)
+    assert placed(conn) == {1: (start, "current_boot"), 2: (start + 86400, "current_boot")}
+
+
+def test_a_boot_is_chained_back_from_a_day_another_computer_placed(tmp_path, conn):
+    start = epoch(2026, 1, 5, 6)
+    board = Board(tmp_path / "dev", start)
+    board.minutes(45, walk_s=60, steps=110, pace=2)  # boot 1: a cut 5 minutes after a flush
+    board = board.reboot()
+    board.set_clock()  # boot 2 at 06:45: another computer's sync; this database never learns its base
+    board.minutes(20)
+    board.ms += 60 * 60_000
+    board = board.reboot()
+    board.minutes(5)
+    board.sync(conn)
+    # seq 1 ends a lost-at-cut before the day record's first minute (06:45), not before boot 3
+    assert placed(conn)[1] == (start, "estimated") and placed(conn)[2] == (epoch(2026, 1, 5, 0), "clock")
+    assert uncertainties(conn)[1] == 300
+
+
+def test_a_known_boot_before_an_unanchored_one_never_limits_it(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 6))
+    board.minutes(5)
+    board = board.reboot()  # boot 2 at 06:05, synced here: its base is known
+    board.sync(conn)
+    board.minutes(30)
+    board = board.reboot()  # boot 3 at 06:35, never synced
+    board.minutes(40)
+    board.ms += 60 * 60_000
+    board = board.reboot()  # boot 4 at 08:15
+    board.minutes(5)
+    board.sync(conn)
+    # boot 1's 5 minutes never reached flash; boot 3 (seq 2) starts a lost-at-cut after boot 2's day (seq 1) ends
+    assert placed(conn) == {1: (epoch(2026, 1, 5, 0), "clock"), 2: (epoch(2026, 1, 5, 6, minute=40), "estimated"),
+                            3: (epoch(2026, 1, 5, 8, minute=15), "current_boot")}
+
 def test_an_impossible_minute_is_quarantined_and_not_counted(tmp_path, conn):
     board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
     board.minutes(10, walk_s=60, steps=250, pace=3)  # 250 steps a minute: more than 4 a second
@@ -331,7 +432,9 @@ def test_overlapping_records_never_overfill_a_minute(tmp_path, conn):
     board = board.reboot()
     board.minutes(5)
     board.sync(conn)
-    assert [q["seq"] for q in db.quarantined(conn)] == [2]
+    # seq 2's minute 0, at 08:05, meets seq 1's minute at 08:05: 60 + 60 s of walking
+    assert [(q["seq"], q["reason"]) for q in db.quarantined(conn)] == [
+        (2, "minute 0 overlaps seq 1 and would hold 120 s of walking in one minute (at most 60)")]
     assert db.day_totals(conn, OSLO)[datetime.date(2026, 1, 5)].walk_s == 60 * 60
 
 

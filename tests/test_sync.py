@@ -1,6 +1,8 @@
 """`walkdose sync` end to end: the firmware Link and DayStore on one side, the host client and the
 database on the other; a sync cut at any byte and resumed, devices kept apart, the clock and time zone
 the device is given, and the real command over a pty with the real pyserial."""
+import argparse
+import contextlib
 import functools
 import os
 import pathlib
@@ -12,6 +14,7 @@ import tempfile
 import time
 
 import pytest
+import serial
 
 from conftest import REPO
 from firmware import store
@@ -179,7 +182,9 @@ def test_a_port_nobody_answers_on_gives_a_clear_message(tmp_path, monkeypatch, c
     status = cli.main(["sync", "--port", "loop://", "--db", str(tmp_path / "walkdose.sqlite")])
     err = capsys.readouterr().err
     assert status == 2
-    assert "walkdose: no walkdose device answered on loop:// within 0.6 s: check that the board is plugged in" in err
+    assert err == ("walkdose: no walkdose device answered on loop:// within 0.6 s: check that the board is plugged "
+                   "in with a data cable, that it runs the walkdose firmware (not the bare REPL), and that no other "
+                   "program (mpremote, a serial monitor) has the port open\n")
     status = cli.main(["sync", "--port", str(tmp_path / "ttyACM9"), "--db", str(tmp_path / "walkdose.sqlite")])
     assert status == 2 and f"walkdose: cannot open {tmp_path / 'ttyACM9'}" in capsys.readouterr().err
 
@@ -262,3 +267,181 @@ def test_a_flash_rollback_is_reported_as_a_loss_and_no_seq_names_two_records(tmp
     keys = {row[1]: row[2:4] for row in after["records"]}
     assert all(keys[row[1]] == row[2:4] for row in held)  # every seq still names its record
     assert keys[highest + 1] == ((board.store.boot_id << 8), 1)  # the new segment, past every seq the host holds
+
+
+# ---- what a sync says, and what it refuses ------------------------------------------------------
+
+class Answers:
+    """A protocol.Client over a Cable whose answers the test overrides by name; the rest pass through."""
+
+    def __init__(self, board, **overrides):
+        self.client = protocol.Client(Cable(board))
+        self.overrides = overrides
+
+    def __getattr__(self, name):
+        return self.overrides.get(name) or getattr(self.client, name)
+
+
+def sync_saying(client, conn):
+    messages = []
+    summary = sync.sync_device(client, conn, "cable", now=lambda: SYNC_EPOCH_S, say=messages.append)
+    return summary, messages
+
+
+def test_a_first_and_a_second_sync_say_what_they_fetch_and_no_rollback(tmp_path):
+    board = week_of_walking(tmp_path / "flash")
+    conn = db.open_db(str(tmp_path / "walkdose.sqlite"))
+    _, first = sync_saying(protocol.Client(Cable(board)), conn)
+    assert first[1] == "4 record(s) to fetch"
+    assert [m for m in first if m.startswith("the device")] == []  # a new database holds no seq to have lost
+    # one of the four (seq 1, boot 1) is a segment: made before any sync set the clock
+    assert first[-1] == ("1 record(s) were made before the board's clock was set; they are placed on the "
+                         "calendar from the board's uptime")
+    _, second = sync_saying(protocol.Client(Cable(board)), conn)  # the device still knows seq 3, acked
+    assert second == [first[0], "1 record(s) to fetch", second[2]] and second[2].startswith("[1/1] day 2026-03-04")
+    conn.close()
+
+
+@pytest.mark.parametrize("battery_mv, shown", [(4206, "4.21 V"), (0, "0.00 V"), (-1, "battery unknown")])
+def test_the_battery_is_shown_in_volts_or_as_unknown(tmp_path, battery_mv, shown):
+    board = week_of_walking(tmp_path / "flash")
+    client = Answers(board)
+    client.overrides["info"] = lambda: dict(client.client.info(), battery_mv=battery_mv)
+    _, messages = sync_saying(client, db.open_db(str(tmp_path / "walkdose.sqlite")))
+    assert messages[0] == f"device e3a1f09c2b7d4410 (xiao-nrf52840-sense, firmware 0.1.0, {shown}) on cable"
+
+
+@pytest.mark.parametrize("lost_detail, lost_summary, quarantined, failed_writes", [
+    (1, 1, 0, 0), (2, 0, 0, 0), (0, 0, 3, 0), (0, 0, 0, 1)])
+def test_the_devices_losses_are_said_when_any_counter_is_not_zero(tmp_path, lost_detail, lost_summary,
+                                                                    quarantined, failed_writes):
+    board = week_of_walking(tmp_path / "flash")
+    client = Answers(board)
+    counters = dict(lost_detail=lost_detail, lost_summary=lost_summary, quarantined=quarantined,
+                    failed_writes=failed_writes)
+    client.overrides["losses"] = lambda: dict(client.client.losses(), **counters)
+    _, messages = sync_saying(client, db.open_db(str(tmp_path / "walkdose.sqlite")))
+    assert (f"the device reports {lost_detail} minute record(s) and {lost_summary} day summary(ies) dropped when "
+            f"its store was full or its flash rolled back, {quarantined} damaged file(s), {failed_writes} failed "
+            "write(s)") in messages
+
+
+def test_a_record_gone_from_the_device_is_acked_and_said_lost(tmp_path):
+    board = week_of_walking(tmp_path / "flash")
+    client = Answers(board)
+    client.overrides["fetch"] = lambda seq: b"" if seq == 2 else client.client.fetch(seq)
+    conn = db.open_db(str(tmp_path / "walkdose.sqlite"))
+    summary, messages = sync_saying(client, conn)
+    assert "[2/4] day 2026-03-02: no longer on the device (counted as lost)" in messages
+    assert summary == "synced 3 record(s) from e3a1f09c2b7d4410 into the database"
+    assert [seq for (seq,) in conn.execute("SELECT seq FROM records ORDER BY seq")] == [1, 3, 4]
+    assert board.store.acked_seq == 3
+
+
+def test_firmware_that_refuses_an_unknown_seq_is_told_of_a_rollback_and_other_errors_stop_the_sync(tmp_path):
+    board = week_of_walking(tmp_path / "flash")
+    conn = db.open_db(str(tmp_path / "walkdose.sqlite"))
+    sync_saying(protocol.Client(Cable(board)), conn)  # the database now holds seqs 1..4
+
+    def refusing(status):
+        asked = []
+
+        def ack(seq):
+            asked.append(seq)
+            if len(asked) == 1:  # the ack before listing: the open day, seq 4, was never given as acked
+                raise protocol.ErrorStatus("ack: error", status)
+            return client.client.ack(seq)
+        return ack
+
+    client = Answers(board)
+    client.overrides["ack"] = refusing(4)  # docs/protocol.md 'Error codes': 4 bad value
+    _, messages = sync_saying(client, conn)
+    assert messages[-1] == ("the device no longer knows seq 4, which the database holds: its flash went back to an "
+                            "older state, and records made after the previous sync are lost")
+    client = Answers(board)
+    client.overrides["ack"] = refusing(3)
+    with pytest.raises(UserError) as refused:
+        sync_saying(client, conn)
+    assert str(refused.value) == ("the device on cable answered wrongly: ack: error; run walkdose sync again, and "
+                                  "if it repeats, update walkdose and the board's firmware together")
+    conn.close()
+
+
+def test_a_cable_cut_before_the_list_names_no_records(tmp_path):
+    board = week_of_walking(tmp_path / "flash")
+    client = Answers(board)
+
+    def cut(*args):
+        raise OSError(5, "Input/output error")
+    client.overrides["set_time"] = cut
+    with pytest.raises(UserError) as lost:
+        sync_saying(client, db.open_db(str(tmp_path / "walkdose.sqlite")))
+    assert str(lost.value) == ("lost the connection to cable after 0 of 0 records ([Errno 5] Input/output error); "
+                               "everything stored so far is kept: run walkdose sync again to fetch the rest")
+
+
+@pytest.mark.parametrize("target, accepted", [(0, False), (1, True), (1440, True), (1441, False)])
+def test_a_target_is_1_to_1440_minutes(monkeypatch, capsys, target, accepted):
+    # docs/protocol.md 'set time': target_min 1..1440
+    monkeypatch.setattr(sync, "sync_port", lambda port, db_path, target_min: f"synced to {port} cueing {target_min}")
+    args = argparse.Namespace(port="loop://", db=None, target=target)
+    if accepted:
+        assert sync.run(args) == 0 and capsys.readouterr().out == f"synced to loop:// cueing {target}\n"
+    else:
+        with pytest.raises(UserError) as refused:
+            sync.run(args)
+        assert str(refused.value) == f"--target {target}: a daily walking target is 1..1440 minutes"
+
+
+def test_progress_goes_to_stderr_prefixed(capsys):
+    sync.progress("3 record(s) to fetch")
+    assert capsys.readouterr() == ("", "walkdose: 3 record(s) to fetch\n")
+
+
+def test_refusals_to_open_a_port_are_whole_lines(tmp_path):
+    with pytest.raises(UserError) as refused:
+        sync.open_port("loop://", 1200)
+    assert str(refused.value) == ("loop://: refusing to open at 1200 baud, the rate that reboots nRF52840 and "
+                                  "RP2040 boards into their bootloader")
+    with pytest.raises(UserError) as missing:
+        sync.open_port(str(tmp_path / "ttyACM9"))
+    assert str(missing.value).startswith(f"cannot open {tmp_path / 'ttyACM9'}: ")
+    assert str(missing.value).endswith(". Check the board is plugged in and the path "
+                                       "(ls /dev/ttyACM* /dev/cu.usbmodem*, or COMn on Windows)")
+
+
+def test_sync_port_cues_the_given_target_else_the_plans_and_holds_the_port_alone(board_on_pty, tmp_path):
+    board, link, path = board_on_pty
+    database = str(tmp_path / "walkdose.sqlite")
+    assert cli.main(["plan", "--goal", "60", "--db", database]) == 0
+    assert sync.sync_port(path, database, 90).startswith("synced 4 record(s)")
+    assert link.target_min == 90
+    assert sync.sync_port(path, database).startswith("synced 1 record(s)")
+    assert link.target_min == 60
+    with contextlib.closing(sync.open_port(path)):
+        with pytest.raises(UserError) as busy:
+            sync.open_port(path)
+    assert str(busy.value) == (f"port busy: another program (another walkdose sync, mpremote, a serial monitor) "
+                               f"has {path} open; close it and sync again")
+
+
+@pytest.mark.parametrize("failure, message", [
+    (serial.SerialException("device disconnected"), "lost the connection to cable during the handshake (device "
+     "disconnected); nothing has changed: run walkdose sync again"),
+    (protocol.ProtocolError("info: 3 payload bytes, fewer than 24"), "the device on cable answered the handshake "
+     "wrongly: info: 3 payload bytes, fewer than 24")])
+def test_a_handshake_that_fails_says_how_in_one_line(tmp_path, failure, message):
+    board = week_of_walking(tmp_path / "flash")
+
+    def info():
+        raise failure
+    with pytest.raises(UserError) as failed:
+        sync_saying(Answers(board, info=info), db.open_db(str(tmp_path / "walkdose.sqlite")))
+    assert str(failed.value) == message
+
+
+def test_a_record_the_database_refuses_is_named_with_its_device(tmp_path):
+    board = week_of_walking(tmp_path / "flash")
+    with pytest.raises(UserError) as refused:
+        sync_saying(Answers(board, fetch=lambda seq: b"\x00" * 8), db.open_db(str(tmp_path / "walkdose.sqlite")))
+    assert str(refused.value).startswith("device e3a1f09c2b7d4410: seq 1")
