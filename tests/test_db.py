@@ -524,3 +524,94 @@ def test_parts_of_a_day_split_by_a_reboot_add_up(tmp_path, conn):
     day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5))[0]
     assert (day["steps"], day["walking_min"], day["bouts"], day["longest_bout_s"]) == (
         20 * 100 + 15 * 110, 35, 2, 1200)
+
+
+def test_a_bad_minutes_record_or_a_day_that_cannot_be_is_refused_in_one_whole_line(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.sync(conn, fetch=False)
+    board.minutes(20, walk_s=10)
+    full = board.store.read(1)
+    summary_end = store.record_at(full, 0)[5]
+    summary, day = full[:summary_end], store.record_at(full, 0)[2]
+    for record, error in [
+            # a walking-minute token (< 0x40) first, with no active minute before it
+            (summary + store.pack_record(store.KIND_MINUTES, 0, day, 1, b"\0\0" + bytes([0x05, 0x10])),
+             "seq 1: walking minute token 0x05 at byte 0: not after an active minute"),
+            (summary + store.pack_record(store.KIND_MINUTES, 0, day, 1, b"\0"),  # no first minute
+             f"seq 1: the record after the summary is not its minutes record (kind 2, key {day}, seq 1, 2 records)"),
+            (full + store.pack_record(store.KIND_MINUTES, 0, day, 1, b"\0\0"),  # a third record
+             f"seq 1: the record after the summary is not its minutes record (kind 2, key {day}, seq 1, 3 records)"),
+            (summary + store.pack_record(store.KIND_MINUTES, 0, day + 1, 1, b"\0\0"),
+             f"seq 1: the record after the summary is not its minutes record (kind 2, key {day + 1}, seq 1, "
+             "2 records)"),
+            (summary + store.pack_record(store.KIND_MINUTES, 1, day, 1, b"\0\0"),  # the summary is no segment
+             f"seq 1: the record after the summary is not its minutes record (kind 2, key {day}, seq 1, 2 records)")]:
+        with pytest.raises(ValueError) as refused:
+            db.save_record(conn, "board-a", 1, record, 1, 0, SYNCED_S)
+        assert str(refused.value) == error
+    start_s = struct.unpack_from("<I", full, store.HEADER_BYTES)[0]
+    wrong_key = summary_starting(full, (day + 2) * 86400)  # start two days after the key's midnight
+    with pytest.raises(ValueError) as refused:
+        db.save_record(conn, "board-a", 1, wrong_key, 1, 0, SYNCED_S)
+    assert str(refused.value) == (f"seq 1: day key {day} but start_s {(day + 2) * 86400}, not that day's local "
+                                  "midnight at any UTC offset within 64800 s; the record is damaged")
+    with pytest.raises(ValueError) as refused:
+        db.save_record(conn, "board-a", 1, full, 1, 0, start_s - 86401)
+    assert str(refused.value) == ("seq 1: day 2026-01-05 starts after this computer's clock plus one day; check the "
+                                  "computer's and the board's clocks and sync again")
+    assert conn.execute("SELECT count(*) FROM records").fetchone() == (0,)
+    db.save_record(conn, "board-a", 1, full, 1, 0, SYNCED_S)
+    other = Board(tmp_path / "wiped", epoch(2026, 2, 1, 7))  # the store was wiped: seq 1 is another day
+    other.set_clock()
+    other.minutes(3)
+    other_day = store.record_at(other.store.read(1), 0)[2]
+    with pytest.raises(ValueError) as refused:
+        db.save_record(conn, "board-a", 1, other.store.read(1), 1, 0, SYNCED_S)
+    assert str(refused.value) == (f"seq 1 of device board-a: stored as key {day}, now key {other_day}; was the "
+                                  "device's store wiped? sync it into a new database (--db)")
+
+
+def test_two_devices_on_one_walk_count_its_bouts_once_and_the_larger_minutes(tmp_path, conn):
+    a = Board(tmp_path / "a", epoch(2026, 1, 5, 7), "board-a")
+    b = Board(tmp_path / "b", epoch(2026, 1, 5, 7), "board-b")
+    for board in (a, b):
+        board.set_clock()
+    a.minutes(20, walk_s=60, steps=100, pace=2)
+    a.store.record_bout(1200)
+    a.minutes(10, walk_s=30, steps=40, pace=1)
+    a.store.record_bout(600)
+    b.minutes(20, walk_s=50, steps=90, pace=2)  # worn on the other wrist: the same 20 minutes, seen less
+    b.store.record_bout(1500)
+    for board in (a, b):
+        db.save_record(conn, board.device_id, 1, board.store.read(1), 1, 0, SYNCED_S)
+    day = db.day_totals(conn, OSLO)[datetime.date(2026, 1, 5)].numbers()
+    # each minute from the device that saw more walking in it; the bouts of the device that counted more, the
+    # longest either saw (one walk seen by two devices is one bout)
+    assert (day["steps"], day["walking_min"], day["pace_min"]["moderate"], day["pace_min"]["slow"]) == (
+        20 * 100 + 10 * 40, (20 * 60 + 10 * 30) / 60, 20, 10)
+    assert (day["bouts"], day["longest_bout_s"], day["recorded_min"]) == (2, 1500, 30)
+    assert [r[1] for r in db.minute_rows(conn)] == ["board-a"] * 30
+    only_b = db.day_totals(conn, OSLO, "board-b")[datetime.date(2026, 1, 5)].numbers()
+    assert (only_b["steps"], only_b["bouts"], only_b["longest_bout_s"]) == (20 * 90, 1, 1500)
+
+
+def test_a_records_bouts_belong_to_the_day_of_its_minutes_across_midnight(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 23))
+    board.set_clock()
+    board.minutes(60, walk_s=60, steps=110, pace=2)  # 23:00-24:00, the last hour of Monday's record
+    board.store.record_bout(900)
+    board.minutes(60, walk_s=40, steps=70, pace=1)  # 00:00-01:00, Tuesday's record
+    board.store.record_bout(300)
+    board.store.record_bout(120)
+    board.sync(conn)
+    totals = db.day_totals(conn, OSLO)
+    monday, tuesday = (totals[datetime.date(2026, 1, d)].numbers() for d in (5, 6))
+    assert (monday["steps"], monday["bouts"], monday["longest_bout_s"]) == (60 * 110, 1, 900)
+    assert (tuesday["steps"], tuesday["bouts"], tuesday["longest_bout_s"]) == (60 * 70, 2, 300)
+    # from 00:30 on Tuesday: Monday's minutes and its record are out, Tuesday's record (its middle 00:29:30) too
+    since = db.day_totals(conn, OSLO, since_epoch_s=epoch(2026, 1, 6, 0, minute=30))
+    assert list(since) == [datetime.date(2026, 1, 6)]
+    assert (since[datetime.date(2026, 1, 6)].steps, since[datetime.date(2026, 1, 6)].bouts) == (30 * 70, 0)
+    until = db.day_totals(conn, OSLO, until_epoch_s=epoch(2026, 1, 6, 0, minute=30))
+    assert (until[datetime.date(2026, 1, 5)].bouts, until[datetime.date(2026, 1, 6)].bouts) == (1, 2)
+    assert until[datetime.date(2026, 1, 6)].steps == 30 * 70
