@@ -615,3 +615,103 @@ def test_a_records_bouts_belong_to_the_day_of_its_minutes_across_midnight(tmp_pa
     until = db.day_totals(conn, OSLO, until_epoch_s=epoch(2026, 1, 6, 0, minute=30))
     assert (until[datetime.date(2026, 1, 5)].bouts, until[datetime.date(2026, 1, 6)].bouts) == (1, 2)
     assert until[datetime.date(2026, 1, 6)].steps == 30 * 70
+    # a record is in from the instant of its middle on, and out before it
+    middle = epoch(2026, 1, 6, 0, minute=29) + 30
+    assert db.day_totals(conn, OSLO, since_epoch_s=middle)[datetime.date(2026, 1, 6)].bouts == 2
+    assert db.day_totals(conn, OSLO, until_epoch_s=middle)[datetime.date(2026, 1, 6)].bouts == 0
+    # Monday's record is its minutes' (its middle 23:29:30), not its day's middle
+    evening = db.day_totals(conn, OSLO, since_epoch_s=epoch(2026, 1, 5, 18))[datetime.date(2026, 1, 5)]
+    assert (evening.steps, evening.bouts, evening.longest_bout_s) == (60 * 110, 1, 900)
+
+
+def test_walking_without_a_bout_is_no_bout_and_no_longest(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.set_clock()
+    board.minutes(5, walk_s=8, steps=12, pace=1)  # steps here and there, never 10 s of walking at once
+    board.sync(conn)
+    day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5))[0]
+    assert (day["steps"], day["bouts"], day["longest_bout_s"]) == (5 * 12, 0, 0)
+
+
+def test_of_a_days_summaries_alone_the_newest_stands_in(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.set_clock()
+    board.minutes(10, walk_s=60, steps=100, pace=2)
+    early = board.store.read(1)
+    board.minutes(20, walk_s=60, steps=120, pace=3)
+    late = board.store.read(1)  # the open day, grown
+    summary = lambda data: data[:store.record_at(data, 0)[5]]  # noqa: E731 - the device dropped the minutes
+    db.save_record(conn, "board-a", 4, relisted(summary(early), 4), 1, 0, SYNCED_S)
+    db.save_record(conn, "board-a", 9, relisted(summary(late), 9), 1, 0, SYNCED_S)
+    day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5))[0]
+    assert (day["steps"], day["walking_min"], day["pace_min"]["brisk"], day["recorded_min"]) == (
+        10 * 100 + 20 * 120, 30, 20, 30)
+    assert not day["estimated"]  # placed by the clock
+
+
+def test_a_summary_copy_overlaps_a_copy_holding_only_minute_0(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 0))
+    board.set_clock()
+    board.minute(walk_s=60, steps=100, pace=2)  # 00:00, the day's minute 0 only
+    board.store.record_bout(60)
+    full = board.store.read(1)
+    db.save_record(conn, "board-a", 1, full, 1, 0, SYNCED_S)
+    db.save_record(conn, "board-a", 7, relisted(full[:store.record_at(full, 0)[5]], 7), 1, 0, SYNCED_S)
+    day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5))[0]
+    assert (day["steps"], day["bouts"], day["longest_bout_s"]) == (100, 1, 60)
+
+
+def test_two_devices_tied_on_a_minutes_walking_give_the_first_by_id_whole(tmp_path, conn):
+    for device_id, steps, pace in (("board-b", 90, 2), ("board-a", 70, 1)):
+        board = Board(tmp_path / device_id, epoch(2026, 1, 5, 7), device_id)
+        board.set_clock()
+        board.minutes(3, walk_s=40, steps=steps, pace=pace)
+        db.save_record(conn, device_id, 1, board.store.read(1), 1, 0, SYNCED_S)
+    assert [r[1:5] for r in db.minute_rows(conn)] == [("board-a", 40, 70, 1)] * 3
+
+
+def test_copies_sharing_one_minute_are_one_walk_and_copies_apart_add_up(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.set_clock()
+    board.minutes(30, walk_s=60, steps=100, pace=2)  # 07:00-07:30
+    board.store.record_bout(1800)
+    first = board.store.read(1)
+    later = Board(tmp_path / "later", epoch(2026, 1, 5, 7, minute=29))  # the same day listed again from 07:29
+    later.set_clock()
+    later.minutes(11, walk_s=60, steps=100, pace=2)
+    later.store.record_bout(600)
+    later.store.record_bout(60)
+    db.save_record(conn, "board-a", 1, first, 1, 0, SYNCED_S)
+    db.save_record(conn, "board-a", 5, relisted(later.store.read(1), 5), 1, 0, SYNCED_S)
+    day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5))[0]
+    assert (day["recorded_min"], day["bouts"], day["longest_bout_s"]) == (40, 2, 1800)
+    apart = Board(tmp_path / "apart", epoch(2026, 1, 5, 7, minute=30))  # from 07:30: no minute shared
+    apart.set_clock()
+    apart.minutes(10, walk_s=60, steps=100, pace=2)
+    apart.store.record_bout(600)
+    db.save_record(conn, "board-b", 1, first, 1, 0, SYNCED_S)
+    db.save_record(conn, "board-b", 5, relisted(apart.store.read(1), 5), 1, 0, SYNCED_S)
+    day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5), "board-b")[0]
+    assert (day["recorded_min"], day["bouts"], day["longest_bout_s"]) == (40, 2, 1800)
+
+
+def test_a_summary_placed_by_estimate_flags_its_day(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.sync(conn, fetch=False)
+    board.minutes(60, walk_s=30, steps=40, pace=1)  # 07:00-08:00, day record (seq 1)
+    board = board.reboot()
+    board.minutes(40, walk_s=60, steps=100, pace=2)  # 08:00-08:40 (seq 2), never synced: placed by estimate
+    board.ms += 20 * 60_000
+    board = board.reboot()  # boot 3 at 09:00
+    board.minutes(15)  # seq 3
+    info = {"device_id": "board-a", "board": "cpython", "firmware": "test", "battery_mv": 3900,
+            "boot_id": board.store.boot_id, "uptime_s": board.clock.uptime_ms() // 1000, "clock_set": False}
+    db.save_device(conn, info, board.world_s)
+    for seq, _, _ in board.store.unsynced():
+        data = board.store.read(seq)
+        if seq > 1:  # the device had dropped the minutes of seqs 2 and 3
+            data = data[:store.record_at(data, 0)[5]]
+        db.save_record(conn, "board-a", seq, data, info["boot_id"], info["uptime_s"], board.world_s)
+    assert [how for _, how in placed(conn).values()] == ["clock", "estimated", "current_boot"]
+    day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5))[0]
+    assert day["estimated"] and day["walking_min"] == 30 + 40 and day["steps"] == 60 * 40 + 40 * 100
