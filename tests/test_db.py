@@ -689,10 +689,18 @@ def test_copies_sharing_one_minute_are_one_walk_and_copies_apart_add_up(tmp_path
     apart.set_clock()
     apart.minutes(10, walk_s=60, steps=100, pace=2)
     apart.store.record_bout(600)
-    db.save_record(conn, "board-b", 1, first, 1, 0, SYNCED_S)
-    db.save_record(conn, "board-b", 5, relisted(apart.store.read(1), 5), 1, 0, SYNCED_S)
+    db.save_record(conn, "board-b", 5, relisted(first, 5), 1, 0, SYNCED_S)  # the later seq holds the earlier part
+    db.save_record(conn, "board-b", 1, apart.store.read(1), 1, 0, SYNCED_S)
     day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5), "board-b")[0]
     assert (day["recorded_min"], day["bouts"], day["longest_bout_s"]) == (40, 2, 1800)
+    third = Board(tmp_path / "third", epoch(2026, 1, 5, 7, minute=45))  # 07:45, after both
+    third.set_clock()
+    third.minutes(5, walk_s=60, steps=100, pace=2)
+    third.store.record_bout(300)
+    for seq, data in ((1, first), (2, relisted(later.store.read(1), 2)), (3, relisted(third.store.read(1), 3))):
+        db.save_record(conn, "board-c", seq, data, 1, 0, SYNCED_S)
+    day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5), "board-c")[0]
+    assert (day["recorded_min"], day["bouts"], day["longest_bout_s"]) == (45, 2 + 1, 1800)
 
 
 def test_a_summary_placed_by_estimate_flags_its_day(tmp_path, conn):
@@ -715,3 +723,24 @@ def test_a_summary_placed_by_estimate_flags_its_day(tmp_path, conn):
     assert [how for _, how in placed(conn).values()] == ["clock", "estimated", "current_boot"]
     day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5))[0]
     assert day["estimated"] and day["walking_min"] == 30 + 40 and day["steps"] == 60 * 40 + 40 * 100
+
+
+def test_a_minutes_record_of_no_minute_yet_is_a_valid_empty_one(tmp_path, conn):
+    """docs/store-format.md: a minutes record is a u16 first_minute, then minute tokens; none is no minute."""
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.set_clock()
+    board.minutes(3, walk_s=10)
+    full = board.store.read(1)
+    summary, day = full[:store.record_at(full, 0)[5]], store.record_at(full, 0)[2]
+    db.save_record(conn, "board-a", 1, summary + store.pack_record(store.KIND_MINUTES, 0, day, 1, b"\x05\0"), 1, 0,
+                   SYNCED_S)
+    assert conn.execute("SELECT has_minutes FROM records").fetchall() == [(1,)]
+    assert conn.execute("SELECT count(*) FROM minutes").fetchone() == (0,)
+
+
+def test_estimates_report_the_least_certain_in_whole_minutes_and_plan_changes_keep_the_first_settings(conn):
+    conn.executemany("INSERT INTO estimates VALUES (?, ?, ?)", [("board-a", 2, 1200), ("board-a", 3, 3600)])
+    assert db.estimates(conn) == [{"device_id": "board-a", "records": 2, "uncertainty_min": 60}]
+    db.save_plan(conn, 60, 5, None, from_date="2026-01-10", before=(90, 5, None))
+    db.save_plan(conn, 70, 5, None, from_date="2026-02-01", before=(60, 5, None))  # the first settings stay
+    assert db.plan_changes(conn) == [(db.ALWAYS, 90, 5, None), ("2026-01-10", 60, 5, None), ("2026-02-01", 70, 5, None)]
