@@ -436,7 +436,8 @@ def minute_rows(conn, device_id=None, since_epoch_s=None, until_epoch_s=None):
     once: the copy with the larger seq wins it. One device's other records that cover the same minute
     are combined as the store combines a minute lived twice (walk_s summed up to 60, steps summed, the
     larger pace and movement); between devices the one with the larger walk_s that minute is taken
-    whole. Only minutes from since_epoch_s and before until_epoch_s when given."""
+    whole (on a tie, the device whose id sorts first). Only minutes from since_epoch_s and before
+    until_epoch_s when given."""
     sql = ("SELECT (r.start_epoch_s + 60 * m.minute) / 60 AS utc_minute, m.device_id, m.walk_s, m.steps, m.pace, "
            "m.movement_code, r.placement = 'estimated' AS estimated, ROW_NUMBER() OVER (PARTITION BY m.device_id, "
            # a day's copies share their key; a segment is its own record

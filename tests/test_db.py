@@ -627,3 +627,223 @@ def test_parts_of_a_day_split_by_a_reboot_add_up(tmp_path, conn):
     day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5))[0]
     assert (day["steps"], day["walking_min"], day["bouts"], day["longest_bout_s"]) == (
         20 * 100 + 15 * 110, 35, 2, 1200)
+
+
+def test_a_bad_minutes_record_or_a_day_that_cannot_be_is_refused_in_one_whole_line(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.sync(conn, fetch=False)
+    board.minutes(20, walk_s=10)
+    full = board.store.read(1)
+    summary_end = store.record_at(full, 0)[5]
+    summary, day = full[:summary_end], store.record_at(full, 0)[2]
+    for record, error in [
+            # a walking-minute token (< 0x40) first, with no active minute before it
+            (summary + store.pack_record(store.KIND_MINUTES, 0, day, 1, b"\0\0" + bytes([0x05, 0x10])),
+             "seq 1: walking minute token 0x05 at byte 0: not after an active minute"),
+            (summary + store.pack_record(store.KIND_MINUTES, 0, day, 1, b"\0"),  # no first minute
+             f"seq 1: the record after the summary is not its minutes record (kind 2, key {day}, seq 1, 2 records)"),
+            (full + store.pack_record(store.KIND_MINUTES, 0, day, 1, b"\0\0"),  # a third record
+             f"seq 1: the record after the summary is not its minutes record (kind 2, key {day}, seq 1, 3 records)"),
+            (summary + store.pack_record(store.KIND_MINUTES, 0, day + 1, 1, b"\0\0"),
+             f"seq 1: the record after the summary is not its minutes record (kind 2, key {day + 1}, seq 1, "
+             "2 records)"),
+            (summary + store.pack_record(store.KIND_MINUTES, 1, day, 1, b"\0\0"),  # the summary is no segment
+             f"seq 1: the record after the summary is not its minutes record (kind 2, key {day}, seq 1, 2 records)")]:
+        with pytest.raises(ValueError) as refused:
+            db.save_record(conn, "board-a", 1, record, 1, 0, SYNCED_S)
+        assert str(refused.value) == error
+    start_s = struct.unpack_from("<I", full, store.HEADER_BYTES)[0]
+    wrong_key = summary_starting(full, (day + 2) * 86400)  # start two days after the key's midnight
+    with pytest.raises(ValueError) as refused:
+        db.save_record(conn, "board-a", 1, wrong_key, 1, 0, SYNCED_S)
+    assert str(refused.value) == (f"seq 1: day key {day} but start_s {(day + 2) * 86400}, not that day's local "
+                                  "midnight at any UTC offset within 64800 s; the record is damaged")
+    with pytest.raises(ValueError) as refused:
+        db.save_record(conn, "board-a", 1, full, 1, 0, start_s - 86401)
+    assert str(refused.value) == ("seq 1: day 2026-01-05 starts after this computer's clock plus one day; check the "
+                                  "computer's and the board's clocks and sync again")
+    assert conn.execute("SELECT count(*) FROM records").fetchone() == (0,)
+    db.save_record(conn, "board-a", 1, full, 1, 0, SYNCED_S)
+    other = Board(tmp_path / "wiped", epoch(2026, 2, 1, 7))  # the store was wiped: seq 1 is another day
+    other.set_clock()
+    other.minutes(3)
+    other_day = store.record_at(other.store.read(1), 0)[2]
+    with pytest.raises(ValueError) as refused:
+        db.save_record(conn, "board-a", 1, other.store.read(1), 1, 0, SYNCED_S)
+    assert str(refused.value) == (f"seq 1 of device board-a: stored as key {day}, now key {other_day}; was the "
+                                  "device's store wiped? sync it into a new database (--db)")
+
+
+def test_two_devices_on_one_walk_count_its_bouts_once_and_the_larger_minutes(tmp_path, conn):
+    a = Board(tmp_path / "a", epoch(2026, 1, 5, 7), "board-a")
+    b = Board(tmp_path / "b", epoch(2026, 1, 5, 7), "board-b")
+    for board in (a, b):
+        board.set_clock()
+    a.minutes(20, walk_s=60, steps=100, pace=2)
+    a.store.record_bout(1200)
+    a.minutes(10, walk_s=30, steps=40, pace=1)
+    a.store.record_bout(600)
+    b.minutes(20, walk_s=50, steps=90, pace=2)  # worn on the other wrist: the same 20 minutes, seen less
+    b.store.record_bout(1500)
+    for board in (a, b):
+        db.save_record(conn, board.device_id, 1, board.store.read(1), 1, 0, SYNCED_S)
+    day = db.day_totals(conn, OSLO)[datetime.date(2026, 1, 5)].numbers()
+    # each minute from the device that saw more walking in it; the bouts of the device that counted more, the
+    # longest either saw (one walk seen by two devices is one bout)
+    assert (day["steps"], day["walking_min"], day["pace_min"]["moderate"], day["pace_min"]["slow"]) == (
+        20 * 100 + 10 * 40, (20 * 60 + 10 * 30) / 60, 20, 10)
+    assert (day["bouts"], day["longest_bout_s"], day["recorded_min"]) == (2, 1500, 30)
+    assert [r[1] for r in db.minute_rows(conn)] == ["board-a"] * 30
+    only_b = db.day_totals(conn, OSLO, "board-b")[datetime.date(2026, 1, 5)].numbers()
+    assert (only_b["steps"], only_b["bouts"], only_b["longest_bout_s"]) == (20 * 90, 1, 1500)
+
+
+def test_a_records_bouts_belong_to_the_day_of_its_minutes_across_midnight(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 23))
+    board.set_clock()
+    board.minutes(60, walk_s=60, steps=110, pace=2)  # 23:00-24:00, the last hour of Monday's record
+    board.store.record_bout(900)
+    board.minutes(60, walk_s=40, steps=70, pace=1)  # 00:00-01:00, Tuesday's record
+    board.store.record_bout(300)
+    board.store.record_bout(120)
+    board.sync(conn)
+    totals = db.day_totals(conn, OSLO)
+    monday, tuesday = (totals[datetime.date(2026, 1, d)].numbers() for d in (5, 6))
+    assert (monday["steps"], monday["bouts"], monday["longest_bout_s"]) == (60 * 110, 1, 900)
+    assert (tuesday["steps"], tuesday["bouts"], tuesday["longest_bout_s"]) == (60 * 70, 2, 300)
+    # from 00:30 on Tuesday: Monday's minutes and its record are out, Tuesday's record (its middle 00:29:30) too
+    since = db.day_totals(conn, OSLO, since_epoch_s=epoch(2026, 1, 6, 0, minute=30))
+    assert list(since) == [datetime.date(2026, 1, 6)]
+    assert (since[datetime.date(2026, 1, 6)].steps, since[datetime.date(2026, 1, 6)].bouts) == (30 * 70, 0)
+    until = db.day_totals(conn, OSLO, until_epoch_s=epoch(2026, 1, 6, 0, minute=30))
+    assert (until[datetime.date(2026, 1, 5)].bouts, until[datetime.date(2026, 1, 6)].bouts) == (1, 2)
+    assert until[datetime.date(2026, 1, 6)].steps == 30 * 70
+    # a record is in from the instant of its middle on, and out before it
+    middle = epoch(2026, 1, 6, 0, minute=29) + 30
+    assert db.day_totals(conn, OSLO, since_epoch_s=middle)[datetime.date(2026, 1, 6)].bouts == 2
+    assert db.day_totals(conn, OSLO, until_epoch_s=middle)[datetime.date(2026, 1, 6)].bouts == 0
+    # Monday's record is its minutes' (its middle 23:29:30), not its day's middle
+    evening = db.day_totals(conn, OSLO, since_epoch_s=epoch(2026, 1, 5, 18))[datetime.date(2026, 1, 5)]
+    assert (evening.steps, evening.bouts, evening.longest_bout_s) == (60 * 110, 1, 900)
+
+
+def test_walking_without_a_bout_is_no_bout_and_no_longest(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.set_clock()
+    board.minutes(5, walk_s=8, steps=12, pace=1)  # steps here and there, never 10 s of walking at once
+    board.sync(conn)
+    day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5))[0]
+    assert (day["steps"], day["bouts"], day["longest_bout_s"]) == (5 * 12, 0, 0)
+
+
+def test_of_a_days_summaries_alone_the_newest_stands_in(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.set_clock()
+    board.minutes(10, walk_s=60, steps=100, pace=2)
+    early = board.store.read(1)
+    board.minutes(20, walk_s=60, steps=120, pace=3)
+    late = board.store.read(1)  # the open day, grown
+    summary = lambda data: data[:store.record_at(data, 0)[5]]  # noqa: E731 - the device dropped the minutes
+    db.save_record(conn, "board-a", 4, relisted(summary(early), 4), 1, 0, SYNCED_S)
+    db.save_record(conn, "board-a", 9, relisted(summary(late), 9), 1, 0, SYNCED_S)
+    day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5))[0]
+    assert (day["steps"], day["walking_min"], day["pace_min"]["brisk"], day["recorded_min"]) == (
+        10 * 100 + 20 * 120, 30, 20, 30)
+    assert not day["estimated"]  # placed by the clock
+
+
+def test_a_summary_copy_overlaps_a_copy_holding_only_minute_0(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 0))
+    board.set_clock()
+    board.minute(walk_s=60, steps=100, pace=2)  # 00:00, the day's minute 0 only
+    board.store.record_bout(60)
+    full = board.store.read(1)
+    db.save_record(conn, "board-a", 1, full, 1, 0, SYNCED_S)
+    db.save_record(conn, "board-a", 7, relisted(full[:store.record_at(full, 0)[5]], 7), 1, 0, SYNCED_S)
+    day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5))[0]
+    assert (day["steps"], day["bouts"], day["longest_bout_s"]) == (100, 1, 60)
+
+
+def test_two_devices_tied_on_a_minutes_walking_give_the_first_by_id_whole(tmp_path, conn):
+    for device_id, steps, pace in (("board-b", 90, 2), ("board-a", 70, 1)):
+        board = Board(tmp_path / device_id, epoch(2026, 1, 5, 7), device_id)
+        board.set_clock()
+        board.minutes(3, walk_s=40, steps=steps, pace=pace)
+        db.save_record(conn, device_id, 1, board.store.read(1), 1, 0, SYNCED_S)
+    assert [r[1:5] for r in db.minute_rows(conn)] == [("board-a", 40, 70, 1)] * 3
+
+
+def test_copies_sharing_one_minute_are_one_walk_and_copies_apart_add_up(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.set_clock()
+    board.minutes(30, walk_s=60, steps=100, pace=2)  # 07:00-07:30
+    board.store.record_bout(1800)
+    first = board.store.read(1)
+    later = Board(tmp_path / "later", epoch(2026, 1, 5, 7, minute=29))  # the same day listed again from 07:29
+    later.set_clock()
+    later.minutes(11, walk_s=60, steps=100, pace=2)
+    later.store.record_bout(600)
+    later.store.record_bout(60)
+    db.save_record(conn, "board-a", 1, first, 1, 0, SYNCED_S)
+    db.save_record(conn, "board-a", 5, relisted(later.store.read(1), 5), 1, 0, SYNCED_S)
+    day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5))[0]
+    assert (day["recorded_min"], day["bouts"], day["longest_bout_s"]) == (40, 2, 1800)
+    apart = Board(tmp_path / "apart", epoch(2026, 1, 5, 7, minute=30))  # from 07:30: no minute shared
+    apart.set_clock()
+    apart.minutes(10, walk_s=60, steps=100, pace=2)
+    apart.store.record_bout(600)
+    db.save_record(conn, "board-b", 5, relisted(first, 5), 1, 0, SYNCED_S)  # the later seq holds the earlier part
+    db.save_record(conn, "board-b", 1, apart.store.read(1), 1, 0, SYNCED_S)
+    day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5), "board-b")[0]
+    assert (day["recorded_min"], day["bouts"], day["longest_bout_s"]) == (40, 2, 1800)
+    third = Board(tmp_path / "third", epoch(2026, 1, 5, 7, minute=45))  # 07:45, after both
+    third.set_clock()
+    third.minutes(5, walk_s=60, steps=100, pace=2)
+    third.store.record_bout(300)
+    for seq, data in ((1, first), (2, relisted(later.store.read(1), 2)), (3, relisted(third.store.read(1), 3))):
+        db.save_record(conn, "board-c", seq, data, 1, 0, SYNCED_S)
+    day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5), "board-c")[0]
+    assert (day["recorded_min"], day["bouts"], day["longest_bout_s"]) == (45, 2 + 1, 1800)
+
+
+def test_a_summary_placed_by_estimate_flags_its_day(tmp_path, conn):
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.sync(conn, fetch=False)
+    board.minutes(60, walk_s=30, steps=40, pace=1)  # 07:00-08:00, day record (seq 1)
+    board = board.reboot()
+    board.minutes(40, walk_s=60, steps=100, pace=2)  # 08:00-08:40 (seq 2), never synced: placed by estimate
+    board.ms += 20 * 60_000
+    board = board.reboot()  # boot 3 at 09:00
+    board.minutes(15)  # seq 3
+    info = {"device_id": "board-a", "board": "cpython", "firmware": "test", "battery_mv": 3900,
+            "boot_id": board.store.boot_id, "uptime_s": board.clock.uptime_ms() // 1000, "clock_set": False}
+    db.save_device(conn, info, board.world_s)
+    for seq, _, _ in board.store.unsynced():
+        data = board.store.read(seq)
+        if seq > 1:  # the device had dropped the minutes of seqs 2 and 3
+            data = data[:store.record_at(data, 0)[5]]
+        db.save_record(conn, "board-a", seq, data, info["boot_id"], info["uptime_s"], board.world_s)
+    assert [how for _, how in placed(conn).values()] == ["clock", "estimated", "current_boot"]
+    day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5))[0]
+    assert day["estimated"] and day["walking_min"] == 30 + 40 and day["steps"] == 60 * 40 + 40 * 100
+
+
+def test_a_minutes_record_of_no_minute_yet_is_a_valid_empty_one(tmp_path, conn):
+    """docs/store-format.md: a minutes record is a u16 first_minute, then minute tokens; none is no minute."""
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.set_clock()
+    board.minutes(3, walk_s=10)
+    full = board.store.read(1)
+    summary, day = full[:store.record_at(full, 0)[5]], store.record_at(full, 0)[2]
+    db.save_record(conn, "board-a", 1, summary + store.pack_record(store.KIND_MINUTES, 0, day, 1, b"\x05\0"), 1, 0,
+                   SYNCED_S)
+    assert conn.execute("SELECT has_minutes FROM records").fetchall() == [(1,)]
+    assert conn.execute("SELECT count(*) FROM minutes").fetchone() == (0,)
+
+
+def test_estimates_report_the_least_certain_in_whole_minutes_and_plan_changes_keep_the_first_settings(conn):
+    conn.executemany("INSERT INTO estimates VALUES (?, ?, ?)", [("board-a", 2, 1200), ("board-a", 3, 3600)])
+    assert db.estimates(conn) == [{"device_id": "board-a", "records": 2, "uncertainty_min": 60}]
+    db.save_plan(conn, 60, 5, None, from_date="2026-01-10", before=(90, 5, None))
+    db.save_plan(conn, 70, 5, None, from_date="2026-02-01", before=(60, 5, None))  # the first settings stay
+    assert db.plan_changes(conn) == [(db.ALWAYS, 90, 5, None), ("2026-01-10", 60, 5, None), ("2026-02-01", 70, 5, None)]

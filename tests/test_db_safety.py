@@ -159,3 +159,148 @@ def test_no_permission_to_write_is_one_line():
         read = subprocess.run(as_nobody + ["report", "--db", path], capture_output=True, text=True, timeout=120,
                               env=env)
         assert read.returncode == 0, read.stderr
+
+
+def test_the_file_safety_messages_are_whole_lines_naming_the_file_and_the_fix(tmp_path, monkeypatch):
+    target = tmp_path / "real.sqlite"
+    link = tmp_path / "link.sqlite"
+    link.symlink_to(target)
+    symlink = (f"{link}: a symbolic link; walkdose opens only the file itself (a link could point its health data "
+               f"anywhere): give the real path ({target}) with --db or WALKDOSE_DB")
+    fifo = tmp_path / "fifo.sqlite"
+    os.mkfifo(fifo, 0o600)
+    special = f"{fifo}: not a regular file; choose a database file with --db or WALKDOSE_DB"
+    under_a_file = tmp_path / "notes.txt" / "w.sqlite"
+    (tmp_path / "notes.txt").write_text("x")
+    for path, message in [(link, symlink), (fifo, special),
+                          (under_a_file, f"{under_a_file}: cannot open the database (Not a directory); choose "
+                                         "another with --db or WALKDOSE_DB")]:
+        for readonly in (False, True):
+            with pytest.raises(UserError) as refused:
+                db.open_db(str(path), readonly)
+            assert str(refused.value) == message
+    # Put there after the check (a race): the open itself refuses to follow a symlink or to wait on a FIFO.
+    monkeypatch.setattr(db, "_private_file", lambda path: None)
+    for path, message in [(link, symlink), (fifo, special)]:
+        with pytest.raises(UserError) as refused:
+            db.open_db(str(path))
+        assert str(refused.value) == message
+    assert not target.exists()
+    # a folder nobody may create files in (even root): the OS's reason, in one line
+    with pytest.raises(UserError) as refused:
+        db.open_db("/proc/walkdose-test.sqlite")
+    assert str(refused.value) == ("/proc/walkdose-test.sqlite: cannot open the database (No such file or directory); "
+                                  "choose another with --db or WALKDOSE_DB")
+
+
+def test_the_folder_made_for_a_new_database_is_private_and_an_empty_file_is_made_0600(tmp_path):
+    """docs/db-schema.md: the file is created with mode 0600; the folder walkdose makes for it is the user's alone
+    (0700), so its journal's name and size are not shown to others either. A permissive umask widens neither."""
+    old_umask = os.umask(0)
+    try:
+        db.open_db(str(tmp_path / "new" / "w.sqlite")).close()
+        empty = tmp_path / "empty.sqlite"
+        empty.touch(0o644)  # an empty file holds nothing yet: it becomes the database, private
+        db.open_db(str(empty)).close()
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "new" / "w.sqlite").stat().st_mode) == 0o600
+    assert stat.S_IMODE(empty.stat().st_mode) == 0o600
+    with sqlite3.connect(empty) as check:
+        assert check.execute("PRAGMA application_id").fetchone()[0] == db.APPLICATION_ID
+    check.close()
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o610, 0o601, 0o620, 0o602, 0o700 | 0o070])
+def test_any_access_for_group_or_others_is_refused_with_the_whole_fix(tmp_path, mode):
+    path = tmp_path / "w.sqlite"
+    db.open_db(str(path)).close()
+    path.chmod(mode)
+    for readonly in (False, True):
+        with pytest.raises(UserError) as refused:
+            db.open_db(str(path), readonly)
+        assert str(refused.value) == (f"{path}: others may read it (mode {mode:04o}) and it holds health data; fix it "
+                                      f"with: chmod 600 {path}")
+    path.chmod(0o400)  # the owner's alone, read-only: reading works
+    db.open_db(str(path), readonly=True).close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_another_users_database_is_refused_with_its_uid_and_the_fix(tmp_path):
+    path = tmp_path / "w.sqlite"
+    db.open_db(str(path)).close()
+    os.chown(path, 65534, 65534)
+    for readonly in (False, True):
+        with pytest.raises(UserError) as refused:
+            db.open_db(str(path), readonly)
+        assert str(refused.value) == (f"{path}: owned by another user (uid 65534); use your own database, or take "
+                                      f"this one: chown $USER {path}")
+
+
+def test_foreign_and_newer_files_are_refused_in_one_whole_line(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("x" * 200)
+    text.chmod(0o600)
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as songs:
+        songs.execute("CREATE TABLE songs (title TEXT)")
+    songs.close()
+    other.chmod(0o600)
+    newer = tmp_path / "newer.sqlite"
+    db.open_db(str(newer)).execute(f"PRAGMA user_version = {db.SCHEMA_VERSION + 1}").connection.close()
+    for path, message in [
+            (text, f"{text}: not a walkdose database (not SQLite); choose another file with --db or WALKDOSE_DB"),
+            (other, f"{other}: not a walkdose database (another program's SQLite file); choose another file with "
+                    "--db or WALKDOSE_DB"),
+            (newer, f"{newer}: written by a newer walkdose (schema 2, this one reads 1); upgrade walkdose")]:
+        for readonly in (False, True):
+            with pytest.raises(UserError) as refused:
+                db.open_db(str(path), readonly)
+            assert str(refused.value) == message
+    assert text.read_text() == "x" * 200
+
+
+def test_sqlites_explainable_errors_name_the_file_and_the_fix_in_one_line():
+    """Each SQLite error a user can fix (db._CAUSES), as the user reads it: the file, then the cause and the fix."""
+    expected = {
+        sqlite3.SQLITE_BUSY: "in use by another walkdose (a sync?) for more than 5 s; try again when it ends",
+        sqlite3.SQLITE_LOCKED: "in use by another walkdose (a sync?) for more than 5 s; try again when it ends",
+        sqlite3.SQLITE_FULL: "the disk is full (or a file size limit is reached); free some space and try again",
+        sqlite3.SQLITE_IOERR: "cannot write the file (disk full, a file size limit or a failing disk); free some space "
+                              "and try again",
+        sqlite3.SQLITE_READONLY: "no permission to write it or its folder (SQLite writes a journal beside it)",
+        sqlite3.SQLITE_CANTOPEN: "no permission to open it or write its folder (SQLite writes a journal beside it)",
+        sqlite3.SQLITE_PERM: "no permission to open it",
+    }
+    for code, cause in expected.items():
+        for extended in (code, code | 3 << 8):  # an extended result code explains as its primary one
+            error = sqlite3.OperationalError("x")
+            error.sqlite_errorcode = extended
+            assert str(db.user_error("/data/w.sqlite", error)) == f"/data/w.sqlite: {cause}"
+    for unexplained in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_MISMATCH, None):
+        error = sqlite3.OperationalError("x")
+        if unexplained is not None:
+            error.sqlite_errorcode = unexplained
+        assert db.user_error("/data/w.sqlite", error) is error
+
+
+def test_a_missing_database_read_is_one_whole_line_with_the_ways_to_get_one(tmp_path):
+    missing = tmp_path / "x.sqlite"
+    with pytest.raises(UserError) as refused:
+        db.open_db(str(missing), readonly=True)
+    assert str(refused.value) == (f"no database at {missing}: `walkdose sync` fills one from a board (`walkdose demo` "
+                                  "shows one); choose another with --db or WALKDOSE_DB")
+    assert not missing.exists()
+
+
+def test_an_empty_file_read_only_reads_as_an_empty_database_and_stays_empty(tmp_path):
+    path = tmp_path / "empty.sqlite"
+    path.touch()
+    path.chmod(0o644)  # holds nothing yet, so nothing to keep private: read, never changed
+    with db.opened(str(path), readonly=True) as conn:
+        assert db.device_ids(conn) == [] and db.minute_rows(conn) == [] and db.load_plan(conn) is None
+        assert db.quarantined(conn) == [] and db.sensor_totals(conn) == [] and db.plan_changes(conn) == []
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_temp_master WHERE type = 'table'")}
+        assert tables == {"devices", "boots", "records", "minutes", "losses", "plan", *db.ADDED_TABLES}
+    assert path.stat().st_size == 0 and stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -228,3 +228,34 @@ def test_a_spring_forward_at_midnight_starts_the_day_at_the_change():
     assert clock.place() == (True, day, 30, change_s)  # 01:30 new time: 30 minutes into the day
     ticks[0] = (600 + 23 * 3600 - 60) * 1000
     assert clock.place() == (True, day, 1379, change_s)  # 23:59: its last minute
+
+
+def test_a_boot_lies_where_the_first_sync_that_saw_it_put_it_even_with_nothing_fetched(conn):
+    """placement.note_boot: the first exact answer stays; a later sync of the same boot (its uptime a few
+    seconds off the host's clock by now) changes nothing."""
+    info = {"device_id": "board-a", "board": "cpython", "firmware": "test", "battery_mv": 3900, "boot_id": 4,
+            "uptime_s": 100, "clock_set": False}
+    db.save_device(conn, info, 1_000_100)
+    db.save_device(conn, {**info, "uptime_s": 5000}, 1_005_003)
+    assert conn.execute("SELECT device_id, boot_id, base_epoch_s, placement FROM boots").fetchall() == [
+        ("board-a", 4, 1_000_000, "current_boot")]
+
+
+def test_a_segment_fetched_again_with_its_anchor_keeps_it_and_one_without_keeps_the_stored(conn):
+    """A segment's anchor (uptime and UTC when a sync set the clock during its boot) is written once the
+    clock is set: a copy fetched before has none, a copy fetched after has it; neither loses it."""
+    key = 7 << 8 | 1  # boot 7, part 1
+    bare = summary_only(2, key, store.FLAG_SEGMENT, 600)
+    payload = struct.pack(store.SUMMARY, 600, 500, 300, 5, 0, 0, 1, 300, 600, 720) + struct.pack(
+        store.ANCHOR, 4000, epoch(2026, 1, 5, 9))
+    anchored = store.pack_record(store.KIND_SUMMARY, store.FLAG_SEGMENT, key, 2, payload)
+    anchors = "SELECT anchor_uptime_s, anchor_epoch_s FROM records WHERE seq = 2"
+    db.save_record(conn, "board-a", 2, bare, 7, 4000, epoch(2026, 1, 5, 9))
+    assert conn.execute(anchors).fetchall() == [(None, None)]
+    db.save_record(conn, "board-a", 2, anchored, 7, 4100, epoch(2026, 1, 5, 9) + 100)
+    db.save_record(conn, "board-a", 2, bare, 7, 4200, epoch(2026, 1, 5, 9) + 200)
+    assert conn.execute(anchors).fetchall() == [(4000, epoch(2026, 1, 5, 9))]
+    # its boot lies where the first sync put it, as the current boot: uptime 0 at 09:00 less 4000 s
+    base = epoch(2026, 1, 5, 9) - 4000
+    assert conn.execute("SELECT boot_id, base_epoch_s, placement FROM boots").fetchall() == [(7, base, "current_boot")]
+    assert conn.execute("SELECT start_epoch_s, placement FROM records").fetchall() == [(base + 600, "current_boot")]
