@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from . import argtypes, commands, qemu, recording, replay
+from . import argtypes, commands, formats, qemu, recording, replay
 
 SEED = 20240607
 STAGES = ("synthetic week", "compiled replay", "micropython", "Cortex-M4", ".cwa week")
@@ -129,6 +129,12 @@ def write_raw(path, samples):
         f.write(np.ascontiguousarray(samples, dtype="<i2").tobytes())
 
 
+def check_cwa_source(source):
+    """FormatError (one line) unless `source` is an AX3/AX6 .cwa by its content: checked before any stage runs."""
+    if formats.kind(source) != "cwa":
+        raise formats.FormatError(f"{source}: not an AX3/AX6 .cwa (its first bytes are not 'MD'); --cwa needs one")
+
+
 def cwa_week(source, path, days):
     """Write `days` days of a real .cwa's data blocks to `path`, back to back at CWA_RATE_HZ after its header, with
     rewritten sequence numbers, timestamps and checksums; the number of samples written."""
@@ -136,6 +142,8 @@ def cwa_week(source, path, days):
         raw = handle.read()
     header_bytes = int.from_bytes(raw[2:4], "little") + 4
     blocks = np.frombuffer(raw[header_bytes:], np.uint8, len(raw[header_bytes:]) // 512 * 512).reshape(-1, 512)
+    if not len(blocks):
+        raise formats.FormatError(f"{source}: a .cwa header and no data blocks: nothing to build the week from")
     per_block = int(blocks[0, 28:30].view("<u2")[0])
     n_blocks = int(days * 86400 * CWA_RATE_HZ) // per_block
     start_s = CWA_START_S + np.arange(n_blocks) * per_block / CWA_RATE_HZ
@@ -207,6 +215,8 @@ def bench(days=7, rate_mhz=50000, quick=False, qemu_source=None, cwa_source=None
     _per_sample are the results; micropython_instr_per_sample is None with a reason if valgrind is absent, the
     cortex_m4 ones without qemu_source (a MicroPython tree for walkdose.qemu), the cwa ones without cwa_source (an
     AX3 .cwa whose blocks make the week). on_stage(name) is called as each of STAGES begins."""
+    if cwa_source is not None:
+        check_cwa_source(cwa_source)
     if quick:
         days = 1
     counts_per_g = 4096

@@ -246,6 +246,14 @@ def test_an_output_path_or_range_error_is_one_line_before_any_work(args, message
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and message in out.stderr
 
 
+def test_bench_cwa_that_is_not_a_cwa_is_one_line_before_any_stage(tmp_path):
+    csv = tmp_path / "walk.cwa"
+    csv.write_text("t,x,y,z\n0,0,0,1\n")
+    for source, message in ((csv, f"{csv}: not an AX3/AX6 .cwa"), (tmp_path / "none.cwa", "cannot open")):
+        out = walkdose("bench", "--quick", "--quiet", "--cwa", str(source))
+        assert out.returncode == 2 and out.stderr.count("\n") == 1 and message in out.stderr and not out.stdout
+
+
 def test_one_stretch_is_singular():
     result = {"steps": 3, "walking_s": 4.0, "walking": [[0.0, 4.0]], "bouts": []}
     from walkdose import replay_command
