@@ -196,7 +196,8 @@ class Detector:
         self.win_sums = array("i", [0] * WIN_WORDS)
         # A minute is reported this long after it ends: a rhythm still being confirmed, and the interval
         # before its first step, can reach back this far (back-filled steps stop short of a reported minute); so can
-        # the steps of a walk on trial, held over at most TRIAL_STEPS - 1 intervals (under 9 d_max).
+        # the steps of a walk on trial, held over at most TRIAL_STEPS - 1 intervals (under 9 d_max), and a long interval
+        # walk_on holds until the next trough or the walk's end.
         self.lag = (N_CONFIRM_SLOW + 2) * self.d_max
         self.events = array("i", [0] * (EV_CAP * EV_WORDS))
         self.n_events = 0
@@ -284,6 +285,7 @@ class Detector:
         self.recent_next = 0
         self.recent_n = 0
         self.veto_pos = POS_FLOOR  # the last peak a check rejected: back-filling never reaches it
+        self.double_at = POS_FLOOR  # the end of a long interval walk_on holds (POS_FLOOR: none); it began at seg_end
         self.n_events = 0
 
     @micropython.viper
@@ -751,28 +753,41 @@ class Detector:
 
     def hides_step(self, d):
         """While walking, an interval past d_max that is 13/8..19/8 of the step interval (a step whose peak was too
-        small to see: the wrist's weaker side, a 12.5 Hz watch) continues the walk; walk_on counts both. Never one
+        small to see: the wrist's weaker side, a 12.5 Hz watch) continues the walk; walk_on holds it. Never one
         long step: d_step would grow past d_max and keep a standing wearer walking."""
         return 1 if d > self.d_max and self.d_step * DOUBLE_FROM_EIGHTHS <= d * 8 <= self.d_step * DOUBLE_TO_EIGHTHS else 0
 
     def walk_on(self, at, d):
         """A step while walking. An interval near twice the walker's own step interval hides a step whose
-        peak was too small to see (the wrist's weaker side): count it at the midpoint."""
+        peak was too small to see (the wrist's weaker side): it is held, and counted at the midpoint once the walk
+        goes on after it; a walker slowing to a stop takes a long last step, not two."""
+        if self.double_at != POS_FLOOR:
+            self.count_double(1)
         d_step = self.d_step
         if d_step >= self.d_stride and self.stride_of(d_step):
             self.d_step16 >>= 1
             d_step = (self.d_step16 + 8) >> 4
             self.d_step = d_step
         if d_step * DOUBLE_FROM_EIGHTHS <= d * 8 <= d_step * DOUBLE_TO_EIGHTHS:
-            half = d >> 1
-            self.count_step(at - d + half, half)
-            self.count_step(at, d - half)
+            self.double_at = at
             return
         self.count_step(at, d)
         quantum16 = self.quantum16
         d_step16 = self.d_step16 + ((d << 4) - self.d_step16) // (quantum16 << 2) * quantum16
         self.d_step16 = d_step16
         self.d_step = (d_step16 + 8) >> 4
+
+    def count_double(self, hidden):
+        """Count the held long interval, from the last counted step to double_at: two steps if it held a hidden one
+        (the walk went on after it), else one."""
+        at = self.double_at
+        self.double_at = POS_FLOOR
+        d = at - self.seg_end
+        if hidden:
+            half = d >> 1
+            self.count_step(at - d + half, half)
+            d -= half
+        self.count_step(at, d)
 
     def count_step(self, at, d):
         """A step of the current walk: counted at once, or held while the walk is on trial."""
@@ -808,6 +823,8 @@ class Detector:
 
     def end_walk(self):
         """The current stretch of walking is over: report it and grow or close the bout; or forget it, on trial."""
+        if self.double_at != POS_FLOOR:
+            self.count_double(0)
         self.walking = 0
         if self.trial:
             self.trial = 0
@@ -876,6 +893,7 @@ class Detector:
         for k in range(self.recent_n):
             self.recent[k] = aged(self.recent[k], spm, POS_FLOOR)
         self.veto_pos = aged(self.veto_pos, spm, POS_FLOOR)
+        self.double_at = aged(self.double_at, spm, POS_FLOOR)
         # A previous peak older than two d_max is as good as none.
         self.cand_pos = aged(self.cand_pos, spm, -2 * self.d_max)
         # An interval longer than 2 d_max holds no step: restart it, which keeps the sums small ints.

@@ -42,7 +42,7 @@ cdef class Detector:
     cdef readonly word alt_avg, side_avg, d_prev2, d_prev3
     cdef readonly word minute, pos, due, has_prev, cand_pos, d_prev, d_step, d_step16, run_n, walking, trial, trial_n
     cdef readonly word seg_start, seg_end, seg_steps, bout_start, bout_end, bout_steps
-    cdef readonly word cur_walk, cur_steps, prev_walk, prev_steps, prev_move, recent_next, recent_n, veto_pos
+    cdef readonly word cur_walk, cur_steps, prev_walk, prev_steps, prev_move, recent_next, recent_n, veto_pos, double_at
 
     # feed()'s locals are viper's machine words; the ptr16/ptr32 views become typed memoryviews of the same items.
     @cython.locals(p="const unsigned short[::1]", m_ring="int[::1]", win="int[::1]", i=Py_ssize_t, j=Py_ssize_t, done=Py_ssize_t,
@@ -70,6 +70,7 @@ cdef class Detector:
     cdef int backfill(self, word first_d) noexcept
     cdef int hides_step(self, word d) noexcept
     cdef void walk_on(self, word at, word d) except *
+    cdef void count_double(self, word hidden) noexcept
     cdef void count_step(self, word at, word d) noexcept
     cdef void tally(self, word at, word d) noexcept
     cdef void end_walk(self) except *

@@ -112,19 +112,24 @@ def uneven_steps(seconds, rate_hz, cadence_spm, uneven=0.2, depth_g=0.25, noise_
     """A magnitude-only walk whose troughs fall unevenly in the stride: every other one comes `uneven` of a step late,
     so the intervals alternate (1 + uneven) and (1 - uneven) step periods, as a slow wrist walk's often do. Returns
     the signal and its number of steps."""
-    n = int(round(seconds * rate_hz))
-    t = np.arange(n) / rate_hz
-    rng = np.random.default_rng(seed)
     period = 60.0 / cadence_spm
     k = np.arange(int(seconds / period) + 1)
     troughs = (k + 0.5 + uneven * (k % 2)) * period
     troughs = troughs[troughs < seconds - 0.2]
+    return trough_train(troughs, seconds, rate_hz, depth_g, noise_g, seed), len(troughs)
+
+
+def trough_train(troughs, seconds, rate_hz, depth_g=0.25, noise_g=0.02, seed=0):
+    """A magnitude-only signal (x = |a|, y = z = 0) with one trough of depth_g at each of the times `troughs` (s)."""
+    n = int(round(seconds * rate_hz))
+    t = np.arange(n) / rate_hz
+    rng = np.random.default_rng(seed)
     a = np.ones(n) + rng.normal(0.0, noise_g, n)
     for s in troughs:
         a -= depth_g * np.exp(-0.5 * ((t - s) / 0.08) ** 2)
     out = np.zeros((n, 3))
     out[:, 0] = a
-    return out, len(troughs)
+    return out
 
 
 def long_wear_csv(path, hours, rate_hz=52.0):

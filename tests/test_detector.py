@@ -6,7 +6,7 @@ from walkdose import replay
 from walkdose.recording import DEVICE_RATES_MHZ
 from walkdose.firmware import detector as spec
 
-from synthetic import (brushing, concat, heel_strikes, rising, still, stride_locked, to_counts, turning,
+from synthetic import (brushing, concat, heel_strikes, rising, still, stride_locked, to_counts, trough_train, turning,
                        uneven_steps, walking)
 
 
@@ -52,6 +52,21 @@ def test_a_slow_walker_whose_weak_steps_go_unseen_is_counted_in_full():
     result = run(concat(still(5, rate_hz), g, still(5, rate_hz)), 50000)
     assert abs(result["steps"] - 70) <= 3
     assert len(result["walking"]) == 1 and abs(result["walking_s"] - 60) <= 2
+
+
+@pytest.mark.parametrize("rate_mhz", (12500, 25000, 50000, 104000))
+@pytest.mark.parametrize("last_gap", (1.7, 1.8, 2.0))
+def test_a_long_interval_holds_a_hidden_step_only_if_the_walk_goes_on(rate_mhz, last_gap):
+    # A trough every 0.5 s, with one interval of last_gap steps: mid-walk it holds a weak step nobody saw (two
+    # steps); as the walk's last interval it is a walker slowing to a stop (one step), which counted two before.
+    rate_hz = rate_mhz / 1000
+    walk = 0.5 + 0.5 * np.arange(40)
+    hidden = np.concatenate([walk[:20], walk[20:] + 0.5 * (last_gap - 1)])
+    stops = np.concatenate([walk, [walk[-1] + 0.5 * last_gap]])
+    for troughs, steps in ((hidden, 41), (stops, 41)):
+        g = trough_train(troughs, troughs[-1] + 5, rate_hz)
+        result = run(concat(still(5, rate_hz, axis=0), g), rate_mhz)
+        assert result["steps"] == steps
 
 
 @pytest.mark.parametrize("rate_mhz", (25000, 50000, 104000))
