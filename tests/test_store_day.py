@@ -51,6 +51,67 @@ def test_the_tail_is_written_every_ten_minutes_and_stays_inline(tmp_path):
     assert not (tmp_path / "open.b").exists()
 
 
+def test_a_tail_of_128_bytes_stays_inline_and_one_more_byte_goes_to_the_base(tmp_path):
+    """docs/store-format.md, 'Files': open.t holds <= 128 bytes; open.b is written when the tail would exceed them.
+    A tail is a 44-byte summary, a 20-byte minutes record and its tokens: here 4 bytes for the first walking
+    minute (code 40, not 49..79) and 2 for each after it."""
+    board = Board(tmp_path)
+    board.set_local(-1)
+    for _ in range(31):
+        board.minute(60, 100, 2, 30)
+    board.store.flush()
+    assert (tmp_path / "open.t").stat().st_size == 44 + 20 + 4 + 2 * 30 == store.TAIL_BYTES
+    assert not (tmp_path / "open.b").exists()
+    board.minute(60, 100, 2, 30)
+    board.store.flush()
+    assert (tmp_path / "open.b").exists() and board.store.base_end == 32
+
+
+def file_writes(monkeypatch):
+    """The names of the files the store opens for writing from now on, in order."""
+    written = []
+
+    def open_(path, mode="r"):
+        if "w" in mode:
+            written.append(os.path.basename(path))
+        return open(path, mode)
+    monkeypatch.setattr(store, "open", open_, raising=False)
+    return written
+
+
+def test_a_listing_with_nothing_unwritten_writes_nothing(tmp_path, monkeypatch):
+    """docs/store-format.md, 'Write schedule': a sync's listing writes the open record only when it has unwritten
+    minutes (flash wear is in the count of writes)."""
+    board = Board(tmp_path)
+    board.set_local(8 * 60)
+    for _ in range(store.FLUSH_EVERY_MIN):
+        board.minute()
+    written = file_writes(monkeypatch)
+    assert [seq for seq, _, _ in board.store.unsynced()] == [1] and board.store.read(1)
+    board.store.flush()
+    assert written == []
+
+
+def test_a_new_tail_goes_through_tmp_and_an_existing_one_is_rewritten_in_place(tmp_path, monkeypatch):
+    """docs/store-format.md, 'Files': one metadata commit a tail write instead of three, once open.t exists."""
+    board = Board(tmp_path)
+    board.set_local(8 * 60)
+    written = file_writes(monkeypatch)
+    for _ in range(2 * store.FLUSH_EVERY_MIN):
+        board.minute()
+    assert written == ["open.t.tmp", "open.t"]
+
+
+def test_a_bout_past_the_u16_is_stored_as_its_largest_value(tmp_path):
+    """longest_bout_s is a u16: a bout of more than 18 h (only bad input) is stored as 65,535 s."""
+    board = Board(tmp_path)
+    board.set_local(8 * 60)
+    board.minute(60, 100, 2, 300)
+    board.store.record_bout(70_000)
+    board.minute(60, 100, 2, 300)
+    assert summary_of(board.store, 1)[0][6:8] == (1, 0xFFFF)
+
+
 def test_minutes_off_the_wrist_are_written_every_ten_too_and_a_bout_end_at_once(tmp_path):
     board = Board(tmp_path)
     board.set_local(60)  # 01:00, the nightstand: 3 mg is octave 2, below WORN_OCTAVE
@@ -76,15 +137,16 @@ def test_a_day_summary_counts_what_was_recorded(tmp_path):
     board = Board(tmp_path)
     board.set_local(8 * 60 - 1)
     board.minute(movement_mg=3)  # 08:00 on the nightstand: recorded, not worn
-    for walk_s, steps, pace in ((30, 40, 1), (60, 110, 2), (60, 125, 3), (45, 300, 3)):
+    for walk_s, steps, pace in ((30, 40, 1), (60, 110, 2), (60, 125, 3), (45, 70, 1)):
         board.minute(walk_s, steps, pace, movement_mg=250)
     board.store.record_bout(195)
     board.minute()
     start_s, steps, walk_s, slow, moderate, brisk, bouts, longest, worn, recorded = summary_of(
         board.store, board.store.open_seq)[0]
     assert start_s == MIDNIGHT
-    assert (steps, walk_s, slow, moderate, brisk) == (40 + 110 + 125 + 300, 195, 1, 1, 2)
+    assert (steps, walk_s, slow, moderate, brisk) == (40 + 110 + 125 + 70, 195, 2, 1, 1)
     assert (bouts, longest, worn, recorded) == (1, 195, 5, 6)
+    assert board.store.open_walk_s() == 195  # the board's target cue
 
 
 def test_a_reboot_keeps_every_written_minute(tmp_path):
@@ -136,8 +198,10 @@ def test_a_corrupt_pack_is_quarantined_and_reported_not_fatal(tmp_path):
     assert reboot.store.report()["quarantined"] == 1
     assert reboot.store.quarantine_names() == ["q1.d00000"]
     assert reboot.store.read_quarantine("q1.d00000") == bytes(data)
-    assert [r[3] for r in store.parse_records(pack.read_bytes())[0]] == [1, 3]
+    written_back, bad_bytes = store.parse_records(pack.read_bytes())
+    assert [r[:5] for r in written_back] == [r[:5] for r in store.parse_records(bytes(data))[0]] and bad_bytes == 0
     assert summary_of(reboot.store, 3)[0][9] == 1440
+    assert Board(tmp_path).store.report()["quarantined"] == 1  # what was written back is not damaged again
 
 
 def test_a_corrupt_tail_leaves_the_base(tmp_path):
@@ -154,18 +218,110 @@ def test_a_corrupt_tail_leaves_the_base(tmp_path):
     assert reboot.store.base_end == base_minutes and summary_of(reboot.store, 1)[0][9] == base_minutes
 
 
+def test_a_reboot_joins_the_base_and_the_tail_after_it(tmp_path):
+    board = Board(tmp_path)
+    board.set_local(-1)
+    for m in range(60):
+        board.minute(60, 100, 2, 300)  # the tail overflows into the base, then grows again
+        if m in (20, 45):
+            board.store.record_bout(300 + m)
+    board.store.flush()
+    assert 0 < board.store.base_end < 60 and board.store.unsaved_minutes == 0
+    assert summary_of(board.store, 1)[0][6:8] == (2, 345)
+    written = board.store.read(1)
+    reboot = Board(tmp_path)
+    assert reboot.store.read(1) == written
+    reboot.set_local(8 * 60, day=DAY + 1)
+    reboot.minute()  # day 1 closes: its base and tail are removed
+    assert sorted(os.listdir(tmp_path)) == ["d00000", "s00000", "state"]
+
+
+def test_of_a_base_and_a_tail_of_two_records_the_newer_is_recovered(tmp_path):
+    """An open file of another record than the other one: the record renumbered past a rollback and cut before its
+    tail was written (a base newer than the tail), or a base a close could not remove (a tail newer than the base)."""
+    board = Board(tmp_path)
+    board.set_local(-1)
+    for _ in range(60):
+        board.minute(60, 100, 2, 300)
+    old_tail, old_base = (tmp_path / "open.t").read_bytes(), (tmp_path / "open.b").read_bytes()
+    board.store.rolled_back(5)  # renumbered to seq 6: base, then tail written
+    renumbered = board.store.read(6)
+    (tmp_path / "open.t").write_bytes(old_tail)
+    reboot = Board(tmp_path)
+    assert reboot.store.open_seq == 6 and reboot.store.read(6) == renumbered
+    reboot.set_local(-1, day=DAY + 1)
+    for _ in range(store.FLUSH_EVERY_MIN):
+        reboot.minute(movement_mg=3)  # seq 6 closes into the packs, seq 7 takes the open files
+    (tmp_path / "open.b").write_bytes(old_base)
+    again = Board(tmp_path)
+    assert again.store.open_seq == 7 and summary_of(again.store, 7)[0][9] == store.FLUSH_EVERY_MIN
+
+
+def test_an_open_file_whose_minutes_are_of_another_seq_is_quarantined(tmp_path):
+    """docs/store-format.md: a day is one summary record and one minutes record of the same seq."""
+    board = Board(tmp_path)
+    board.set_local(8 * 60)
+    for _ in range(store.FLUSH_EVERY_MIN):
+        board.minute()
+    summary, minutes = store.parse_records((tmp_path / "open.t").read_bytes())[0]
+    (tmp_path / "open.t").write_bytes(store.pack_record(*summary[:5]) + store.pack_record(*minutes[:3], 2, minutes[4]))
+    reboot = Board(tmp_path)
+    assert reboot.store.quarantine_names() == ["q1.open.t"] and reboot.store.unsynced() == []
+
+
+@pytest.mark.parametrize("host_seq", [0, 5])
+def test_a_close_cut_short_is_finished_at_the_next_boot(tmp_path, host_seq):
+    """docs/store-format.md, 'Recovery at boot': the record is in the newest minutes pack but not yet in the summary
+    pack, and its open files are still there: the summary is appended and the open files removed. Past a rollback
+    to host_seq 5 the pack's one record is seq 6."""
+    board = Board(tmp_path)
+    if host_seq:
+        board.store.rolled_back(host_seq)
+    seq = host_seq + 1
+    board.set_local(23 * 60 + 49)
+    for _ in range(store.FLUSH_EVERY_MIN):
+        board.minute(movement_mg=40)  # 23:50-23:59, on flash
+    open_tail, written = (tmp_path / "open.t").read_bytes(), board.store.read(seq)
+    board.minute(movement_mg=40)  # midnight: day 1 closes into d00000 and s00000
+    (tmp_path / "s00000").unlink()
+    (tmp_path / "open.t").write_bytes(open_tail)
+    reboot = Board(tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["d00000", "s00000", "state"]
+    assert reboot.store.read(seq) == written and reboot.store.unsynced() == [(seq, DAY, 0)]
+
+
+def test_a_segment_gets_a_part_a_day_of_uptime(tmp_path):
+    board = Board(tmp_path)
+    for _ in range(24 * 60 + 1):
+        board.minute()  # the clock never set: uptime day 0, then day 1
+    assert [(key, flags) for _, key, flags in board.store.unsynced()] == [
+        (1 << 8 | 0, store.FLAG_SEGMENT), (1 << 8 | 1, store.FLAG_SEGMENT)]
+
+
+def test_an_open_record_of_no_minute_yet_reads_back_as_it_is(tmp_path):
+    """Valid records of a day without minutes (the format allows it; the host keeps such a record too) are
+    recovered and read back unchanged: a minutes payload of first_minute 0 and no token."""
+    summary = store.pack_record(store.KIND_SUMMARY, 0, DAY, 1, struct.pack(store.SUMMARY, MIDNIGHT, *[0] * 9))
+    minutes = store.pack_record(store.KIND_MINUTES, 0, DAY, 1, struct.pack("<H", 0))
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "open.t").write_bytes(summary + minutes)
+    board = Board(tmp_path)
+    assert board.store.read(1) == summary + minutes and board.store.open_seq == 1
+
+
 def test_time_set_back_combines_minutes_and_keeps_steps_exact(tmp_path):
     board = Board(tmp_path)
     board.set_local(10 * 60 - 1)
     for _ in range(5):
-        board.minute(60, 200, 3, 400)  # 10:00-10:04
+        board.minute(30, 200, 2, 400)  # 10:00-10:04
     board.set_local(10 * 60 + 2)  # the board was 2 minutes fast
-    board.minute(60, 100, 2, 300)  # 10:03 again
+    board.minute(45, 100, 1, 300)  # 10:03 again
     summary, records = summary_of(board.store, board.store.open_seq)
     assert summary[1] == 1100 and summary[9] == 5
     slots = bytearray(6000)
     store.decode_minutes(records[1][4][2:], 0, slots)
-    assert tuple(slots[603 * 4:604 * 4]) == (0x83, 60, 255, store.movement_code(400))
+    # walk_s 30 + 45 capped at 60, steps 200 + 100 saturated, the faster pace and the larger movement
+    assert tuple(slots[603 * 4:604 * 4]) == (0x82, 60, 255, store.movement_code(400))
 
 
 def test_time_set_forward_opens_a_new_day(tmp_path):
@@ -225,6 +381,86 @@ def test_a_pack_without_one_valid_record_is_quarantined_not_fatal(tmp_path):
     assert [seq for seq, key, flags in reboot.store.unsynced()] == [2]
 
 
+def test_files_the_spec_does_not_name_are_left_alone_at_boot(tmp_path):
+    """docs/store-format.md, 'Files': packs are d or s and five digits; other names are neither read nor moved."""
+    board = Board(tmp_path)
+    board.set_local(23 * 60 + 58)
+    for _ in range(3):
+        board.minute(movement_mg=40)  # 23:59 closes into d00000 and s00000 at midnight
+    foreign = {"X00001": b"\xd5x", "dx0001": b"\xd5y", "s0001": b"\xd5z", "d000001": b"\xd5w"}
+    for name, data in foreign.items():
+        (tmp_path / name).write_bytes(data)
+    reboot = Board(tmp_path)
+    assert {name: (tmp_path / name).read_bytes() for name in foreign} == foreign
+    assert reboot.store.report()["quarantined"] == 0 and reboot.store.quarantine_names() == []
+    assert [seq for seq, _, _ in reboot.store.unsynced()] == [1] and summary_of(reboot.store, 1)[0][9] == 1
+
+
+def test_a_days_bouts_are_its_own(tmp_path):
+    """A day without a bout has bouts and longest_bout_s 0, also after a day with one."""
+    board = Board(tmp_path)
+    board.set_local(23 * 60 + 57)
+    board.minute(60, 110, 2, 300)
+    board.store.record_bout(195)
+    for _ in range(3):
+        board.minute(movement_mg=40)  # 23:59, then 00:00 and 00:01 of the next day
+    assert summary_of(board.store, 1)[0][6:8] == (1, 195) and summary_of(board.store, 2)[0][6:8] == (0, 0)
+
+
+def test_a_boot_deletes_leftover_tmp_files(tmp_path):
+    """docs/store-format.md, 'Files': a cut between a .tmp write and its rename leaves the old file and the .tmp."""
+    board = Board(tmp_path)
+    board.set_local(8 * 60)
+    for _ in range(store.FLUSH_EVERY_MIN):
+        board.minute()
+    tail = (tmp_path / "open.t").read_bytes()
+    (tmp_path / "open.t.tmp").write_bytes(tail[:20])
+    (tmp_path / "d00000.tmp").write_bytes(b"")
+    reboot = Board(tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["open.t", "state"] and (tmp_path / "open.t").read_bytes() == tail
+    assert reboot.store.report()["quarantined"] == 0
+
+
+def test_packs_numbered_past_9999_are_read(tmp_path):
+    """Pack names hold five digits: d10000 and s10000 are pack 10,000 of each kind."""
+    board = Board(tmp_path)
+    board.set_local(23 * 60 + 58)
+    for _ in range(2):
+        board.minute(movement_mg=40)  # 23:59 closes into d00000 and s00000 at midnight
+    written = board.store.read(1)
+    for kind in "ds":
+        os.rename(tmp_path / (kind + "00000"), tmp_path / (kind + "10000"))
+    reboot = Board(tmp_path)
+    assert reboot.store.read(1) == written and [seq for seq, _, _ in reboot.store.unsynced()] == [1]
+
+
+def test_every_damaged_file_counts(tmp_path):
+    board = Board(tmp_path)
+    board.set_local(23 * 60 + 58)
+    for _ in range(2):
+        board.minute(movement_mg=40)  # 23:59 closes into d00000 and s00000 at midnight
+    for name in ("d00000", "s00000"):
+        (tmp_path / name).write_bytes(b"garbage")
+    reboot = Board(tmp_path)
+    assert reboot.store.report()["quarantined"] == 2 and reboot.store.quarantine_names() == ["q1.d00000", "q2.s00000"]
+
+
+def test_a_record_opened_after_a_reboot_takes_the_seq_after_the_newest_on_flash(tmp_path):
+    """Seqs count records from 1 in creation order: after a reboot the next one neither repeats nor skips a seq."""
+    board = Board(tmp_path)
+    board.set_local(23 * 60 + 58)
+    for _ in range(2):
+        board.minute(movement_mg=40)  # 23:59 closes into the packs as seq 1; 00:00 (seq 2) is in RAM only
+    reboot = Board(tmp_path)
+    reboot.set_local(8 * 60, day=DAY + 1)
+    for _ in range(store.FLUSH_EVERY_MIN):
+        reboot.minute()  # seq 2, open and on flash
+    again = Board(tmp_path)
+    again.set_local(8 * 60, day=DAY + 2)
+    again.minute()
+    assert [(seq, key) for seq, key, _ in again.store.unsynced()] == [(1, DAY), (2, DAY + 1), (3, DAY + 2)]
+
+
 def test_a_lost_state_record_never_overwrites_an_older_quarantined_file(tmp_path):
     board = Board(tmp_path)
     board.set_local(8 * 60)
@@ -279,6 +515,17 @@ def test_a_minute_past_255_steps_saturates_its_token_but_not_the_day(tmp_path):
     store.decode_minutes(records[1][4][2:], 0, slots)
     assert (slots[720 * 4 + 2], slots[721 * 4 + 2]) == (255, 130)
     assert summary[1] == 430
+
+
+def test_a_minute_past_60_walking_seconds_is_stored_as_60(tmp_path):
+    """docs/store-format.md: a reader rejects a walk_s * 4 + pace byte above 243, so 61 s would make the record
+    unreadable. Only bad input gets here: the detector's cap is 60 s."""
+    board = Board(tmp_path)
+    board.set_local(12 * 60 - 1)
+    board.minute(75, 100, 2, 400)
+    slots = bytearray(store.MAX_MINUTES * 4)
+    store.decode_minutes(summary_of(board.store, 1)[1][1][4][2:], 0, slots)
+    assert tuple(slots[720 * 4:721 * 4]) == (0x82, 60, 100, store.movement_code(400))
 
 
 def one_minute_days(board, days, ack):
@@ -336,6 +583,31 @@ def test_a_day_after_2038_keeps_its_start_and_key(tmp_path):
     assert records[0][2] == day and [key for _, key, _ in board.store.unsynced()] == [day, day + 1]
 
 
+def test_a_lost_state_record_never_brings_back_the_boot_id_of_a_closed_segment(tmp_path):
+    board = Board(tmp_path)  # boot 1, the clock never set: a segment
+    for _ in range(10):
+        board.minute()
+    board.set_local(12 * 60)
+    board.minute()  # the sync closes the segment into the packs; the day's minute is in RAM only
+    assert (tmp_path / "s00000").exists() and not (tmp_path / "open.t").exists()
+    (tmp_path / "state").write_bytes(b"garbage")
+    assert Board(tmp_path).store.boot_id == 2  # from boot 1's segment in the packs
+
+
+def test_a_segment_of_a_boot_that_ended_before_any_sync_has_no_anchor(tmp_path):
+    """docs/store-format.md: a boot that ended before any sync has no anchor, even when the next boot's sync closes
+    its segment."""
+    board = Board(tmp_path)
+    for _ in range(store.FLUSH_EVERY_MIN):
+        board.minute()  # boot 1, the clock never set
+    reboot = Board(tmp_path)
+    reboot.set_local(12 * 60)
+    reboot.minute()  # boot 2's sync: boot 1's segment closes
+    summary = store.parse_records(reboot.store.read(1))[0][0]
+    assert (summary[1], summary[2]) == (store.FLAG_SEGMENT, 1 << 8 | 0)
+    assert struct.unpack_from(store.ANCHOR, summary[4], store.SUMMARY_BYTES) == (store.NO_ANCHOR, store.NO_ANCHOR)
+
+
 def spec_kinds():
     """{name: kind} from docs/store-format.md's header row: '1 summary, 2 minutes, 3 state'."""
     spec = (pathlib.Path(__file__).parent.parent / "docs" / "store-format.md").read_text()
@@ -387,6 +659,7 @@ def test_a_pack_holds_records_up_to_one_4096_byte_block(tmp_path, second_day_tok
     board.minute()
     sizes = [(tmp_path / name).stat().st_size for name in sorted(os.listdir(tmp_path)) if name[0] == "d"]
     assert sum(sizes) == 2020 + 20 + 4 * four_byte + 3 * three_byte and len(sizes) == packs
+    assert [r[0] for r in store.parse_records(Board(tmp_path).store.read(2))[0]] == [1, 2]  # found after a reboot
 
 
 @pytest.mark.parametrize("closed_days, oldest_kept", [(822, True), (823, False), (824, False)])
@@ -434,3 +707,24 @@ def test_a_write_littlefs_refuses_for_want_of_blocks_evicts_and_is_tried_four_ti
     assert len(board.store.quarantine_names()) == 6 - evicted
     assert board.store.report()["failed_writes"] == failed_writes
     assert (tmp_path / "open.t").exists() is not failed_writes
+
+
+def test_a_minutes_pack_that_cannot_grow_is_left_and_the_record_starts_the_next(tmp_path, monkeypatch):
+    """docs/store-format.md, 'Capacity and eviction': no room beside the newest minutes pack and nothing to evict
+    for it (summaries never go for minutes): the record starts a new pack, and nothing is lost."""
+    board = Board(tmp_path)
+    one_minute_days(board, 2, ack=False)  # day 1 closed into d00000 and s00000
+    left = [1]
+
+    def open_(path, mode="r"):  # d00000's next write fails as littlefs fails it when it has no free block
+        if "w" in mode and os.path.basename(path).startswith("d00000") and left[0]:
+            left[0] -= 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return open(path, mode)
+    monkeypatch.setattr(store, "open", open_, raising=False)
+    board.set_local(12 * 60, day=DAY + 2)
+    board.minute()  # day 2 closes
+    assert len([n for n in os.listdir(tmp_path) if n[0] == "d"]) == 2
+    report = board.store.report()
+    assert (report["lost_detail"], report["lost_summary"], report["failed_writes"]) == (0, 0, 1)
+    assert [[r[0] for r in store.parse_records(Board(tmp_path).store.read(seq))[0]] for seq in (1, 2)] == [[1, 2]] * 2

@@ -160,21 +160,38 @@ def test_minute_tokens_from_the_spec_table():
     assert bytes(store.encode_minutes(slots, 10, 53)) == tokens
 
 
-@pytest.mark.parametrize("token", [
-    bytes([0b11111000, 0, 0, 0]),  # reserved first byte
-    bytes([0x0A, 100]),  # walking minute first in the payload
-    bytes([0x40, 0x0A, 100]),  # walking minute after a no-record run
-    bytes([0xC0 | 8, 61 * 4, 0]),  # walk_s 61
-    bytes([0xDF, 60 * 4, 100, 129]),  # movement code 129
-    bytes([0xC0 | 8, 60 * 4, 100, 0x00]),  # code 57 - 8 = 49 ok, then short
-    bytes([0xDF, 0, 0, 49]),  # an idle minute (octave 7, nothing else) in an active token
-    bytes([0b111_10_110, 0, 0b11]),  # window base 6, offset 3: octave 9
-    bytes([0b111_01_000, 2, 0b1000]),  # 3 one-bit minutes, bit 3 set past them
-    bytes([0b111_10_000, 4, 0]),  # 5 two-bit minutes in one byte: short
-    bytes([0xDF, 60 * 4 + 2, 100]),  # short
+def test_the_window_token_of_lowest_first_byte_is_a_window():
+    """0xe0 (111wwbbb, w 0, b 0) is the first window byte, right after the active tokens' 110ccccc: 5 minutes of
+    octave 0, code 0."""
+    slots = bytearray(store.MAX_MINUTES * 4)
+    assert store.decode_minutes(bytes([0b111_00_000, 4]), 0, slots) == 5
+    assert minute_list(slots, 0, 6) == [(0x80, 0, 0, 0)] * 5 + [(0, 0, 0, 0)]
+
+
+WINDOW_REFUSED = "reserved width, short or padding bits set"
+NOT_ACTIVE = "out of range, or an idle minute"
+
+
+@pytest.mark.parametrize("token, message", [
+    (bytes([0b11111000, 0, 0, 0]), "window token 0xf8 at byte 0: " + WINDOW_REFUSED),  # reserved first byte
+    (bytes([0x0A, 100]), "walking minute token 0x0a at byte 0: not after an active minute"),  # first in the payload
+    (bytes([0x40, 0x0A, 100]), "walking minute token 0x0a at byte 1: not after an active minute"),  # after no record
+    (bytes([0xC0 | 8, 61 * 4, 0]), "active minute token 0xc8 at byte 0: walk_s 61 or movement code 57 " + NOT_ACTIVE),
+    (bytes([0xDF, 60 * 4, 100, 129]), "active minute token 0xdf at byte 0: walk_s 60 or movement code 129 "
+     + NOT_ACTIVE),
+    (bytes([0xC0 | 8, 60 * 4, 100, 0x00]), "active minute token 0x00 at byte 3: short"),  # code 57 - 8 = 49, short
+    (bytes([0xDF, 0, 0, 49]), "active minute token 0xdf at byte 0: walk_s 0 or movement code 49 " + NOT_ACTIVE),  # idle
+    (bytes([0b111_10_110, 0, 0b11]), "window token 0xf6 at byte 0: minute 0 of octave 9, above idle"),  # base 6 + 3
+    (bytes([0b111_01_000, 2, 0b1000]), "window token 0xe8 at byte 0: " + WINDOW_REFUSED),  # bit 3 set past 3 minutes
+    (bytes([0b111_10_000, 4, 0]), "window token 0xf0 at byte 0: " + WINDOW_REFUSED),  # 5 two-bit minutes in one byte
+    (bytes([0xDF, 60 * 4 + 2, 100]), "active minute token 0xdf at byte 0: short"),
+    (bytes([0x7F] * 24), "minute tokens run to minute 1536, past 1500"),  # 24 runs of 64 minutes without a record
+    (bytes([0x7F] * 23 + [0x40 | 27, 0b10_000_001]), "minute tokens run to minute 1501, past 1500"),  # idle at 1500
+    (bytes([0b111_00_000]), "window token 0xe0 at byte 0: " + WINDOW_REFUSED),  # no count byte
 ])
-def test_reserved_and_malformed_tokens_are_rejected(token):
-    with pytest.raises(ValueError):
+def test_reserved_and_malformed_tokens_are_rejected_with_the_token_and_its_byte(token, message):
+    """The host shows the message (db.py, 'seq N: ...'): it names the token and where it is, in one line."""
+    with pytest.raises(ValueError, match="^%s$" % re.escape(message)):
         store.decode_minutes(token, 0, bytearray(store.MAX_MINUTES * 4))
 
 
@@ -184,6 +201,11 @@ def test_capacity_arithmetic_in_the_spec():
     assert "| summary record, day | %d |" % day_summary in SPEC
     assert "| summaries of 730 days | {:,} ({} packs of {}) |".format(
         730 * day_summary, -(-730 // per_pack), per_pack) in SPEC
+
+
+def test_the_default_capacity_is_the_specs(tmp_path):
+    default = store.DayStore(str(tmp_path), clock=None).capacity_bytes
+    assert default % 1024 == 0 and "within `capacity_bytes` (%d KB)" % (default // 1024) in SPEC.replace("\n", " ")
 
 
 def test_write_schedule_constants_in_the_spec():
@@ -234,6 +256,49 @@ def test_every_movement_change_between_walking_minutes_reads_back_exactly():
              for m in ((0x82, 60, 110, before), (0x83, 60, 125, after), (0, 0, 0, 0))]
     for start in range(0, len(pairs), 1497):
         assert_round_trip(pairs[start:start + 1497])
+
+
+def spec_active_token(pace, walk_s, steps, code, previous_code=None):
+    """The token the spec's 'Encoders write' paragraph names for an active minute after one of previous_code
+    (None: the minute before was not written as active)."""
+    if previous_code is not None and walk_s == 60 and -8 <= code - previous_code <= 7:
+        return bytes([pace << 4 | (code - previous_code + 8), steps])
+    if 49 <= code <= 79:
+        return bytes([0b110_00000 | (code - 49), walk_s * 4 + pace, steps])
+    return bytes([0b11011111, walk_s * 4 + pace, steps, code])
+
+
+def test_an_active_minute_takes_the_token_the_spec_names_for_every_change_of_movement():
+    """Every pair of codes as two active minutes: the first token is 3 bytes for codes 49..79 only, the second
+    2 bytes only for a full walking minute (not one of 59 s) whose code is -8..7 from the first's."""
+    for before in range(129):
+        for after in range(129):
+            for walk_s in (60, 59):
+                slots = bytes([0x82, 60, 110, before, 0x83, walk_s, 125, after])
+                expected = spec_active_token(2, 60, 110, before) + spec_active_token(3, walk_s, 125, after, before)
+                assert bytes(store.encode_minutes(slots, 0, 2)) == expected, (before, after, walk_s)
+    for code in range(129):  # after a minute without a record (run token 0x40), or an idle one of octave 3 (0x83)
+        for before, token in (((0, 0, 0, 0), 0x40), ((0x80, 0, 0, 17), 0x83)):
+            slots = bytes(before) + bytes([0x83, 60, 125, code])
+            assert bytes(store.encode_minutes(slots, 0, 2)) == bytes([token]) + spec_active_token(3, 60, 125, code)
+
+
+@pytest.mark.parametrize("octaves, tokens", [
+    ([2] * 8, [0b10_111_010]),  # a run of 8: 1 byte for 8 minutes beats a window's 2
+    ([2] * 9, [0b10_111_010, 0b10_000_010]),  # 9: a run of 8 and one of 1 (2/9 a minute > 1/8)
+    ([2] * 16, [0b111_00_010, 15]),  # 16: 2 bytes for 16 ties the run's 1 for 8, the longer wins
+    ([1] * 300, [0b111_00_001, 255, 0b111_00_001, 43]),  # a window holds at most 256 minutes
+    ([1, 2] * 4, [0b111_01_001, 7, 0b10101010]),  # 1 bit a minute: 3 bytes for 8, a run only 1 minute
+    ([1, 2] * 4 + [3] * 8, [0b111_10_001, 15, 0b01000100, 0b01000100, 0b10101010, 0b10101010]),  # 6/16 ties 3/8
+    ([1, 2] * 4 + [1] + [3] * 7, [0b111_10_001, 15, 0b01000100, 0b01000100, 0b10101000, 0b10101010]),  # 6/16 < 4/9
+    ([1, 2] * 2, [0b111_01_001, 3, 0b1010]),  # 1 and 2 bits both take 3 bytes for these 4: the narrower wins
+    ([1, 4] * 4, [0b111_10_001, 7, 0b11001100, 0b11001100]),  # octaves 1..4 fill the widest window
+])
+def test_idle_minutes_take_the_token_of_fewest_bytes_a_minute_the_longer_on_a_tie(octaves, tokens):
+    """docs/store-format.md, 'Encoders write': the longest stretch within 1, 2 and 4 octaves, as whichever of a
+    run (up to 8 minutes) and a window of 0, 1 or 2 bits a minute costs the fewest bytes a minute."""
+    slots = b"".join(bytes([0x80, 0, 0, 8 * o - 7 if o else 0]) for o in octaves)
+    assert list(store.encode_minutes(slots, 0, len(octaves))) == tokens
 
 
 any_head = st.integers(0, 3).map(lambda pace: 0x80 | pace)
