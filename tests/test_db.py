@@ -77,8 +77,9 @@ class Board:
             change_s += 3600
         self.clock.set_time(now_s, offset_s, change_s, _offset(change_s))
 
-    def sync(self, conn, fetch=True):
-        """The sync's calls in its order: device, clock, every unacknowledged record, losses."""
+    def sync(self, conn, fetch=True, minutes_dropped=()):
+        """The sync's calls in its order: device, clock, every unacknowledged record, losses. The seqs
+        in minutes_dropped come as their summary alone, as from a store that had to drop their minutes."""
         now_s = self.world_s
         info = {"device_id": self.device_id, "board": "cpython", "firmware": "test", "battery_mv": 3900,
                 "boot_id": self.store.boot_id, "uptime_s": self.clock.uptime_ms() // 1000,
@@ -88,7 +89,10 @@ class Board:
         if not fetch:
             return
         for seq, key, flags in self.store.unsynced():
-            db.save_record(conn, self.device_id, seq, self.store.read(seq), info["boot_id"], info["uptime_s"], now_s)
+            data = self.store.read(seq)
+            if seq in minutes_dropped:
+                data = data[:store.record_at(data, 0)[5]]
+            db.save_record(conn, self.device_id, seq, data, info["boot_id"], info["uptime_s"], now_s)
             self.store.ack(seq)
         db.save_losses(conn, self.device_id, self.store.report(), now_s)
 
@@ -847,3 +851,93 @@ def test_estimates_report_the_least_certain_in_whole_minutes_and_plan_changes_ke
     db.save_plan(conn, 60, 5, None, from_date="2026-01-10", before=(90, 5, None))
     db.save_plan(conn, 70, 5, None, from_date="2026-02-01", before=(60, 5, None))  # the first settings stay
     assert db.plan_changes(conn) == [(db.ALWAYS, 90, 5, None), ("2026-01-10", 60, 5, None), ("2026-02-01", 70, 5, None)]
+
+
+def unanchored_after_a_day(tmp_path, conn, idle_min):
+    """Boot 1 records 07:00-08:00 by its clock (seq 1); a reset starts boot 2 at 08:00 without one, whose
+    first idle_min minutes hand the store nothing, then 40 minutes of walking (seq 2); boot 3 comes 20
+    minutes after and is synced (the sync is the caller's)."""
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 7))
+    board.sync(conn, fetch=False)
+    board.minutes(60, walk_s=30, steps=40, pace=1)
+    board = board.reboot()
+    board.ms += idle_min * 60_000
+    board.minutes(40, walk_s=60, steps=100, pace=2)
+    board.ms += 20 * 60_000
+    board = board.reboot()
+    board.minutes(15)
+    return board
+
+
+def test_an_unanchored_boot_whose_first_minutes_have_no_record_is_chained_by_its_first_recorded_minute(
+        tmp_path, conn):
+    unanchored_after_a_day(tmp_path, conn, idle_min=5).sync(conn)
+    # seq 2's first minute is its minute 5, and starts a lost-at-cut after seq 1 ends (08:05): minute 0 at 08:00
+    assert placed(conn)[2] == (epoch(2026, 1, 5, 8), "estimated")
+    seq2_minutes = [60 * r[0] for r in db.minute_rows(conn) if r[2] == 60]
+    assert seq2_minutes == [epoch(2026, 1, 5, 8, minute=5 + m) for m in range(40)]
+
+
+def test_an_unanchored_record_whose_minutes_the_device_dropped_is_chained_from_its_minute_0(tmp_path, conn):
+    unanchored_after_a_day(tmp_path, conn, idle_min=0).sync(conn, minutes_dropped=(2,))
+    assert placed(conn)[2] == (epoch(2026, 1, 5, 8) + placement.LOST_AT_CUT_S, "estimated")
+    day = db.days(conn, OSLO, datetime.date(2026, 1, 5), datetime.date(2026, 1, 5))[0]
+    assert day["estimated"] and day["walking_min"] == 30 + 40
+
+def test_a_seq_equal_to_a_segment_key_never_splits_an_unanchored_boot(tmp_path, conn):
+    start = epoch(2026, 1, 5, 6)
+    board = Board(tmp_path / "dev", start)
+    board.minutes(1440 + 30 + 5, walk_s=60, steps=110, pace=2)  # boot 1: two parts, keys 1 << 8 | 0 and | 1
+    board = board.reboot()
+    board.sync(conn)  # seqs 1 and 2; boot 2 is known
+    for _ in range(254):  # a minute a day: day records seq 3 to 256, synced by another computer
+        board.minute()
+        board.ms += 86_400_000 - 60_000
+    for seq, _, _ in board.store.unsynced():
+        board.store.ack(seq)
+    board.minute()
+    board.sync(conn)  # seq 257, the number of boot 1's second part's key
+    assert max(placed(conn)) == 257 and placed(conn)[257][1] == "clock"
+    assert {seq: placed(conn)[seq] for seq in (1, 2)} == {1: (start, "estimated"), 2: (start + 86400, "estimated")}
+
+
+def clock_set_back(tmp_path, conn, boot_s, slow_s, set_minutes):
+    """Boot 1 (seq 1, 06:00-06:20, idle) is never synced; boot 2 from 07:00 and boot_s seconds walks 40
+    minutes (seq 2, a segment) and is synced here; then a computer whose clock is slow_s slow sets the clock
+    and set_minutes more of walking go into a day record (seq 3) that lies over seq 2."""
+    board = Board(tmp_path / "dev", epoch(2026, 1, 5, 6))
+    board.minutes(20)
+    board.ms += 40 * 60_000 + boot_s * 1000
+    board = board.reboot()
+    board.minutes(40, walk_s=60, steps=100, pace=2)
+    board.sync(conn)
+    board.clock.set_time(board.world_s - slow_s, 3600)
+    board.minutes(set_minutes, walk_s=60, steps=100, pace=2)
+    board.sync(conn)
+    return board
+
+
+@pytest.mark.parametrize("boot_s, slow_s, set_minutes, kept, set_aside", [
+    # seq 2 07:00:30-07:40:30, seq 3 07:36-08:16: seq 3's minute 456 (07:36) lands on seq 2's minute 36
+    (30, 5 * 60, 40, 2, "3: minute 456 overlaps seq 2"),
+    # seq 3 07:00-07:40 starts 30 s before seq 2 (07:00:30): seq 2's minute 0 lands on seq 3's minute 420
+    (30, 41 * 60, 40, 3, "2: minute 0 overlaps seq 3"),
+    # both start at 07:00; seq 3 ends a minute earlier (07:39), so it comes first
+    (0, 40 * 60, 39, 3, "2: minute 0 overlaps seq 3")])
+def test_of_two_records_overfilling_a_minute_the_one_starting_first_is_kept(
+        tmp_path, conn, boot_s, slow_s, set_minutes, kept, set_aside):
+    clock_set_back(tmp_path, conn, boot_s, slow_s, set_minutes)
+    assert [f"{q['seq']}: {q['reason']}" for q in db.quarantined(conn)] == [
+        set_aside + " and would hold 120 s of walking in one minute (at most 60)"]
+    assert placed(conn)[1][1] == "estimated" and placed(conn)[kept][0] is not None
+    walked_min = 40 if kept == 2 else set_minutes
+    assert db.day_totals(conn, OSLO)[datetime.date(2026, 1, 5)].walk_s == 60 * walked_min
+
+
+def test_a_record_overfilling_two_copies_of_a_day_is_set_aside_once(tmp_path, conn):
+    board = clock_set_back(tmp_path, conn, 30, 41 * 60, 40)
+    db.save_record(conn, "board-a", 9, relisted(board.store.read(3), 9), board.store.boot_id,
+                   board.clock.uptime_ms() // 1000, board.world_s)  # the day listed again (a store reset)
+    assert [(q["seq"], q["reason"]) for q in db.quarantined(conn)] == [
+        (2, "minute 0 overlaps seq 3 and would hold 120 s of walking in one minute (at most 60)")]
+    assert db.day_totals(conn, OSLO)[datetime.date(2026, 1, 5)].walk_s == 60 * 40
