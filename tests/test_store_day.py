@@ -748,7 +748,8 @@ def test_a_minutes_pack_that_cannot_grow_is_left_and_the_record_starts_the_next(
         board.minute()
     assert sorted(n for n in os.listdir(tmp_path) if n[0] == "d") == ["d00001", "d00002"]
     assert board.store.report()["lost_detail"] == 1
-    assert [[r[0] for r in store.parse_records(Board(tmp_path).store.read(seq))[0]] for seq in (2, 3, 4)] == [[1, 2]] * 3
+    rebooted = Board(tmp_path).store
+    assert [[r[0] for r in store.parse_records(rebooted.read(seq))[0]] for seq in (2, 3, 4)] == [[1, 2]] * 3
 
 
 def blocks_on_flash(root):
@@ -806,7 +807,9 @@ def test_a_close_littlefs_refuses_throughout_tries_each_pack_four_times_and_coun
     for day in (1, 2):
         board.set_local(12 * 60, day=DAY + day)
         board.minute(60, 100, 2, 300)  # closes the day before
-    assert {name: n for name, n in tries.items() if name[0] in "ds" and name != "state.tmp"} == {"d00000.tmp": 2, "s00000.tmp": 2}
+    packs = {name: n for name, n in tries.items() if re.fullmatch(r"[ds]\d{5}\.tmp", name)}
+    assert packs == {"d00000.tmp": 2, "s00000.tmp": 2}
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
     report = board.store.report()
     assert (report["lost_detail"], report["lost_summary"]) == (2, 2)
 
@@ -868,3 +871,119 @@ def test_a_pack_of_4096_bytes_needs_one_block_and_one_of_4097_two(tmp_path, budg
     assert (tmp_path / "d00000").exists() is minutes_kept
     assert board.store.report()["lost_detail"] == (0 if minutes_kept else 1)
     assert [r[0] for r in store.parse_records(board.store.read(1))[0]] == ([1, 2] if minutes_kept else [1])
+
+
+def test_the_state_record_has_key_0_and_seq_0_and_its_counters_stop_at_the_u16(tmp_path):
+    """docs/store-format.md, 'State payload (kind 3)': key 0, seq 0; the counters are u16s."""
+    board = Board(tmp_path)
+    one_minute_days(board, 2, ack=False)
+    board.store.lost_detail = board.store.lost_summary = board.store.quarantined = 70_000
+    board.store.failed_writes = 0xFFFF
+    with pytest.MonkeyPatch.context() as patch:
+        littlefs_out_of_blocks(patch, 1)
+        board.store.ack(1)  # its state write refused: one more failed write
+    board.set_local(12 * 60, day=DAY + 2)
+    board.minute()
+    board.store.ack(2)  # day 1 closed and acked: the state written
+    data = (tmp_path / "state").read_bytes()
+    magic, version, kind, flags, key, seq, length = struct.unpack_from(store.HEADER, data)
+    assert (kind, flags, key, seq, length) == (store.KIND_STATE, 0, 0, 0, store.STATE_BYTES)
+    report = Board(tmp_path).store.report()
+    assert [report[k] for k in ("lost_detail", "lost_summary", "quarantined", "failed_writes")] == [0xFFFF] * 4
+
+
+def test_cleared_losses_read_zero_after_a_reboot(tmp_path):
+    board = Board(tmp_path)
+    board.store.rolled_back(5)
+    board.store.clear_report()
+    assert set(Board(tmp_path).store.report().values()) - {2, 0} == set()  # boot_id 2
+    report = Board(tmp_path).store.report()
+    assert [report[k] for k in ("lost_detail", "lost_summary", "quarantined", "failed_writes")] == [0] * 4
+
+
+def test_an_ack_of_an_older_seq_leaves_the_newer_unsynced(tmp_path):
+    board = Board(tmp_path)
+    one_minute_days(board, 4, ack=False)  # seqs 1-3 closed, 4 open
+    board.store.ack(1)
+    assert [seq for seq, _, _ in board.store.unsynced()] == [2, 3, 4]
+    assert [seq for seq, _, _ in Board(tmp_path).store.unsynced()] == [2, 3, 4]
+
+
+def test_a_rollback_is_counted_once_a_rollback_and_each_new_one_once_more(tmp_path):
+    """docs/store-format.md, 'Rollback': one loss each for minutes and summaries, once per rollback."""
+    board = Board(tmp_path)
+    board.store.rolled_back(5)
+    board.store.ack(5)
+    board.store.rolled_back(5)  # the same host seq, already acked: already counted
+    assert (board.store.report()["lost_detail"], board.store.report()["lost_summary"]) == (1, 1)
+    board.store.rolled_back(9)  # another rollback
+    assert (board.store.report()["lost_detail"], board.store.report()["lost_summary"]) == (2, 2)
+
+
+def test_records_after_a_rollback_are_unsynced_by_seq_not_by_how_many(tmp_path):
+    """Seqs after a rollback to the host's seq 500 start at 501: a pack of three records ending at 503 is
+    unacknowledged past an ack of 500."""
+    board = Board(tmp_path)
+    board.store.rolled_back(500)
+    board.store.ack(500)
+    one_minute_days(board, 4, ack=False)
+    assert [seq for seq, _, _ in board.store.unsynced()] == [501, 502, 503, 504]
+
+
+@pytest.mark.parametrize("minutes", [5, 40])  # a tail only; a base and a tail
+def test_an_open_record_renumbered_by_a_rollback_is_rewritten_whole_under_its_new_seq(tmp_path, minutes):
+    board = Board(tmp_path)
+    board.set_local(-1)
+    for _ in range(minutes):
+        board.minute(60, 100, 2, 30)
+    board.store.flush()
+    board.store.rolled_back(9)
+    before = board.store.read(10)
+    assert before and Board(tmp_path).store.read(10) == before
+
+
+def test_a_write_refused_once_its_file_exists_leaves_no_tmp_file(tmp_path, monkeypatch):
+    """littlefs may refuse a write after creating its file: the .tmp goes at once, not at the next boot."""
+    board = Board(tmp_path)
+    one_minute_days(board, 2, ack=False)
+
+    class Refusing:
+        def __init__(self, path, mode):
+            self.file = open(path, mode)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "open", lambda path, mode="r": Refusing(path, mode) if "w" in mode else open(path, mode),
+                        raising=False)
+    board.set_local(12 * 60, day=DAY + 2)
+    board.minute()
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+    assert board.store.report()["failed_writes"] > 0
+
+
+def test_a_renumbering_the_filesystem_refuses_is_written_with_the_next_ten_minutes(tmp_path, monkeypatch):
+    """The renumbered record counts as one unwritten minute: refused at the rollback, it goes to flash with the tail
+    when nine more minutes make the ten of the write schedule."""
+    board = Board(tmp_path)
+    board.set_local(8 * 60)
+    for _ in range(store.FLUSH_EVERY_MIN):
+        board.minute()  # written: nothing unsaved
+    with pytest.MonkeyPatch.context() as patch:
+        littlefs_out_of_blocks(patch, 99)
+        board.store.rolled_back(9)
+    writes = []
+    monkeypatch.setattr(store, "open", lambda path, mode="r": (writes.append(path) if "w" in mode else None)
+                        or open(path, mode), raising=False)
+    for _ in range(store.FLUSH_EVERY_MIN - 2):
+        board.minute()
+    assert writes == []
+    board.minute()
+    assert [os.path.basename(path) for path in writes] == ["open.t"]
+    assert [seq for seq, _, _ in Board(tmp_path).store.unsynced()] == [10]
