@@ -9,7 +9,10 @@ Run nothing else in this checkout meanwhile; the module is restored after each m
 Prints each survivor as a diff, then one JSON object: mutants, killed, survived, timed out, score and seconds per
 mutant for each module.
 
-    python benchmarks/mutation.py [MODULE ...]     (default: every module in TESTS; minutes each)
+    python benchmarks/mutation.py [MODULE ...] [--lines A-B]     (default: every module in TESTS; minutes each)
+
+--lines A-B plants only the mutants on lines A to B (1-based, inclusive): to finish a stopped run or re-check a
+list of survivors.
 """
 import ast
 import difflib
@@ -156,8 +159,9 @@ def tests_of_line(line, spans, assigned, called, seconds):
     return tests or None
 
 
-def mutate_module(module):
-    """{mutants, killed, survived, timed out, score, s per mutant}; survivors printed as diffs."""
+def mutate_module(module, lines):
+    """{mutants, killed, survived, timed out, score, s per mutant} of the mutants on LINES (a range); survivors
+    printed as diffs."""
     path = ROOT / module
     source = path.read_text()
     called, seconds = callers(module)
@@ -167,7 +171,8 @@ def mutate_module(module):
     counts = {"mutants": 0, "killed": 0, "survived": 0, "timed out": 0}
     start = time.monotonic()
     try:
-        ids = list_mutations(Context(source=source, filename=str(path)))
+        ids = [mutation_id for mutation_id in list_mutations(Context(source=source, filename=str(path)))
+               if mutation_id.line_number + 1 in lines]
         for mutation_id in ids:
             mutant, _ = mutate(Context(source=source, filename=str(path), mutation_id=mutation_id))
             path.write_text(mutant)
@@ -203,7 +208,16 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("mutation.py: stopped; the module is restored"))
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"  # a same-size mutant written in the same second would load a stale .pyc
     sys.dont_write_bytecode = True
-    modules = sys.argv[1:] or list(TESTS)
+    args = sys.argv[1:]
+    lines = range(1, sys.maxsize)
+    if "--lines" in args:
+        at = args.index("--lines")
+        first, _, last = (args[at + 1:at + 2] or [""])[0].partition("-")
+        if not (first.isdigit() and last.isdigit() and int(first) <= int(last)):
+            sys.exit("mutation.py: --lines takes A-B, two line numbers with A <= B")
+        lines = range(int(first), int(last) + 1)
+        del args[at:at + 2]
+    modules = args or list(TESTS)
     for module in modules:
         if module not in TESTS:
             sys.exit(f"mutation.py: {module}: not one of {', '.join(TESTS)}")
@@ -211,7 +225,7 @@ def main():
     for module in modules:
         for cached in (ROOT / module).parent.glob(f"__pycache__/{pathlib.Path(module).stem}.*.pyc"):
             cached.unlink()
-        scores[module] = mutate_module(module)
+        scores[module] = mutate_module(module, lines)
         print(json.dumps({module: scores[module]}), flush=True)
     print(json.dumps(scores, indent=1, sort_keys=True))
 

@@ -347,8 +347,9 @@ def test_unknown_time_goes_to_a_segment_placed_by_the_next_sync(tmp_path):
     assert struct.unpack_from(store.SUMMARY, records[0][4])[9] == 30
 
 
-def test_when_full_the_oldest_detail_goes_first_and_unacked_loss_is_reported(tmp_path):
+def test_when_full_the_oldest_detail_goes_first_and_unacked_loss_is_reported(tmp_path, budget):
     board = Board(tmp_path, capacity_bytes=4 * 4096)
+    checked = budget(board, 4 * 4096)
     board.set_local(-1)
     for day in range(12):
         if day == 2:
@@ -364,6 +365,7 @@ def test_when_full_the_oldest_detail_goes_first_and_unacked_loss_is_reported(tmp
     report = board.store.report()
     assert report["lost_detail"] == len(dropped) - 1 and report["lost_summary"] == 0
     assert [seq for seq, key, flags in board.store.unsynced()] == list(range(2, 13))
+    assert checked[0] >= 2 * 11
 
 
 def test_a_pack_without_one_valid_record_is_quarantined_not_fatal(tmp_path):
@@ -537,10 +539,11 @@ def one_minute_days(board, days, ack):
             board.store.ack(day)
 
 
-def test_when_even_the_minutes_are_gone_the_oldest_summaries_go_and_are_counted(tmp_path):
+def test_when_even_the_minutes_are_gone_the_oldest_summaries_go_and_are_counted(tmp_path, budget):
     # Four blocks: 299 closed days need 3 summary packs (93 a pack) and the copy of one being
     # rewritten, so no minutes record fits at all.
     board = Board(tmp_path, capacity_bytes=4 * 4096)
+    checked = budget(board, 4 * 4096)
     one_minute_days(board, 300, ack=False)
     names = sorted(os.listdir(tmp_path))
     assert [n for n in names if n[0] == "d"] == []
@@ -548,6 +551,13 @@ def test_when_even_the_minutes_are_gone_the_oldest_summaries_go_and_are_counted(
     kept = [seq for seq in range(1, 300) if board.store.read(seq)]
     assert kept == list(range(300 - len(kept), 300)) and len(kept) >= 2 * 93
     assert report["lost_detail"] == 299 and report["lost_summary"] == 299 - len(kept)
+    assert checked[0] >= 299
+    for day in range(300, 400):  # a second summary pack goes: its losses add to the first's
+        board.set_local(12 * 60, day=DAY + day)
+        board.minute(60, 100, 2, 300)
+    kept = [seq for seq in range(1, 400) if board.store.read(seq)]
+    assert kept == list(range(400 - len(kept), 400)) and kept[0] > 2 * 93
+    assert board.store.report()["lost_summary"] == 399 - len(kept)
 
 
 def test_acked_summaries_older_than_two_years_make_room_before_minutes(tmp_path):
@@ -641,12 +651,12 @@ def test_a_rollback_found_before_any_minute_gives_the_next_record_the_seq_after_
     assert [seq for seq, _, _ in board.store.unsynced()] == [6]
 
 
-@pytest.mark.parametrize("second_day_tokens, packs", [((514, 0), 1), ((512, 3), 2)])
-def test_a_pack_holds_records_up_to_one_4096_byte_block(tmp_path, second_day_tokens, packs):
+@pytest.mark.parametrize("second_day_tokens, packs, blocks", [((514, 0), 1, 3), ((512, 3), 2, 32)])
+def test_a_pack_holds_records_up_to_one_4096_byte_block(tmp_path, second_day_tokens, packs, blocks):
     """docs/store-format.md: closed records are packed into files up to 4096 bytes. A minutes record is 20 bytes
     and its tokens: 4 bytes for a 30 s walking minute at 20 mg, 3 at 100 mg. 2020 + 2076 = 4096 B share a pack,
-    2020 + 2077 = 4097 B do not."""
-    board = Board(tmp_path)
+    2020 + 2077 = 4097 B do not. The pack of 4096 B is one block: it fits in 3 beside its old copy and the base."""
+    board = Board(tmp_path, capacity_bytes=blocks * 4096)
     board.set_local(-1)
     for _ in range(500):
         board.minute(30, 40, 1, 20)
@@ -663,12 +673,14 @@ def test_a_pack_holds_records_up_to_one_4096_byte_block(tmp_path, second_day_tok
 
 
 @pytest.mark.parametrize("closed_days, oldest_kept", [(822, True), (823, False), (824, False)])
-def test_an_acked_summary_pack_makes_room_once_two_years_of_summaries_are_newer(tmp_path, closed_days, oldest_kept):
+def test_an_acked_summary_pack_makes_room_once_two_years_of_summaries_are_newer(tmp_path, budget, closed_days,
+                                                                                oldest_kept):
     """docs/store-format.md: the oldest summary pack may go for room once 730 summaries are newer than it. One-minute
     days, all acked, put 93 summaries in a pack (44 B each); a day of 1,440 four-byte minute tokens then needs two
     blocks the 15 do not have. At 822 closed days 729 summaries are newer than the first pack (a minutes pack
     goes), at 823, 730 (the summary pack goes)."""
     board = Board(tmp_path, capacity_bytes=15 * 4096)
+    checked = budget(board, 15 * 4096)
     one_minute_days(board, closed_days, ack=True)
     board.store.ack(closed_days)
     board.set_local(-1, day=DAY + closed_days)
@@ -678,6 +690,7 @@ def test_an_acked_summary_pack_makes_room_once_two_years_of_summaries_are_newer(
     board.minute()
     assert (tmp_path / "s00000").exists() is oldest_kept
     assert bool(board.store.read(1)) is oldest_kept
+    assert checked[0] == 2 * (closed_days + 1)
 
 
 def littlefs_out_of_blocks(monkeypatch, refusals):
@@ -715,9 +728,10 @@ def test_a_minutes_pack_that_cannot_grow_is_left_and_the_record_starts_the_next(
     board = Board(tmp_path)
     one_minute_days(board, 2, ack=False)  # day 1 closed into d00000 and s00000
     left = [1]
+    refused = ["d00000"]
 
     def open_(path, mode="r"):  # d00000's next write fails as littlefs fails it when it has no free block
-        if "w" in mode and os.path.basename(path).startswith("d00000") and left[0]:
+        if "w" in mode and os.path.basename(path).startswith(refused[0]) and left[0]:
             left[0] -= 1
             raise OSError(errno.ENOSPC, "No space left on device")
         return open(path, mode)
@@ -728,3 +742,248 @@ def test_a_minutes_pack_that_cannot_grow_is_left_and_the_record_starts_the_next(
     report = board.store.report()
     assert (report["lost_detail"], report["lost_summary"], report["failed_writes"]) == (0, 0, 1)
     assert [[r[0] for r in store.parse_records(Board(tmp_path).store.read(seq))[0]] for seq in (1, 2)] == [[1, 2]] * 2
+    for day, left[0] in ((3, 1), (4, 1)):  # now d00001's: d00000 goes for it, then it is left for a third pack
+        refused[0] = "d00001"
+        board.set_local(12 * 60, day=DAY + day)
+        board.minute()
+    assert sorted(n for n in os.listdir(tmp_path) if n[0] == "d") == ["d00001", "d00002"]
+    assert board.store.report()["lost_detail"] == 1
+    rebooted = Board(tmp_path).store
+    assert [[r[0] for r in store.parse_records(rebooted.read(seq))[0]] for seq in (2, 3, 4)] == [[1, 2]] * 3
+
+
+def blocks_on_flash(root):
+    """docs/store-format.md, 'Capacity and eviction': every file over 128 bytes in whole 4 KB blocks."""
+    block = os.statvfs(root).f_bsize
+    return sum(-(-size // block) for size in (os.stat(os.path.join(root, n)).st_size for n in os.listdir(root))
+               if size > 128)
+
+
+@pytest.fixture
+def budget(monkeypatch):
+    """budget(board, capacity_bytes): from then on every pack the store renames into place must fit capacity_bytes
+    with the old copy still beside it; returns the number of packs so checked."""
+    rename = os.rename
+    checked = [0]
+
+    def watch(board, capacity_bytes):
+        def checked_rename(source, target):
+            if re.fullmatch(r"[ds]\d{5}", os.path.basename(target)):
+                assert blocks_on_flash(board.store.root) <= capacity_bytes // os.statvfs(board.store.root).f_bsize
+                checked[0] += 1
+            rename(source, target)
+        monkeypatch.setattr(store.os, "rename", checked_rename)
+        return checked
+    return watch
+
+
+def test_a_one_block_store_keeps_its_summary_pack_and_counts_each_summary_it_cannot_add(tmp_path):
+    """docs/store-format.md, 'Capacity and eviction': the file being written is never dropped and summaries never go
+    for minutes. In one 4 KB block three day summaries (132 B) take the block, so the fourth cannot be written beside
+    the old copy: the minutes go, and then each new summary is lost and counted, the pack kept as it is."""
+    board = Board(tmp_path, capacity_bytes=4096)
+    one_minute_days(board, 7, ack=False)  # days 0-5 closed, seqs 1-6
+    assert sorted(n for n in os.listdir(tmp_path) if re.fullmatch(r"[ds]\d{5}", n)) == ["s00000"]
+    assert [bool(board.store.read(seq)) for seq in range(1, 7)] == [True] * 3 + [False] * 3
+    report = board.store.report()
+    assert (report["lost_summary"], report["lost_detail"], report["failed_writes"]) == (3, 6, 0)
+
+
+def test_a_close_littlefs_refuses_throughout_tries_each_pack_four_times_and_counts_both_records(
+        tmp_path, monkeypatch):
+    """docs/store-format.md: a write refused for want of blocks is retried after an eviction; with nothing left to
+    evict each pack is tried once a close, and a record not written is lost and counted, once."""
+    board = Board(tmp_path)
+    board.set_local(12 * 60)
+    board.minute(60, 100, 2, 300)
+    tries = {}
+
+    def open_(path, mode="r"):
+        if "w" in mode:
+            tries[os.path.basename(path)] = tries.get(os.path.basename(path), 0) + 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return open(path, mode)
+    monkeypatch.setattr(store, "open", open_, raising=False)
+    for day in (1, 2):
+        board.set_local(12 * 60, day=DAY + day)
+        board.minute(60, 100, 2, 300)  # closes the day before
+    packs = {name: n for name, n in tries.items() if re.fullmatch(r"[ds]\d{5}\.tmp", name)}
+    assert packs == {"d00000.tmp": 2, "s00000.tmp": 2}
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+    report = board.store.report()
+    assert (report["lost_detail"], report["lost_summary"]) == (2, 2)
+
+
+@pytest.mark.parametrize("blocks, size, kept", [(1, 128, True), (1, 129, False), (2, 4096, True), (2, 4097, False)])
+def test_a_quarantined_file_takes_whole_blocks_past_128_bytes_and_goes_first_for_room(tmp_path, blocks, size, kept):
+    """docs/store-format.md, 'Capacity and eviction': each non-inline file counts as whole 4 KB blocks, a file of
+    <= 128 bytes as none. Closing a day writes packs that need one block (the minutes, 35 B, and the summary, 44 B, are
+    counted in whole blocks too); the quarantined file goes for it only if the store has no block left beside it."""
+    (tmp_path / "q1.d00007").write_bytes(bytes(size))
+    board = Board(tmp_path, capacity_bytes=blocks * 4096)
+    one_minute_days(board, 2, ack=False)
+    assert (board.store.quarantine_names() == ["q1.d00007"]) is kept
+    assert board.store.read(1)
+    assert board.store.report()["lost_detail"] == board.store.report()["lost_summary"] == 0
+
+
+@pytest.mark.parametrize("host_seq, acked, oldest_kept", [(0, 93, False), (0, 92, True), (500, 500, True)])
+def test_the_oldest_summary_pack_goes_by_the_two_year_rule_only_if_all_of_it_is_acked(
+        tmp_path, host_seq, acked, oldest_kept):
+    """docs/store-format.md: the oldest summary pack may go for room once 730 summaries are newer than it, if it is
+    acknowledged. As in the test above, 823 closed one-minute days and a day of 1,440 four-byte minute tokens in 15
+    blocks; s00000 holds the first 93 summaries (seqs 1-93, or 501-593 after a rollback to the host's seq 500) and
+    is acked only if the host's ack reaches its last seq, not merely as many seqs as it holds."""
+    board = Board(tmp_path, capacity_bytes=15 * 4096)
+    if host_seq:
+        board.store.rolled_back(host_seq)
+    board.store.ack(acked)
+    one_minute_days(board, 823, ack=False)
+    board.set_local(-1, day=DAY + 823)
+    for _ in range(24 * 60):
+        board.minute(30, 40, 1, 20)
+    board.set_local(12 * 60, day=DAY + 824)
+    board.minute()
+    assert (tmp_path / "s00000").exists() is oldest_kept
+    assert bool(board.store.read(host_seq + 1)) is oldest_kept
+    assert board.store.read(host_seq + 94)
+    assert board.store.report()["lost_summary"] == (1 if host_seq else 0)
+
+
+@pytest.mark.parametrize("four_byte, three_byte, blocks, minutes_kept", [(1019, 0, 3, True), (1017, 3, 4, False)])
+def test_a_pack_of_4096_bytes_needs_one_block_and_one_of_4097_two(tmp_path, budget, four_byte, three_byte, blocks,
+                                                                 minutes_kept):
+    """docs/store-format.md: files count as whole 4 KB blocks. A day's minutes record of 20 bytes and its tokens (4
+    bytes for a 30 s walking minute at 20 mg, 3 at 100 mg) is 4096 or 4097 bytes; the open record's base beside it at
+    the close takes one block or two (4064 or 4141 bytes), a quarantined file one. 4096 bytes: the minutes fit beside
+    both, the quarantined file goes for the summary's block. 4097: it goes for the minutes' second block, and the
+    minutes then go for the summary's (summaries last)."""
+    (tmp_path / "q1.d00007").write_bytes(bytes(200))
+    board = Board(tmp_path, capacity_bytes=blocks * 4096)
+    checked = budget(board, blocks * 4096)
+    board.set_local(-1)
+    for movement_mg, n in ((20, four_byte), (100, three_byte)):
+        for _ in range(n):
+            board.minute(30, 40, 1, movement_mg)
+    board.set_local(-1, day=DAY + 1)
+    board.minute()
+    assert board.store.quarantine_names() == [] and checked[0] == 2
+    assert (tmp_path / "d00000").exists() is minutes_kept
+    assert board.store.report()["lost_detail"] == (0 if minutes_kept else 1)
+    assert [r[0] for r in store.parse_records(board.store.read(1))[0]] == ([1, 2] if minutes_kept else [1])
+
+
+def test_the_state_record_has_key_0_and_seq_0_and_its_counters_stop_at_the_u16(tmp_path):
+    """docs/store-format.md, 'State payload (kind 3)': key 0, seq 0; the counters are u16s."""
+    board = Board(tmp_path)
+    one_minute_days(board, 2, ack=False)
+    board.store.lost_detail = board.store.lost_summary = board.store.quarantined = 70_000
+    board.store.failed_writes = 0xFFFF
+    with pytest.MonkeyPatch.context() as patch:
+        littlefs_out_of_blocks(patch, 1)
+        board.store.ack(1)  # its state write refused: one more failed write
+    board.set_local(12 * 60, day=DAY + 2)
+    board.minute()
+    board.store.ack(2)  # day 1 closed and acked: the state written
+    data = (tmp_path / "state").read_bytes()
+    magic, version, kind, flags, key, seq, length = struct.unpack_from(store.HEADER, data)
+    assert (kind, flags, key, seq, length) == (store.KIND_STATE, 0, 0, 0, store.STATE_BYTES)
+    report = Board(tmp_path).store.report()
+    assert [report[k] for k in ("lost_detail", "lost_summary", "quarantined", "failed_writes")] == [0xFFFF] * 4
+
+
+def test_cleared_losses_read_zero_after_a_reboot(tmp_path):
+    board = Board(tmp_path)
+    board.store.rolled_back(5)
+    board.store.clear_report()
+    assert set(Board(tmp_path).store.report().values()) - {2, 0} == set()  # boot_id 2
+    report = Board(tmp_path).store.report()
+    assert [report[k] for k in ("lost_detail", "lost_summary", "quarantined", "failed_writes")] == [0] * 4
+
+
+def test_an_ack_of_an_older_seq_leaves_the_newer_unsynced(tmp_path):
+    board = Board(tmp_path)
+    one_minute_days(board, 4, ack=False)  # seqs 1-3 closed, 4 open
+    board.store.ack(1)
+    assert [seq for seq, _, _ in board.store.unsynced()] == [2, 3, 4]
+    assert [seq for seq, _, _ in Board(tmp_path).store.unsynced()] == [2, 3, 4]
+
+
+def test_a_rollback_is_counted_once_a_rollback_and_each_new_one_once_more(tmp_path):
+    """docs/store-format.md, 'Rollback': one loss each for minutes and summaries, once per rollback."""
+    board = Board(tmp_path)
+    board.store.rolled_back(5)
+    board.store.ack(5)
+    board.store.rolled_back(5)  # the same host seq, already acked: already counted
+    assert (board.store.report()["lost_detail"], board.store.report()["lost_summary"]) == (1, 1)
+    board.store.rolled_back(9)  # another rollback
+    assert (board.store.report()["lost_detail"], board.store.report()["lost_summary"]) == (2, 2)
+
+
+def test_records_after_a_rollback_are_unsynced_by_seq_not_by_how_many(tmp_path):
+    """Seqs after a rollback to the host's seq 500 start at 501: a pack of three records ending at 503 is
+    unacknowledged past an ack of 500."""
+    board = Board(tmp_path)
+    board.store.rolled_back(500)
+    board.store.ack(500)
+    one_minute_days(board, 4, ack=False)
+    assert [seq for seq, _, _ in board.store.unsynced()] == [501, 502, 503, 504]
+
+
+@pytest.mark.parametrize("minutes", [5, 40])  # a tail only; a base and a tail
+def test_an_open_record_renumbered_by_a_rollback_is_rewritten_whole_under_its_new_seq(tmp_path, minutes):
+    board = Board(tmp_path)
+    board.set_local(-1)
+    for _ in range(minutes):
+        board.minute(60, 100, 2, 30)
+    board.store.flush()
+    board.store.rolled_back(9)
+    before = board.store.read(10)
+    assert before and Board(tmp_path).store.read(10) == before
+
+
+def test_a_write_refused_once_its_file_exists_leaves_no_tmp_file(tmp_path, monkeypatch):
+    """littlefs may refuse a write after creating its file: the .tmp goes at once, not at the next boot."""
+    board = Board(tmp_path)
+    one_minute_days(board, 2, ack=False)
+
+    class Refusing:
+        def __init__(self, path, mode):
+            self.file = open(path, mode)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "open", lambda path, mode="r": Refusing(path, mode) if "w" in mode else open(path, mode),
+                        raising=False)
+    board.set_local(12 * 60, day=DAY + 2)
+    board.minute()
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+    assert board.store.report()["failed_writes"] > 0
+
+
+def test_a_renumbering_the_filesystem_refuses_is_written_with_the_next_ten_minutes(tmp_path, monkeypatch):
+    """The renumbered record counts as one unwritten minute: refused at the rollback, it goes to flash with the tail
+    when nine more minutes make the ten of the write schedule."""
+    board = Board(tmp_path)
+    board.set_local(8 * 60)
+    for _ in range(store.FLUSH_EVERY_MIN):
+        board.minute()  # written: nothing unsaved
+    with pytest.MonkeyPatch.context() as patch:
+        littlefs_out_of_blocks(patch, 99)
+        board.store.rolled_back(9)
+    writes = []
+    monkeypatch.setattr(store, "open", lambda path, mode="r": (writes.append(path) if "w" in mode else None)
+                        or open(path, mode), raising=False)
+    for _ in range(store.FLUSH_EVERY_MIN - 2):
+        board.minute()
+    assert writes == []
+    board.minute()
+    assert [os.path.basename(path) for path in writes] == ["open.t"]
+    assert [seq for seq, _, _ in Board(tmp_path).store.unsynced()] == [10]
