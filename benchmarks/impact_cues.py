@@ -14,11 +14,13 @@ import argparse
 import collections
 import json
 import os
+import sys
 
 import numpy as np
 
 from walkdose import evaluate, recording, replay
 from walkdose.detector import Detector
+from walkdose.errors import UserError
 
 FIRST_INTERVALS = 8
 GROUPS = ("rieck arm work", "rieck desk/pc", "rieck walks", "espruino walks", "espruino still/mixed",
@@ -107,4 +109,8 @@ def main():
 
 if __name__ == "__main__":
     os.nice(5)
-    main()
+    try:
+        main()
+    except UserError as error:
+        print(f"impact_cues.py: {error}", file=sys.stderr)
+        sys.exit(2)
