@@ -79,8 +79,10 @@ def walk_cues(path, rate_mhz):
                "J/D": 100 * np.median(np.divide(j, depth)), "R": 100 * abs(np.mean(np.exp(2j * np.pi * np.array(phase))))}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def gathered(description, walks_of, group=group_of):
+    """The command line (folders, --rate) parsed, and walks_of(path, rate_mhz) of every recording with truth gathered
+    by group(truth): (rate in Hz, {group: [walk, ...]}). Shared with stride_similarity.py."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("folders", nargs="+")
     parser.add_argument("--rate", type=float, default=50.0)
     args = parser.parse_args()
@@ -90,9 +92,14 @@ def main():
         truth_file = recording.truth_path(path)
         if truth_file:
             with open(truth_file, encoding="utf-8") as fh:
-                walks[group_of(json.load(fh))].extend(walk_cues(path, rate_mhz))
+                walks[group(json.load(fh))].extend(walks_of(path, rate_mhz))
+    return args.rate, walks
+
+
+def main():
+    rate, walks = gathered(__doc__.splitlines()[0], walk_cues)
     keys = ("S", "J", "S/D", "J/D", "R")
-    print(f"{args.rate:g} Hz, per counted walk, p10/p50/p90 over walks")
+    print(f"{rate:g} Hz, per counted walk, p10/p50/p90 over walks")
     print(f"{'group':22} {'walks':>5} {'steps':>6}  " + " ".join(f"{k:15}" for k in keys))
     for group in GROUPS:
         rows = walks[group]
