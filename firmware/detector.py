@@ -790,24 +790,24 @@ class Detector:
         self.count_step(at, d)
 
     def count_step(self, at, d):
-        """A step of the current walk: counted at once, or held while the walk is on trial."""
+        """A step of the current walk at `at`, its interval d begun in this minute or the previous one: counted at once,
+        or held while the walk is on trial."""
         self.seg_end = at
-        self.seg_steps += 1
-        if not self.trial:
-            self.tally(at, d)
+        if self.trial:
+            self.hold(at, d)
             return
-        self.trial_at[self.trial_n] = at
-        self.trial_d[self.trial_n] = d
-        self.trial_n += 1
-        if self.trial_n == TRIAL_STEPS:
-            self.trial = 0
-            self.trial_n = 0
-            for k in range(TRIAL_STEPS):
-                self.tally(self.trial_at[k], self.trial_d[k])
-
-    def tally(self, at, d):
-        """Count a step at `at` whose interval d began in this minute or the previous one."""
-        self.emit(EV_STEP, self.minute, at, 0, 0, 0)
+        self.seg_steps += 1
+        # emit(EV_STEP, minute, at, 0, 0, 0) written out: the per-step path, one bytecode call fewer.
+        n = self.n_events
+        k = n * EV_WORDS
+        ev = self.events
+        ev[k] = EV_STEP
+        ev[k + 1] = self.minute
+        ev[k + 2] = at
+        ev[k + 3] = 0
+        ev[k + 4] = 0
+        ev[k + 5] = 0
+        self.n_events = n + 1
         if at < 0:
             self.prev_steps += 1
         else:
@@ -820,6 +820,17 @@ class Detector:
         else:
             self.prev_walk -= begin
             self.cur_walk += at
+
+    def hold(self, at, d):
+        """A step of a walk on trial, held; with TRIAL_STEPS held the walk has passed, and they all count."""
+        self.trial_at[self.trial_n] = at
+        self.trial_d[self.trial_n] = d
+        self.trial_n += 1
+        if self.trial_n == TRIAL_STEPS:
+            self.trial = 0
+            self.trial_n = 0
+            for k in range(TRIAL_STEPS):
+                self.count_step(self.trial_at[k], self.trial_d[k])
 
     def end_walk(self):
         """The current stretch of walking is over: report it and grow or close the bout; or forget it, on trial."""

@@ -72,7 +72,7 @@ cdef class Detector:
     cdef void walk_on(self, word at, word d) except *
     cdef void count_double(self, word hidden) noexcept
     cdef void count_step(self, word at, word d) noexcept
-    cdef void tally(self, word at, word d) noexcept
+    cdef void hold(self, word at, word d) noexcept
     cdef void end_walk(self) except *
     cdef void close_bout(self) except *
     cdef void settle(self, word now) except *
