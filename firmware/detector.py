@@ -94,6 +94,16 @@ WIN_Y = const(2)
 WIN_Z = const(3)
 WIN_Q = const(4)
 WIN_WORDS = const(5)
+# chain: the per-sample chain's state between feed() calls, which only feed() reads (one attribute for seven). Never
+# negative: viper's ptr32() reads words unsigned on a 64-bit port.
+CH_M_I = const(0)  # the oldest |a| in m_ring
+CH_LP1 = const(1)  # the low-pass, first pole and second (mg Q3)
+CH_LP2 = const(2)
+CH_BSUM = const(3)  # the baseline, << kb
+CH_ASUM = const(4)  # the mean |depth below the baseline|, << ka
+CH_MV = const(5)  # the minute's movement so far: the sum of that depth (mg)
+CH_RISING = const(6)  # 1 while the hysteresis looks for a peak, 0 for a valley
+CH_WORDS = const(7)
 # Positions stop ageing here (2^28 samples back, 30 days at 104 Hz): nothing that old still counts, and an
 # idle board's stale positions stay small ints.
 POS_FLOOR = const(-268435456)
@@ -194,6 +204,7 @@ class Detector:
         # Sums of |a|, x, y, z (counts >> 2) and of (|a| - 1 g)^2 >> kq since the interval began at win_start: an
         # array, so feed() hands them to candidate() and reach_due() by plain stores instead of attribute lookups.
         self.win_sums = array("i", [0] * WIN_WORDS)
+        self.chain = array("i", [0] * CH_WORDS)
         # A minute is reported this long after it ends: a rhythm still being confirmed, and the interval
         # before its first step, can reach back this far (back-filled steps stop short of a reported minute); so can
         # the steps of a walk on trial, held over at most TRIAL_STEPS - 1 intervals (under 9 d_max), and a long interval
@@ -229,13 +240,15 @@ class Detector:
         one_g = self.counts_per_g >> 2
         for i in range(self.m_n):
             self.m_ring[i] = one_g
-        self.m_i = 0
-        self.lp1 = one_g * self.mg_q9 >> 9
-        self.lp2 = self.lp1
-        self.bsum = self.lp2 << self.kb
-        self.asum = 0
-        self.mv = 0
-        self.rising = 1
+        chain = self.chain
+        chain[CH_M_I] = 0
+        lp = one_g * self.mg_q9 >> 9
+        chain[CH_LP1] = lp
+        chain[CH_LP2] = lp
+        chain[CH_BSUM] = lp << self.kb
+        chain[CH_ASUM] = 0
+        chain[CH_MV] = 0
+        chain[CH_RISING] = 1
         self.peak = 0
         self.peak_pos = 0
         self.valley = 0
@@ -306,13 +319,14 @@ class Detector:
         thr_min = int(self.thr_min)
         m_ring = ptr32(self.m_ring)
         m_n = int(self.m_n)
-        m_i = int(self.m_i)
-        lp1 = int(self.lp1)
-        lp2 = int(self.lp2)
-        bsum = int(self.bsum)
-        asum = int(self.asum)
-        mv = int(self.mv)
-        rising = int(self.rising)
+        chain = ptr32(self.chain)
+        m_i = chain[CH_M_I]
+        lp1 = chain[CH_LP1]
+        lp2 = chain[CH_LP2]
+        bsum = chain[CH_BSUM]
+        asum = chain[CH_ASUM]
+        mv = chain[CH_MV]
+        rising = chain[CH_RISING]
         peak = int(self.peak)
         valley = int(self.valley)
         peak_pos = int(self.peak_pos)
@@ -426,13 +440,13 @@ class Detector:
                 rising = 1
                 peak = hp
                 peak_pos = pos
-        self.m_i = m_i
-        self.lp1 = lp1
-        self.lp2 = lp2
-        self.bsum = bsum
-        self.asum = asum
-        self.mv = mv
-        self.rising = rising
+        chain[CH_M_I] = m_i
+        chain[CH_LP1] = lp1
+        chain[CH_LP2] = lp2
+        chain[CH_BSUM] = bsum
+        chain[CH_ASUM] = asum
+        chain[CH_MV] = mv
+        chain[CH_RISING] = rising
         self.peak = peak
         self.valley = valley
         self.peak_pos = peak_pos
@@ -932,5 +946,5 @@ class Detector:
             self.report_prev()
         n = self.pos + 1
         if n > 0:
-            self.report(self.minute, self.cur_walk, self.cur_steps, self.mv // n)
+            self.report(self.minute, self.cur_walk, self.cur_steps, self.chain[CH_MV] // n)
         return self.n_events
