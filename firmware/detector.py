@@ -149,16 +149,6 @@ def apart(ax, ay, az, bx, by, bz):
     return d
 
 
-def root_below(v, r):
-    """floor(sqrt(v)) by Newton's method from r >= sqrt(v), v >= 0 (per pending peak, not per sample)."""
-    while r > 0:
-        r_next = (r + v // r) >> 1
-        if r_next >= r:
-            break
-        r = r_next
-    return r
-
-
 def pace_of(steps, walk_samples, spm):
     """Pace class of a minute from its steps and walking samples (cadence while walking)."""
     if steps == 0 or walk_samples == 0:
@@ -208,7 +198,7 @@ class Detector:
         # A minute is reported this long after it ends: a rhythm still being confirmed, and the interval
         # before its first step, can reach back this far (back-filled steps stop short of a reported minute); so can
         # the steps of a walk on trial, held over at most TRIAL_STEPS - 1 intervals (under 9 d_max), and a long interval
-        # walk_on holds until the next trough or the walk's end.
+        # candidate() holds while walking until the next trough or the walk's end.
         self.lag = (N_CONFIRM_SLOW + 2) * self.d_max
         self.events = array("i", [0] * (EV_CAP * EV_WORDS))
         self.n_events = 0
@@ -298,7 +288,7 @@ class Detector:
         self.recent_next = 0
         self.recent_n = 0
         self.veto_pos = POS_FLOOR  # the last peak a check rejected: back-filling never reaches it
-        self.double_at = POS_FLOOR  # the end of a long interval walk_on holds (POS_FLOOR: none); it began at seg_end
+        self.double_at = POS_FLOOR  # end of a long interval candidate() holds (POS_FLOOR: none); it began at seg_end
         self.n_events = 0
 
     @micropython.viper
@@ -508,9 +498,6 @@ class Detector:
         fits = self.d_min <= d <= self.d_max
         walking = self.walking
         goes_on = walking and (fits or self.hides_step(d))
-        if goes_on and d < self.d_stride:
-            self.walk_on(at, d)
-            return
         if walking and not goes_on:
             self.end_walk()
         if not goes_on and not fits:
@@ -518,70 +505,98 @@ class Detector:
             self.run_n = 1
             self.d_prev = 0
             return
-        # The interval's mean vector and sideways motion: a pending peak needs them, and so does the stride test on a
-        # walk's intervals from STRIDE_FROM_MS on (shorter ones are never strides: nothing is computed for them).
-        if n <= 0:
-            n = 1
-        half = n >> 1
-        mean_m = (sum_m + half) // n
-        gx = (sum_x + half) // n
-        gy = (sum_y + half) // n
-        gz = (sum_z + half) // n
-        turn = apart(gx, gy, gz, self.gx2, self.gy2, self.gz2)
-        if goes_on:
-            self.alt_avg += ((apart(gx, gy, gz, self.gx1, self.gy1, self.gz1) * self.mg_q9 >> 9) - self.alt_avg) >> 2
-        self.gx2 = self.gx1
-        self.gy2 = self.gy1
-        self.gz2 = self.gz1
-        self.gx1 = gx
-        self.gy1 = gy
-        self.gz1 = gz
-        g = root_below(gx * gx + gy * gy + gz * gz, mean_m)
-        side = (mean_m - g) * self.mg_q9 >> 9
-        if goes_on:
-            self.side_avg += (side - self.side_avg) >> 2
-            self.walk_on(at, d)
-            return
-        k = self.run_n
-        p = self.d_prev
-        if k >= 2 and (d - p if d > p else p - d) * 8 > p * REGULAR_EIGHTHS and not self.alternates(d):
-            self.pend[0] = self.pend[k - 1]
-            k = 1
-        mg_q9 = self.mg_q9
-        kq = self.kq
-        am = mean_m * mg_q9 >> 9
-        self.pend_wander[k] = am - self.am2 if am > self.am2 else self.am2 - am
-        self.am2 = self.am1
-        self.am1 = am
-        self.pend[k] = at
-        self.pend_depth[k] = depth
-        self.pend_side[k] = side
-        self.pend_turn[k] = turn * (mg_q9 >> 3) >> 9
-        self.pend_gx[k] = gx
-        self.pend_gy[k] = gy
-        self.pend_gz[k] = gz
-        # Variance of |a| from the sum of (|a| - 1 g)^2, and across gravity: mean |a|^2 minus |mean a|^2.
-        r0 = mean_m - (self.counts_per_g >> 2)
-        vm = (sum_q + half) // n - (r0 * r0 >> kq)
-        vx = (mean_m * mean_m - gx * gx - gy * gy - gz * gz) >> kq
-        self.pend_vm[k] = vm if vm > 0 else 0
-        self.pend_vx[k] = vx if vx > 0 else 0
-        k += 1
-        self.run_n = k
-        self.d_prev3 = self.d_prev2
-        self.d_prev2 = p
-        self.d_prev = d
-        # Three troughs hold no stride-to-stride turn for arm_work, so a resumed rhythm that moves sideways like arm work
-        # (brushing teeth after a false walk) waits for N_CONFIRM and the whole check.
-        need = N_RESUME if self.bout_steps and self.pend[0] - self.bout_end <= self.bout_gap and not self.side_over(ARM_EIGHTHS) else N_CONFIRM
-        if need == N_CONFIRM and N_CONFIRM <= k < N_FLAT and (self.flat() or self.posture_change()):
-            need = N_FLAT
-        if k == N_CONFIRM_SLOW or (k >= need and at - self.pend[0] <= self.d_slow * (k - 1)):
-            if self.arm_work() or self.vehicle_like():
-                self.veto_pos = self.pend[0]
-                self.drop_first()
+        if not goes_on or d >= self.d_stride:
+            # The interval's mean vector and sideways motion: a pending peak needs them, and so does the stride test on
+            # a walk's intervals from STRIDE_FROM_MS on (shorter ones are never strides: nothing is computed for them).
+            if n <= 0:
+                n = 1
+            half = n >> 1
+            mean_m = (sum_m + half) // n
+            gx = (sum_x + half) // n
+            gy = (sum_y + half) // n
+            gz = (sum_z + half) // n
+            if goes_on:
+                alt = apart(gx, gy, gz, self.gx1, self.gy1, self.gz1) * self.mg_q9 >> 9
+                self.alt_avg += (alt - self.alt_avg) >> 2
+            else:
+                turn = apart(gx, gy, gz, self.gx2, self.gy2, self.gz2)
+            self.gx2 = self.gx1
+            self.gy2 = self.gy1
+            self.gz2 = self.gz1
+            self.gx1 = gx
+            self.gy1 = gy
+            self.gz1 = gz
+            # |mean vector| = floor(sqrt(v)) by Newton's method from mean_m >= it; written here, not called: per trough.
+            v = gx * gx + gy * gy + gz * gz
+            g = mean_m
+            while g > 0:
+                g_next = (g + v // g) >> 1
+                if g_next >= g:
+                    break
+                g = g_next
+            side = (mean_m - g) * self.mg_q9 >> 9
+            if not goes_on:
+                # The peak joins the pending rhythm: confirmed, it counts; rejected by a check, its first peak goes.
+                k = self.run_n
+                p = self.d_prev
+                if k >= 2 and (d - p if d > p else p - d) * 8 > p * REGULAR_EIGHTHS and not self.alternates(d):
+                    self.pend[0] = self.pend[k - 1]
+                    k = 1
+                mg_q9 = self.mg_q9
+                kq = self.kq
+                am = mean_m * mg_q9 >> 9
+                self.pend_wander[k] = am - self.am2 if am > self.am2 else self.am2 - am
+                self.am2 = self.am1
+                self.am1 = am
+                self.pend[k] = at
+                self.pend_depth[k] = depth
+                self.pend_side[k] = side
+                self.pend_turn[k] = turn * (mg_q9 >> 3) >> 9
+                self.pend_gx[k] = gx
+                self.pend_gy[k] = gy
+                self.pend_gz[k] = gz
+                # Variance of |a| from the sum of (|a| - 1 g)^2, and across gravity: mean |a|^2 minus |mean a|^2.
+                r0 = mean_m - (self.counts_per_g >> 2)
+                vm = (sum_q + half) // n - (r0 * r0 >> kq)
+                vx = (mean_m * mean_m - gx * gx - gy * gy - gz * gz) >> kq
+                self.pend_vm[k] = vm if vm > 0 else 0
+                self.pend_vx[k] = vx if vx > 0 else 0
+                k += 1
+                self.run_n = k
+                self.d_prev3 = self.d_prev2
+                self.d_prev2 = p
+                self.d_prev = d
+                # Three troughs hold no stride-to-stride turn for arm_work, so a resumed rhythm that moves sideways like
+                # arm work (brushing teeth after a false walk) waits for N_CONFIRM and the whole check.
+                need = N_RESUME if self.bout_steps and self.pend[0] - self.bout_end <= self.bout_gap and not self.side_over(ARM_EIGHTHS) else N_CONFIRM
+                if need == N_CONFIRM and N_CONFIRM <= k < N_FLAT and (self.flat() or self.posture_change()):
+                    need = N_FLAT
+                if k == N_CONFIRM_SLOW or (k >= need and at - self.pend[0] <= self.d_slow * (k - 1)):
+                    if self.arm_work() or self.vehicle_like():
+                        self.veto_pos = self.pend[0]
+                        self.drop_first()
+                        return
+                    self.confirm_run()
                 return
-            self.confirm_run()
+            self.side_avg += (side - self.side_avg) >> 2
+        # A step while walking (written here, not called: once per walking trough). An interval near twice the walker's
+        # own step interval hides a step whose peak was too small to see (the wrist's weaker side): it is held, and
+        # counted at the midpoint once the walk goes on after it; a walker slowing to a stop takes a long last step.
+        if self.double_at != POS_FLOOR:
+            self.count_double(1)
+        d_step = self.d_step
+        if d_step >= self.d_stride and self.stride_of(d_step):
+            self.d_step16 >>= 1
+            d_step = (self.d_step16 + 8) >> 4
+            self.d_step = d_step
+        if d_step * DOUBLE_FROM_EIGHTHS <= d * 8 <= d_step * DOUBLE_TO_EIGHTHS:
+            self.double_at = at
+            return
+        self.count_step(at, d)
+        quantum16 = self.quantum16
+        d_step16 = self.d_step16 + ((d << 4) - self.d_step16) // (quantum16 << 2) * quantum16
+        self.d_step16 = d_step16
+        self.d_step = (d_step16 + 8) >> 4
 
     def alternates(self, d):
         """The pending rhythm alternates a short and a long interval, each repeated a stride later within
@@ -767,29 +782,9 @@ class Detector:
 
     def hides_step(self, d):
         """While walking, an interval past d_max that is 13/8..19/8 of the step interval (a step whose peak was too
-        small to see: the wrist's weaker side, a 12.5 Hz watch) continues the walk; walk_on holds it. Never one
+        small to see: the wrist's weaker side, a 12.5 Hz watch) continues the walk; candidate() holds it. Never one
         long step: d_step would grow past d_max and keep a standing wearer walking."""
         return 1 if d > self.d_max and self.d_step * DOUBLE_FROM_EIGHTHS <= d * 8 <= self.d_step * DOUBLE_TO_EIGHTHS else 0
-
-    def walk_on(self, at, d):
-        """A step while walking. An interval near twice the walker's own step interval hides a step whose
-        peak was too small to see (the wrist's weaker side): it is held, and counted at the midpoint once the walk
-        goes on after it; a walker slowing to a stop takes a long last step, not two."""
-        if self.double_at != POS_FLOOR:
-            self.count_double(1)
-        d_step = self.d_step
-        if d_step >= self.d_stride and self.stride_of(d_step):
-            self.d_step16 >>= 1
-            d_step = (self.d_step16 + 8) >> 4
-            self.d_step = d_step
-        if d_step * DOUBLE_FROM_EIGHTHS <= d * 8 <= d_step * DOUBLE_TO_EIGHTHS:
-            self.double_at = at
-            return
-        self.count_step(at, d)
-        quantum16 = self.quantum16
-        d_step16 = self.d_step16 + ((d << 4) - self.d_step16) // (quantum16 << 2) * quantum16
-        self.d_step16 = d_step16
-        self.d_step = (d_step16 + 8) >> 4
 
     def count_double(self, hidden):
         """Count the held long interval, from the last counted step to double_at: two steps if it held a hidden one

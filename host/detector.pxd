@@ -26,7 +26,6 @@ cpdef word shift_for_ms(word ms, word rate_mhz) except *
 cpdef word lowpass_q12(word cutoff_mhz, word rate_mhz) except *
 cdef word aged(word pos, word spm, word floor) noexcept
 cdef word apart(word ax, word ay, word az, word bx, word by, word bz) noexcept
-cdef word root_below(word v, word r) except *
 cdef word pace_of(word steps, word walk_samples, word spm) except *
 
 
@@ -70,7 +69,6 @@ cdef class Detector:
     cdef int stride_of(self, word d) noexcept
     cdef int backfill(self, word first_d) noexcept
     cdef int hides_step(self, word d) noexcept
-    cdef void walk_on(self, word at, word d) except *
     cdef void count_double(self, word hidden) noexcept
     cdef void count_step(self, word at, word d) noexcept
     cdef void hold(self, word at, word d) noexcept
