@@ -141,6 +141,13 @@ def aged(pos, spm, floor):
     return pos - spm if pos - spm > floor else floor
 
 
+def age_all(ring, n, spm):
+    """ring[0:n] moved one minute back as aged() moves one position (a loop here, not a call per position)."""
+    for k in range(n):
+        pos = ring[k] - spm
+        ring[k] = pos if pos > POS_FLOOR else POS_FLOOR
+
+
 def apart(ax, ay, az, bx, by, bz):
     """How far two mean vectors lie apart, |ax - bx| + |ay - by| + |az - bz| (per pending peak)."""
     d = ax - bx if ax > bx else bx - ax
@@ -906,12 +913,9 @@ class Detector:
         self.seg_end = aged(self.seg_end, spm, POS_FLOOR)
         self.bout_start = aged(self.bout_start, spm, POS_FLOOR)
         self.bout_end = aged(self.bout_end, spm, POS_FLOOR)
-        for k in range(self.run_n):
-            self.pend[k] = aged(self.pend[k], spm, POS_FLOOR)
-        for k in range(self.trial_n):
-            self.trial_at[k] = aged(self.trial_at[k], spm, POS_FLOOR)
-        for k in range(self.recent_n):
-            self.recent[k] = aged(self.recent[k], spm, POS_FLOOR)
+        age_all(self.pend, self.run_n, spm)
+        age_all(self.trial_at, self.trial_n, spm)
+        age_all(self.recent, self.recent_n, spm)
         self.veto_pos = aged(self.veto_pos, spm, POS_FLOOR)
         self.double_at = aged(self.double_at, spm, POS_FLOOR)
         # A previous peak older than two d_max is as good as none.

@@ -25,6 +25,8 @@ cpdef word samples_over_ms(word ms, word rate_mhz) except *
 cpdef word shift_for_ms(word ms, word rate_mhz) except *
 cpdef word lowpass_q12(word cutoff_mhz, word rate_mhz) except *
 cdef word aged(word pos, word spm, word floor) noexcept
+@cython.locals(k=word, pos=word)
+cdef void age_all(int[::1] ring, word n, word spm) noexcept
 cdef word apart(word ax, word ay, word az, word bx, word by, word bz) noexcept
 cdef word pace_of(word steps, word walk_samples, word spm) except *
 
