@@ -253,8 +253,7 @@ class Detector:
         self.held_amp = 0
         # The interval's start (its sums are win_sums); the mean x, y, z and |a| (mg Q3) of the last two intervals.
         self.win_start = 0
-        for k in range(WIN_WORDS):
-            self.win_sums[k] = 0
+        self.clear_sums()
         self.gx1 = 0
         self.gy1 = 0
         self.gz1 = 0
@@ -419,11 +418,11 @@ class Detector:
                                 win[WIN_Z] = sum_z
                                 win[WIN_Q] = sum_q
                                 self.candidate(held_pos, held_amp)
-                                sum_m = win[WIN_M]
-                                sum_x = win[WIN_X]
-                                sum_y = win[WIN_Y]
-                                sum_z = win[WIN_Z]
-                                sum_q = win[WIN_Q]
+                                sum_m = 0
+                                sum_x = 0
+                                sum_y = 0
+                                sum_z = 0
+                                sum_q = 0
                             held_pos = peak_pos
                             held_amp = peak
                     rising = 0
@@ -476,24 +475,19 @@ class Detector:
             amp = self.held_amp
             self.held_amp = 0
             self.candidate(self.held_pos, amp)
+            self.clear_sums()
+
+    def clear_sums(self):
+        """The interval's running sums start again from 0."""
+        for k in range(WIN_WORDS):
+            self.win_sums[k] = 0
 
     def candidate(self, at, depth):
         """A peak at `at` (depth in mg Q3) is a step if it continues walking or completes a regular rhythm. The
-        interval of the running sums ends here."""
+        interval of the running sums ends here: the caller clears them after (a walking trough never reads them)."""
         pos = self.pos
         n = pos - self.win_start
         self.win_start = pos
-        win = self.win_sums
-        sum_m = win[WIN_M]
-        sum_x = win[WIN_X]
-        sum_y = win[WIN_Y]
-        sum_z = win[WIN_Z]
-        sum_q = win[WIN_Q]
-        win[WIN_M] = 0
-        win[WIN_X] = 0
-        win[WIN_Y] = 0
-        win[WIN_Z] = 0
-        win[WIN_Q] = 0
         d = at - self.cand_pos
         self.cand_pos = at
         r = self.recent_next
@@ -515,6 +509,12 @@ class Detector:
         if not goes_on or d >= self.d_stride:
             # The interval's mean vector and sideways motion: a pending peak needs them, and so does the stride test on
             # a walk's intervals from STRIDE_FROM_MS on (shorter ones are never strides: nothing is computed for them).
+            win = self.win_sums
+            sum_m = win[WIN_M]
+            sum_x = win[WIN_X]
+            sum_y = win[WIN_Y]
+            sum_z = win[WIN_Z]
+            sum_q = win[WIN_Q]
             if n <= 0:
                 n = 1
             half = n >> 1
@@ -923,8 +923,7 @@ class Detector:
         # An interval longer than 2 d_max holds no step: restart it, which keeps the sums small ints.
         if spm - self.win_start > 2 * self.d_max:
             self.win_start = -1
-            for k in range(WIN_WORDS):
-                self.win_sums[k] = 0
+            self.clear_sums()
         else:
             self.win_start -= spm
 

@@ -55,6 +55,7 @@ cdef class Detector:
     cpdef Py_ssize_t feed(self, samples, Py_ssize_t start, Py_ssize_t n) except -1
     cdef void emit(self, word kind, word minute, word a, word b, word c, word d) noexcept
     cdef void release(self, word now) except *
+    cdef void clear_sums(self) noexcept
     cdef void candidate(self, word at, word depth) except *
     cdef int alternates(self, word d) noexcept
     cdef int arm_work(self) noexcept
