@@ -94,16 +94,21 @@ WIN_Y = const(2)
 WIN_Z = const(3)
 WIN_Q = const(4)
 WIN_WORDS = const(5)
-# chain: the per-sample chain's state between feed() calls, which only feed() reads (one attribute for seven). Never
-# negative: viper's ptr32() reads words unsigned on a 64-bit port.
-CH_M_I = const(0)  # the oldest |a| in m_ring
-CH_LP1 = const(1)  # the low-pass, first pole and second (mg Q3)
-CH_LP2 = const(2)
-CH_BSUM = const(3)  # the baseline, << kb
-CH_ASUM = const(4)  # the mean |depth below the baseline|, << ka
-CH_MV = const(5)  # the minute's movement so far: the sum of that depth (mg)
-CH_RISING = const(6)  # 1 while the hysteresis looks for a peak, 0 for a valley
-CH_WORDS = const(7)
+# chain: the per-sample chain's settings and its state between feed() calls, which only feed() reads (one attribute
+# for twelve). Never negative: viper's ptr32() reads words unsigned on a 64-bit port.
+CH_K_LP = const(0)  # the low-pass's coefficient (Q12)
+CH_KB = const(1)  # the baseline's time constant as a shift
+CH_KA = const(2)  # the level's time constant as a shift
+CH_THR_MIN = const(3)  # THR_MIN_MG in mg Q3
+CH_M_N = const(4)  # |a| values in m_ring
+CH_M_I = const(5)  # the oldest of them
+CH_LP1 = const(6)  # the low-pass, first pole and second (mg Q3)
+CH_LP2 = const(7)
+CH_BSUM = const(8)  # the baseline, << kb
+CH_ASUM = const(9)  # the mean |depth below the baseline|, << ka
+CH_MV = const(10)  # the minute's movement so far: the sum of that depth (mg)
+CH_RISING = const(11)  # 1 while the hysteresis looks for a peak, 0 for a valley
+CH_WORDS = const(12)
 # Positions stop ageing here (2^28 samples back, 30 days at 104 Hz): nothing that old still counts, and an
 # idle board's stale positions stay small ints.
 POS_FLOOR = const(-268435456)
@@ -179,10 +184,11 @@ class Detector:
         self.spm = rate_mhz * 60 // 1000
         # |a| is computed on counts >> 2 so that three squares stay below 3 * 2^26.
         self.mg_q9 = A3_Q9_PER_G * 4 // counts_per_g
-        self.k_lp = lowpass_q12(LP_CUTOFF_MHZ, rate_mhz)
-        self.kb = shift_for_ms(BASELINE_TAU_MS, rate_mhz)
-        self.ka = shift_for_ms(LEVEL_TAU_MS, rate_mhz)
-        self.thr_min = THR_MIN_MG << 3
+        chain = array("i", [0] * CH_WORDS)
+        chain[CH_K_LP] = lowpass_q12(LP_CUTOFF_MHZ, rate_mhz)
+        chain[CH_KB] = shift_for_ms(BASELINE_TAU_MS, rate_mhz)
+        chain[CH_KA] = shift_for_ms(LEVEL_TAU_MS, rate_mhz)
+        chain[CH_THR_MIN] = THR_MIN_MG << 3
         self.d_min = samples_over_ms(STEP_MIN_MS, rate_mhz)
         self.d_max = samples_for_ms(STEP_MAX_MS, rate_mhz)
         self.bout_min = samples_for_ms(BOUT_MIN_MS, rate_mhz)
@@ -196,12 +202,12 @@ class Detector:
         while ((counts_per_g >> 2) * (counts_per_g >> 2) >> self.kq) > 8192:
             self.kq += 1
         # |a| of the last JERK_MS, oldest at m_i: each Newton step starts from there (2 at 100 Hz, 1 at 50 and below).
-        self.m_n = max(1, samples_for_ms(JERK_MS, rate_mhz))
-        self.m_ring = array("i", [0] * self.m_n)
+        chain[CH_M_N] = max(1, samples_for_ms(JERK_MS, rate_mhz))
+        self.m_ring = array("i", [0] * chain[CH_M_N])
+        self.chain = chain
         # Sums of |a|, x, y, z (counts >> 2) and of (|a| - 1 g)^2 >> kq since the interval began at win_start: an
         # array, so feed() hands them to candidate() and reach_due() by plain stores instead of attribute lookups.
         self.win_sums = array("i", [0] * WIN_WORDS)
-        self.chain = array("i", [0] * CH_WORDS)
         # A minute is reported this long after it ends: a rhythm still being confirmed, and the interval
         # before its first step, can reach back this far (back-filled steps stop short of a reported minute); so can
         # the steps of a walk on trial, held over at most TRIAL_STEPS - 1 intervals (under 9 d_max), and a long interval
@@ -235,14 +241,14 @@ class Detector:
     def reset(self):
         """Forget everything: the state of a board that has just booted."""
         one_g = self.counts_per_g >> 2
-        for i in range(self.m_n):
-            self.m_ring[i] = one_g
         chain = self.chain
+        for i in range(chain[CH_M_N]):
+            self.m_ring[i] = one_g
         chain[CH_M_I] = 0
         lp = one_g * self.mg_q9 >> 9
         chain[CH_LP1] = lp
         chain[CH_LP2] = lp
-        chain[CH_BSUM] = lp << self.kb
+        chain[CH_BSUM] = lp << chain[CH_KB]
         chain[CH_ASUM] = 0
         chain[CH_MV] = 0
         chain[CH_RISING] = 1
@@ -309,13 +315,13 @@ class Detector:
         self.n_events = 0
         ev_limit = EV_CAP - EV_HEADROOM
         mg_q9 = int(self.mg_q9)
-        k_lp = int(self.k_lp)
-        kb = int(self.kb)
-        ka = int(self.ka)
-        thr_min = int(self.thr_min)
-        m_ring = ptr32(self.m_ring)
-        m_n = int(self.m_n)
         chain = ptr32(self.chain)
+        k_lp = chain[CH_K_LP]
+        kb = chain[CH_KB]
+        ka = chain[CH_KA]
+        thr_min = chain[CH_THR_MIN]
+        m_ring = ptr32(self.m_ring)
+        m_n = chain[CH_M_N]
         m_i = chain[CH_M_I]
         lp1 = chain[CH_LP1]
         lp2 = chain[CH_LP2]

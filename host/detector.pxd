@@ -17,7 +17,7 @@ cdef word ARM_HIGH_RATE_MHZ, ARM_WIDE_EIGHTHS, TURN_WIDE_MG, ACROSS_EIGHTHS, SHA
 cdef word FLAT_SIDE_MG, N_FLAT, POSTURE_MG, POSTURE_WANDER_EIGHTHS, TRIAL_TURN_MG, TRIAL_STEPS
 cdef word STRIDE_FROM_MS, STRIDE_ALT_EIGHTHS, STRIDE_SIDE_MG, STRIDE_REGULAR_EIGHTHS
 cdef word BOUT_MIN_MS, BOUT_GAP_MS, JERK_MS, M_MAX, A3_Q9_PER_G, WIN_M, WIN_X, WIN_Y, WIN_Z, WIN_Q, WIN_WORDS, POS_FLOOR
-cdef word CH_M_I, CH_LP1, CH_LP2, CH_BSUM, CH_ASUM, CH_MV, CH_RISING, CH_WORDS
+cdef word CH_K_LP, CH_KB, CH_KA, CH_THR_MIN, CH_M_N, CH_M_I, CH_LP1, CH_LP2, CH_BSUM, CH_ASUM, CH_MV, CH_RISING, CH_WORDS
 
 cpdef word samples_for_ms(word ms, word rate_mhz) except *
 cpdef word samples_over_ms(word ms, word rate_mhz) except *
@@ -34,8 +34,8 @@ cdef word pace_of(word steps, word walk_samples, word spm) except *
 # Methods that divide keep Python's checked `//` and pass its (impossible) ZeroDivisionError on: `except *`.
 @cython.final
 cdef class Detector:
-    cdef readonly word rate_mhz, counts_per_g, spm, mg_q9, k_lp, kb, ka, thr_min
-    cdef readonly word d_min, d_max, bout_min, bout_gap, d_slow, d_stride, lag, quantum16, m_n, kq, arm_high
+    cdef readonly word rate_mhz, counts_per_g, spm, mg_q9
+    cdef readonly word d_min, d_max, bout_min, bout_gap, d_slow, d_stride, lag, quantum16, kq, arm_high
     cdef readonly int[::1] events, m_ring, win_sums, chain
     cdef readonly int[::1] pend, pend_depth, pend_side, pend_turn, pend_wander, pend_gx, pend_gy, pend_gz, pend_vm, pend_vx
     cdef readonly int[::1] recent, backfilled, trial_at, trial_d

@@ -27,11 +27,11 @@ PUBLIC_PICKS = ("espruino-wrist/HughB-walk-1834.csv", "espruino-wrist/HughB-driv
                 "oxford-phone/Nexus_Jamie_Hard_InHand_1.csv", "oxford-phone/Pixel_Jamie_Carpet_InHand_1.csv",
                 "hmp-wrist/Brush_teeth_2011-04-11-13-28-18-brush_teeth-f1.csv",
                 "hmp-wrist/Brush_teeth_2011-05-30-08-35-11-brush_teeth-f1.csv")
-CONFIG = ("rate_mhz", "counts_per_g", "spm", "mg_q9", "k_lp", "kb", "ka", "thr_min", "d_min", "d_max", "bout_min",
-          "bout_gap", "d_slow", "lag", "arm_high")
+CONFIG = ("rate_mhz", "counts_per_g", "spm", "mg_q9", "d_min", "d_max", "bout_min", "bout_gap", "d_slow", "lag",
+          "arm_high")
 # Every integer the detector keeps between feed() calls, read off the interpreted one: a field the .pxd types
-# wrongly (or as a C type too narrow for it) fails here by name. The per-sample chain and the interval's sums are
-# arrays of such integers.
+# wrongly (or as a C type too narrow for it) fails here by name. The per-sample chain (its settings too) and the
+# interval's sums are arrays of such integers.
 STATE = tuple(sorted(name for name, value in vars(spec.Detector(50000, 4096)).items()
                      if isinstance(value, int) and name not in CONFIG))
 STATE_ARRAYS = ("chain", "win_sums")
