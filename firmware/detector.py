@@ -488,6 +488,8 @@ class Detector:
         for k in range(WIN_WORDS):
             self.win_sums[k] = 0
 
+    # Native code, as count_step(): the per-trough path without the bytecode interpreter's dispatch (docs/detector.md).
+    @micropython.native
     def candidate(self, at, depth):
         """A peak at `at` (depth in mg Q3) is a step if it continues walking or completes a regular rhythm. The
         interval of the running sums ends here: the caller clears them after (a walking trough never reads them)."""
@@ -811,6 +813,8 @@ class Detector:
             d -= half
         self.count_step(at, d)
 
+    # Native code: the per-step path (see candidate()).
+    @micropython.native
     def count_step(self, at, d):
         """A step of the current walk at `at`, its interval d begun in this minute or the previous one: counted at once,
         or held while the walk is on trial."""
