@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 from walkdose import evaluate, recording, replay
-from walkdose.detector import Detector
+from walkdose.firmware.detector import LP_CUTOFF_MHZ, lowpass_q12
 from walkdose.errors import UserError
 
 FIRST_INTERVALS = 8
@@ -63,7 +63,7 @@ def walk_cues(path, rate_mhz):
     rate_hz = rate_mhz / 1000.0
     steps = np.round(np.array(result["step_times"]) * rate_hz).astype(int)
     a_mg = np.sqrt((counts.astype(np.float64) ** 2).sum(axis=1)) * 1000.0 / replay.COUNTS_PER_G
-    over = a_mg - lowpassed(a_mg, Detector(rate_mhz, replay.COUNTS_PER_G).k_lp)
+    over = a_mg - lowpassed(a_mg, lowpass_q12(LP_CUTOFF_MHZ, rate_mhz))
     low = a_mg - over
     jump = np.abs(np.diff(a_mg, prepend=a_mg[0]))
     for start_s, end_s in result["walking"]:

@@ -94,6 +94,21 @@ WIN_Y = const(2)
 WIN_Z = const(3)
 WIN_Q = const(4)
 WIN_WORDS = const(5)
+# chain: the per-sample chain's settings and its state between feed() calls, which only feed() reads (one attribute
+# for twelve). Never negative: viper's ptr32() reads words unsigned on a 64-bit port.
+CH_K_LP = const(0)  # the low-pass's coefficient (Q12)
+CH_KB = const(1)  # the baseline's time constant as a shift
+CH_KA = const(2)  # the level's time constant as a shift
+CH_THR_MIN = const(3)  # THR_MIN_MG in mg Q3
+CH_M_N = const(4)  # |a| values in m_ring
+CH_M_I = const(5)  # the oldest of them
+CH_LP1 = const(6)  # the low-pass, first pole and second (mg Q3)
+CH_LP2 = const(7)
+CH_BSUM = const(8)  # the baseline, << kb
+CH_ASUM = const(9)  # the mean |depth below the baseline|, << ka
+CH_MV = const(10)  # the minute's movement so far: the sum of that depth (mg)
+CH_RISING = const(11)  # 1 while the hysteresis looks for a peak, 0 for a valley
+CH_WORDS = const(12)
 # Positions stop ageing here (2^28 samples back, 30 days at 104 Hz): nothing that old still counts, and an
 # idle board's stale positions stay small ints.
 POS_FLOOR = const(-268435456)
@@ -131,22 +146,19 @@ def aged(pos, spm, floor):
     return pos - spm if pos - spm > floor else floor
 
 
+def age_all(ring, n, spm):
+    """ring[0:n] moved one minute back as aged() moves one position (a loop here, not a call per position)."""
+    for k in range(n):
+        pos = ring[k] - spm
+        ring[k] = pos if pos > POS_FLOOR else POS_FLOOR
+
+
 def apart(ax, ay, az, bx, by, bz):
     """How far two mean vectors lie apart, |ax - bx| + |ay - by| + |az - bz| (per pending peak)."""
     d = ax - bx if ax > bx else bx - ax
     d += ay - by if ay > by else by - ay
     d += az - bz if az > bz else bz - az
     return d
-
-
-def root_below(v, r):
-    """floor(sqrt(v)) by Newton's method from r >= sqrt(v), v >= 0 (per pending peak, not per sample)."""
-    while r > 0:
-        r_next = (r + v // r) >> 1
-        if r_next >= r:
-            break
-        r = r_next
-    return r
 
 
 def pace_of(steps, walk_samples, spm):
@@ -172,10 +184,11 @@ class Detector:
         self.spm = rate_mhz * 60 // 1000
         # |a| is computed on counts >> 2 so that three squares stay below 3 * 2^26.
         self.mg_q9 = A3_Q9_PER_G * 4 // counts_per_g
-        self.k_lp = lowpass_q12(LP_CUTOFF_MHZ, rate_mhz)
-        self.kb = shift_for_ms(BASELINE_TAU_MS, rate_mhz)
-        self.ka = shift_for_ms(LEVEL_TAU_MS, rate_mhz)
-        self.thr_min = THR_MIN_MG << 3
+        chain = array("i", [0] * CH_WORDS)
+        chain[CH_K_LP] = lowpass_q12(LP_CUTOFF_MHZ, rate_mhz)
+        chain[CH_KB] = shift_for_ms(BASELINE_TAU_MS, rate_mhz)
+        chain[CH_KA] = shift_for_ms(LEVEL_TAU_MS, rate_mhz)
+        chain[CH_THR_MIN] = THR_MIN_MG << 3
         self.d_min = samples_over_ms(STEP_MIN_MS, rate_mhz)
         self.d_max = samples_for_ms(STEP_MAX_MS, rate_mhz)
         self.bout_min = samples_for_ms(BOUT_MIN_MS, rate_mhz)
@@ -189,15 +202,16 @@ class Detector:
         while ((counts_per_g >> 2) * (counts_per_g >> 2) >> self.kq) > 8192:
             self.kq += 1
         # |a| of the last JERK_MS, oldest at m_i: each Newton step starts from there (2 at 100 Hz, 1 at 50 and below).
-        self.m_n = max(1, samples_for_ms(JERK_MS, rate_mhz))
-        self.m_ring = array("i", [0] * self.m_n)
+        chain[CH_M_N] = max(1, samples_for_ms(JERK_MS, rate_mhz))
+        self.m_ring = array("i", [0] * chain[CH_M_N])
+        self.chain = chain
         # Sums of |a|, x, y, z (counts >> 2) and of (|a| - 1 g)^2 >> kq since the interval began at win_start: an
         # array, so feed() hands them to candidate() and reach_due() by plain stores instead of attribute lookups.
         self.win_sums = array("i", [0] * WIN_WORDS)
         # A minute is reported this long after it ends: a rhythm still being confirmed, and the interval
         # before its first step, can reach back this far (back-filled steps stop short of a reported minute); so can
         # the steps of a walk on trial, held over at most TRIAL_STEPS - 1 intervals (under 9 d_max), and a long interval
-        # walk_on holds until the next trough or the walk's end.
+        # candidate() holds while walking until the next trough or the walk's end.
         self.lag = (N_CONFIRM_SLOW + 2) * self.d_max
         self.events = array("i", [0] * (EV_CAP * EV_WORDS))
         self.n_events = 0
@@ -227,15 +241,17 @@ class Detector:
     def reset(self):
         """Forget everything: the state of a board that has just booted."""
         one_g = self.counts_per_g >> 2
-        for i in range(self.m_n):
+        chain = self.chain
+        for i in range(chain[CH_M_N]):
             self.m_ring[i] = one_g
-        self.m_i = 0
-        self.lp1 = one_g * self.mg_q9 >> 9
-        self.lp2 = self.lp1
-        self.bsum = self.lp2 << self.kb
-        self.asum = 0
-        self.mv = 0
-        self.rising = 1
+        chain[CH_M_I] = 0
+        lp = one_g * self.mg_q9 >> 9
+        chain[CH_LP1] = lp
+        chain[CH_LP2] = lp
+        chain[CH_BSUM] = lp << chain[CH_KB]
+        chain[CH_ASUM] = 0
+        chain[CH_MV] = 0
+        chain[CH_RISING] = 1
         self.peak = 0
         self.peak_pos = 0
         self.valley = 0
@@ -243,8 +259,7 @@ class Detector:
         self.held_amp = 0
         # The interval's start (its sums are win_sums); the mean x, y, z and |a| (mg Q3) of the last two intervals.
         self.win_start = 0
-        for k in range(WIN_WORDS):
-            self.win_sums[k] = 0
+        self.clear_sums()
         self.gx1 = 0
         self.gy1 = 0
         self.gz1 = 0
@@ -285,7 +300,7 @@ class Detector:
         self.recent_next = 0
         self.recent_n = 0
         self.veto_pos = POS_FLOOR  # the last peak a check rejected: back-filling never reaches it
-        self.double_at = POS_FLOOR  # the end of a long interval walk_on holds (POS_FLOOR: none); it began at seg_end
+        self.double_at = POS_FLOOR  # end of a long interval candidate() holds (POS_FLOOR: none); it began at seg_end
         self.n_events = 0
 
     @micropython.viper
@@ -300,19 +315,20 @@ class Detector:
         self.n_events = 0
         ev_limit = EV_CAP - EV_HEADROOM
         mg_q9 = int(self.mg_q9)
-        k_lp = int(self.k_lp)
-        kb = int(self.kb)
-        ka = int(self.ka)
-        thr_min = int(self.thr_min)
+        chain = ptr32(self.chain)
+        k_lp = chain[CH_K_LP]
+        kb = chain[CH_KB]
+        ka = chain[CH_KA]
+        thr_min = chain[CH_THR_MIN]
         m_ring = ptr32(self.m_ring)
-        m_n = int(self.m_n)
-        m_i = int(self.m_i)
-        lp1 = int(self.lp1)
-        lp2 = int(self.lp2)
-        bsum = int(self.bsum)
-        asum = int(self.asum)
-        mv = int(self.mv)
-        rising = int(self.rising)
+        m_n = chain[CH_M_N]
+        m_i = chain[CH_M_I]
+        lp1 = chain[CH_LP1]
+        lp2 = chain[CH_LP2]
+        bsum = chain[CH_BSUM]
+        asum = chain[CH_ASUM]
+        mv = chain[CH_MV]
+        rising = chain[CH_RISING]
         peak = int(self.peak)
         valley = int(self.valley)
         peak_pos = int(self.peak_pos)
@@ -408,11 +424,11 @@ class Detector:
                                 win[WIN_Z] = sum_z
                                 win[WIN_Q] = sum_q
                                 self.candidate(held_pos, held_amp)
-                                sum_m = win[WIN_M]
-                                sum_x = win[WIN_X]
-                                sum_y = win[WIN_Y]
-                                sum_z = win[WIN_Z]
-                                sum_q = win[WIN_Q]
+                                sum_m = 0
+                                sum_x = 0
+                                sum_y = 0
+                                sum_z = 0
+                                sum_q = 0
                             held_pos = peak_pos
                             held_amp = peak
                     rising = 0
@@ -426,13 +442,13 @@ class Detector:
                 rising = 1
                 peak = hp
                 peak_pos = pos
-        self.m_i = m_i
-        self.lp1 = lp1
-        self.lp2 = lp2
-        self.bsum = bsum
-        self.asum = asum
-        self.mv = mv
-        self.rising = rising
+        chain[CH_M_I] = m_i
+        chain[CH_LP1] = lp1
+        chain[CH_LP2] = lp2
+        chain[CH_BSUM] = bsum
+        chain[CH_ASUM] = asum
+        chain[CH_MV] = mv
+        chain[CH_RISING] = rising
         self.peak = peak
         self.valley = valley
         self.peak_pos = peak_pos
@@ -465,24 +481,21 @@ class Detector:
             amp = self.held_amp
             self.held_amp = 0
             self.candidate(self.held_pos, amp)
+            self.clear_sums()
 
+    def clear_sums(self):
+        """The interval's running sums start again from 0."""
+        for k in range(WIN_WORDS):
+            self.win_sums[k] = 0
+
+    # Native code, as count_step(): the per-trough path without the bytecode interpreter's dispatch (docs/detector.md).
+    @micropython.native
     def candidate(self, at, depth):
         """A peak at `at` (depth in mg Q3) is a step if it continues walking or completes a regular rhythm. The
-        interval of the running sums ends here."""
+        interval of the running sums ends here: the caller clears them after (a walking trough never reads them)."""
         pos = self.pos
         n = pos - self.win_start
         self.win_start = pos
-        win = self.win_sums
-        sum_m = win[WIN_M]
-        sum_x = win[WIN_X]
-        sum_y = win[WIN_Y]
-        sum_z = win[WIN_Z]
-        sum_q = win[WIN_Q]
-        win[WIN_M] = 0
-        win[WIN_X] = 0
-        win[WIN_Y] = 0
-        win[WIN_Z] = 0
-        win[WIN_Q] = 0
         d = at - self.cand_pos
         self.cand_pos = at
         r = self.recent_next
@@ -494,9 +507,6 @@ class Detector:
         fits = self.d_min <= d <= self.d_max
         walking = self.walking
         goes_on = walking and (fits or self.hides_step(d))
-        if goes_on and d < self.d_stride:
-            self.walk_on(at, d)
-            return
         if walking and not goes_on:
             self.end_walk()
         if not goes_on and not fits:
@@ -504,70 +514,104 @@ class Detector:
             self.run_n = 1
             self.d_prev = 0
             return
-        # The interval's mean vector and sideways motion: a pending peak needs them, and so does the stride test on a
-        # walk's intervals from STRIDE_FROM_MS on (shorter ones are never strides: nothing is computed for them).
-        if n <= 0:
-            n = 1
-        half = n >> 1
-        mean_m = (sum_m + half) // n
-        gx = (sum_x + half) // n
-        gy = (sum_y + half) // n
-        gz = (sum_z + half) // n
-        turn = apart(gx, gy, gz, self.gx2, self.gy2, self.gz2)
-        if goes_on:
-            self.alt_avg += ((apart(gx, gy, gz, self.gx1, self.gy1, self.gz1) * self.mg_q9 >> 9) - self.alt_avg) >> 2
-        self.gx2 = self.gx1
-        self.gy2 = self.gy1
-        self.gz2 = self.gz1
-        self.gx1 = gx
-        self.gy1 = gy
-        self.gz1 = gz
-        g = root_below(gx * gx + gy * gy + gz * gz, mean_m)
-        side = (mean_m - g) * self.mg_q9 >> 9
-        if goes_on:
-            self.side_avg += (side - self.side_avg) >> 2
-            self.walk_on(at, d)
-            return
-        k = self.run_n
-        p = self.d_prev
-        if k >= 2 and (d - p if d > p else p - d) * 8 > p * REGULAR_EIGHTHS and not self.alternates(d):
-            self.pend[0] = self.pend[k - 1]
-            k = 1
-        mg_q9 = self.mg_q9
-        kq = self.kq
-        am = mean_m * mg_q9 >> 9
-        self.pend_wander[k] = am - self.am2 if am > self.am2 else self.am2 - am
-        self.am2 = self.am1
-        self.am1 = am
-        self.pend[k] = at
-        self.pend_depth[k] = depth
-        self.pend_side[k] = side
-        self.pend_turn[k] = turn * (mg_q9 >> 3) >> 9
-        self.pend_gx[k] = gx
-        self.pend_gy[k] = gy
-        self.pend_gz[k] = gz
-        # Variance of |a| from the sum of (|a| - 1 g)^2, and across gravity: mean |a|^2 minus |mean a|^2.
-        r0 = mean_m - (self.counts_per_g >> 2)
-        vm = (sum_q + half) // n - (r0 * r0 >> kq)
-        vx = (mean_m * mean_m - gx * gx - gy * gy - gz * gz) >> kq
-        self.pend_vm[k] = vm if vm > 0 else 0
-        self.pend_vx[k] = vx if vx > 0 else 0
-        k += 1
-        self.run_n = k
-        self.d_prev3 = self.d_prev2
-        self.d_prev2 = p
-        self.d_prev = d
-        # Three troughs hold no stride-to-stride turn for arm_work, so a resumed rhythm that moves sideways like arm work
-        # (brushing teeth after a false walk) waits for N_CONFIRM and the whole check.
-        need = N_RESUME if self.bout_steps and self.pend[0] - self.bout_end <= self.bout_gap and not self.side_over(ARM_EIGHTHS) else N_CONFIRM
-        if need == N_CONFIRM and N_CONFIRM <= k < N_FLAT and (self.flat() or self.posture_change()):
-            need = N_FLAT
-        if k == N_CONFIRM_SLOW or (k >= need and at - self.pend[0] <= self.d_slow * (k - 1)):
-            if self.arm_work() or self.vehicle_like():
-                self.veto_pos = self.pend[0]
-                self.drop_first()
+        if not goes_on or d >= self.d_stride:
+            # The interval's mean vector and sideways motion: a pending peak needs them, and so does the stride test on
+            # a walk's intervals from STRIDE_FROM_MS on (shorter ones are never strides: nothing is computed for them).
+            win = self.win_sums
+            sum_m = win[WIN_M]
+            sum_x = win[WIN_X]
+            sum_y = win[WIN_Y]
+            sum_z = win[WIN_Z]
+            sum_q = win[WIN_Q]
+            if n <= 0:
+                n = 1
+            half = n >> 1
+            mean_m = (sum_m + half) // n
+            gx = (sum_x + half) // n
+            gy = (sum_y + half) // n
+            gz = (sum_z + half) // n
+            if goes_on:
+                alt = apart(gx, gy, gz, self.gx1, self.gy1, self.gz1) * self.mg_q9 >> 9
+                self.alt_avg += (alt - self.alt_avg) >> 2
+            else:
+                turn = apart(gx, gy, gz, self.gx2, self.gy2, self.gz2)
+            self.gx2 = self.gx1
+            self.gy2 = self.gy1
+            self.gz2 = self.gz1
+            self.gx1 = gx
+            self.gy1 = gy
+            self.gz1 = gz
+            # |mean vector| = floor(sqrt(v)) by Newton's method from mean_m >= it; written here, not called: per trough.
+            v = gx * gx + gy * gy + gz * gz
+            g = mean_m
+            while g > 0:
+                g_next = (g + v // g) >> 1
+                if g_next >= g:
+                    break
+                g = g_next
+            side = (mean_m - g) * self.mg_q9 >> 9
+            if not goes_on:
+                # The peak joins the pending rhythm: confirmed, it counts; rejected by a check, its first peak goes.
+                k = self.run_n
+                p = self.d_prev
+                if k >= 2 and (d - p if d > p else p - d) * 8 > p * REGULAR_EIGHTHS and not self.alternates(d):
+                    self.pend[0] = self.pend[k - 1]
+                    k = 1
+                mg_q9 = self.mg_q9
+                kq = self.kq
+                am = mean_m * mg_q9 >> 9
+                self.pend_wander[k] = am - self.am2 if am > self.am2 else self.am2 - am
+                self.am2 = self.am1
+                self.am1 = am
+                self.pend[k] = at
+                self.pend_depth[k] = depth
+                self.pend_side[k] = side
+                self.pend_turn[k] = turn * (mg_q9 >> 3) >> 9
+                self.pend_gx[k] = gx
+                self.pend_gy[k] = gy
+                self.pend_gz[k] = gz
+                # Variance of |a| from the sum of (|a| - 1 g)^2, and across gravity: mean |a|^2 minus |mean a|^2.
+                r0 = mean_m - (self.counts_per_g >> 2)
+                vm = (sum_q + half) // n - (r0 * r0 >> kq)
+                vx = (mean_m * mean_m - gx * gx - gy * gy - gz * gz) >> kq
+                self.pend_vm[k] = vm if vm > 0 else 0
+                self.pend_vx[k] = vx if vx > 0 else 0
+                k += 1
+                self.run_n = k
+                self.d_prev3 = self.d_prev2
+                self.d_prev2 = p
+                self.d_prev = d
+                # Three troughs hold no stride-to-stride turn for arm_work, so a resumed rhythm that moves sideways like
+                # arm work (brushing teeth after a false walk) waits for N_CONFIRM and the whole check.
+                need = N_RESUME if self.bout_steps and self.pend[0] - self.bout_end <= self.bout_gap and not self.side_over(ARM_EIGHTHS) else N_CONFIRM
+                if need == N_CONFIRM and N_CONFIRM <= k < N_FLAT and (self.flat() or self.posture_change()):
+                    need = N_FLAT
+                if k == N_CONFIRM_SLOW or (k >= need and at - self.pend[0] <= self.d_slow * (k - 1)):
+                    if self.arm_work() or self.vehicle_like():
+                        self.veto_pos = self.pend[0]
+                        self.drop_first()
+                        return
+                    self.confirm_run()
                 return
-            self.confirm_run()
+            self.side_avg += (side - self.side_avg) >> 2
+        # A step while walking (written here, not called: once per walking trough). An interval near twice the walker's
+        # own step interval hides a step whose peak was too small to see (the wrist's weaker side): it is held, and
+        # counted at the midpoint once the walk goes on after it; a walker slowing to a stop takes a long last step.
+        if self.double_at != POS_FLOOR:
+            self.count_double(1)
+        d_step = self.d_step
+        if d_step >= self.d_stride and self.stride_of(d_step):
+            self.d_step16 >>= 1
+            d_step = (self.d_step16 + 8) >> 4
+            self.d_step = d_step
+        if d_step * DOUBLE_FROM_EIGHTHS <= d * 8 <= d_step * DOUBLE_TO_EIGHTHS:
+            self.double_at = at
+            return
+        self.count_step(at, d)
+        quantum16 = self.quantum16
+        d_step16 = self.d_step16 + ((d << 4) - self.d_step16) // (quantum16 << 2) * quantum16
+        self.d_step16 = d_step16
+        self.d_step = (d_step16 + 8) >> 4
 
     def alternates(self, d):
         """The pending rhythm alternates a short and a long interval, each repeated a stride later within
@@ -753,29 +797,9 @@ class Detector:
 
     def hides_step(self, d):
         """While walking, an interval past d_max that is 13/8..19/8 of the step interval (a step whose peak was too
-        small to see: the wrist's weaker side, a 12.5 Hz watch) continues the walk; walk_on holds it. Never one
+        small to see: the wrist's weaker side, a 12.5 Hz watch) continues the walk; candidate() holds it. Never one
         long step: d_step would grow past d_max and keep a standing wearer walking."""
         return 1 if d > self.d_max and self.d_step * DOUBLE_FROM_EIGHTHS <= d * 8 <= self.d_step * DOUBLE_TO_EIGHTHS else 0
-
-    def walk_on(self, at, d):
-        """A step while walking. An interval near twice the walker's own step interval hides a step whose
-        peak was too small to see (the wrist's weaker side): it is held, and counted at the midpoint once the walk
-        goes on after it; a walker slowing to a stop takes a long last step, not two."""
-        if self.double_at != POS_FLOOR:
-            self.count_double(1)
-        d_step = self.d_step
-        if d_step >= self.d_stride and self.stride_of(d_step):
-            self.d_step16 >>= 1
-            d_step = (self.d_step16 + 8) >> 4
-            self.d_step = d_step
-        if d_step * DOUBLE_FROM_EIGHTHS <= d * 8 <= d_step * DOUBLE_TO_EIGHTHS:
-            self.double_at = at
-            return
-        self.count_step(at, d)
-        quantum16 = self.quantum16
-        d_step16 = self.d_step16 + ((d << 4) - self.d_step16) // (quantum16 << 2) * quantum16
-        self.d_step16 = d_step16
-        self.d_step = (d_step16 + 8) >> 4
 
     def count_double(self, hidden):
         """Count the held long interval, from the last counted step to double_at: two steps if it held a hidden one
@@ -789,25 +813,27 @@ class Detector:
             d -= half
         self.count_step(at, d)
 
+    # Native code: the per-step path (see candidate()).
+    @micropython.native
     def count_step(self, at, d):
-        """A step of the current walk: counted at once, or held while the walk is on trial."""
+        """A step of the current walk at `at`, its interval d begun in this minute or the previous one: counted at once,
+        or held while the walk is on trial."""
         self.seg_end = at
-        self.seg_steps += 1
-        if not self.trial:
-            self.tally(at, d)
+        if self.trial:
+            self.hold(at, d)
             return
-        self.trial_at[self.trial_n] = at
-        self.trial_d[self.trial_n] = d
-        self.trial_n += 1
-        if self.trial_n == TRIAL_STEPS:
-            self.trial = 0
-            self.trial_n = 0
-            for k in range(TRIAL_STEPS):
-                self.tally(self.trial_at[k], self.trial_d[k])
-
-    def tally(self, at, d):
-        """Count a step at `at` whose interval d began in this minute or the previous one."""
-        self.emit(EV_STEP, self.minute, at, 0, 0, 0)
+        self.seg_steps += 1
+        # emit(EV_STEP, minute, at, 0, 0, 0) written out: the per-step path, one bytecode call fewer.
+        n = self.n_events
+        k = n * EV_WORDS
+        ev = self.events
+        ev[k] = EV_STEP
+        ev[k + 1] = self.minute
+        ev[k + 2] = at
+        ev[k + 3] = 0
+        ev[k + 4] = 0
+        ev[k + 5] = 0
+        self.n_events = n + 1
         if at < 0:
             self.prev_steps += 1
         else:
@@ -820,6 +846,17 @@ class Detector:
         else:
             self.prev_walk -= begin
             self.cur_walk += at
+
+    def hold(self, at, d):
+        """A step of a walk on trial, held; with TRIAL_STEPS held the walk has passed, and they all count."""
+        self.trial_at[self.trial_n] = at
+        self.trial_d[self.trial_n] = d
+        self.trial_n += 1
+        if self.trial_n == TRIAL_STEPS:
+            self.trial = 0
+            self.trial_n = 0
+            for k in range(TRIAL_STEPS):
+                self.count_step(self.trial_at[k], self.trial_d[k])
 
     def end_walk(self):
         """The current stretch of walking is over: report it and grow or close the bout; or forget it, on trial."""
@@ -886,12 +923,9 @@ class Detector:
         self.seg_end = aged(self.seg_end, spm, POS_FLOOR)
         self.bout_start = aged(self.bout_start, spm, POS_FLOOR)
         self.bout_end = aged(self.bout_end, spm, POS_FLOOR)
-        for k in range(self.run_n):
-            self.pend[k] = aged(self.pend[k], spm, POS_FLOOR)
-        for k in range(self.trial_n):
-            self.trial_at[k] = aged(self.trial_at[k], spm, POS_FLOOR)
-        for k in range(self.recent_n):
-            self.recent[k] = aged(self.recent[k], spm, POS_FLOOR)
+        age_all(self.pend, self.run_n, spm)
+        age_all(self.trial_at, self.trial_n, spm)
+        age_all(self.recent, self.recent_n, spm)
         self.veto_pos = aged(self.veto_pos, spm, POS_FLOOR)
         self.double_at = aged(self.double_at, spm, POS_FLOOR)
         # A previous peak older than two d_max is as good as none.
@@ -899,8 +933,7 @@ class Detector:
         # An interval longer than 2 d_max holds no step: restart it, which keeps the sums small ints.
         if spm - self.win_start > 2 * self.d_max:
             self.win_start = -1
-            for k in range(WIN_WORDS):
-                self.win_sums[k] = 0
+            self.clear_sums()
         else:
             self.win_start -= spm
 
@@ -921,5 +954,5 @@ class Detector:
             self.report_prev()
         n = self.pos + 1
         if n > 0:
-            self.report(self.minute, self.cur_walk, self.cur_steps, self.mv // n)
+            self.report(self.minute, self.cur_walk, self.cur_steps, self.chain[CH_MV] // n)
         return self.n_events

@@ -17,6 +17,7 @@ cdef word ARM_HIGH_RATE_MHZ, ARM_WIDE_EIGHTHS, TURN_WIDE_MG, ACROSS_EIGHTHS, SHA
 cdef word FLAT_SIDE_MG, N_FLAT, POSTURE_MG, POSTURE_WANDER_EIGHTHS, TRIAL_TURN_MG, TRIAL_STEPS
 cdef word STRIDE_FROM_MS, STRIDE_ALT_EIGHTHS, STRIDE_SIDE_MG, STRIDE_REGULAR_EIGHTHS
 cdef word BOUT_MIN_MS, BOUT_GAP_MS, JERK_MS, M_MAX, A3_Q9_PER_G, WIN_M, WIN_X, WIN_Y, WIN_Z, WIN_Q, WIN_WORDS, POS_FLOOR
+cdef word CH_K_LP, CH_KB, CH_KA, CH_THR_MIN, CH_M_N, CH_M_I, CH_LP1, CH_LP2, CH_BSUM, CH_ASUM, CH_MV, CH_RISING, CH_WORDS
 
 cpdef word samples_for_ms(word ms, word rate_mhz) except *
 cpdef word samples_over_ms(word ms, word rate_mhz) except *
@@ -24,20 +25,21 @@ cpdef word samples_over_ms(word ms, word rate_mhz) except *
 cpdef word shift_for_ms(word ms, word rate_mhz) except *
 cpdef word lowpass_q12(word cutoff_mhz, word rate_mhz) except *
 cdef word aged(word pos, word spm, word floor) noexcept
+@cython.locals(k=word, pos=word)
+cdef void age_all(int[::1] ring, word n, word spm) noexcept
 cdef word apart(word ax, word ay, word az, word bx, word by, word bz) noexcept
-cdef word root_below(word v, word r) except *
 cdef word pace_of(word steps, word walk_samples, word spm) except *
 
 
 # Methods that divide keep Python's checked `//` and pass its (impossible) ZeroDivisionError on: `except *`.
 @cython.final
 cdef class Detector:
-    cdef readonly word rate_mhz, counts_per_g, spm, mg_q9, k_lp, kb, ka, thr_min
-    cdef readonly word d_min, d_max, bout_min, bout_gap, d_slow, d_stride, lag, quantum16, m_n, kq, arm_high
-    cdef readonly int[::1] events, m_ring, win_sums
+    cdef readonly word rate_mhz, counts_per_g, spm, mg_q9
+    cdef readonly word d_min, d_max, bout_min, bout_gap, d_slow, d_stride, lag, quantum16, kq, arm_high
+    cdef readonly int[::1] events, m_ring, win_sums, chain
     cdef readonly int[::1] pend, pend_depth, pend_side, pend_turn, pend_wander, pend_gx, pend_gy, pend_gz, pend_vm, pend_vx
     cdef readonly int[::1] recent, backfilled, trial_at, trial_d
-    cdef readonly word n_events, m_i, lp1, lp2, bsum, asum, mv, rising, peak, peak_pos, valley, held_pos, held_amp
+    cdef readonly word n_events, peak, peak_pos, valley, held_pos, held_amp
     cdef readonly word win_start, gx1, gy1, gz1, gx2, gy2, gz2, am1, am2
     cdef readonly word alt_avg, side_avg, d_prev2, d_prev3
     cdef readonly word minute, pos, due, has_prev, cand_pos, d_prev, d_step, d_step16, run_n, walking, trial, trial_n
@@ -45,7 +47,7 @@ cdef class Detector:
     cdef readonly word cur_walk, cur_steps, prev_walk, prev_steps, prev_move, recent_next, recent_n, veto_pos, double_at
 
     # feed()'s locals are viper's machine words; the ptr16/ptr32 views become typed memoryviews of the same items.
-    @cython.locals(p="const unsigned short[::1]", m_ring="int[::1]", win="int[::1]", i=Py_ssize_t, j=Py_ssize_t, done=Py_ssize_t,
+    @cython.locals(p="const unsigned short[::1]", m_ring="int[::1]", win="int[::1]", chain="int[::1]", i=Py_ssize_t, j=Py_ssize_t, done=Py_ssize_t,
                    ev_limit=word, mg_q9=word, k_lp=word, kb=word, ka=word, thr_min=word, m_n=word, m_i=word,
                    lp1=word, lp2=word, bsum=word, asum=word, mv=word, rising=word, peak=word, valley=word,
                    peak_pos=word, pos=word, due=word, held_pos=word, held_amp=word, d_min=word, sum_m=word, sum_x=word, sum_y=word, sum_z=word, sum_q=word,
@@ -53,6 +55,7 @@ cdef class Detector:
     cpdef Py_ssize_t feed(self, samples, Py_ssize_t start, Py_ssize_t n) except -1
     cdef void emit(self, word kind, word minute, word a, word b, word c, word d) noexcept
     cdef void release(self, word now) except *
+    cdef void clear_sums(self) noexcept
     cdef void candidate(self, word at, word depth) except *
     cdef int alternates(self, word d) noexcept
     cdef int arm_work(self) noexcept
@@ -69,10 +72,9 @@ cdef class Detector:
     cdef int stride_of(self, word d) noexcept
     cdef int backfill(self, word first_d) noexcept
     cdef int hides_step(self, word d) noexcept
-    cdef void walk_on(self, word at, word d) except *
     cdef void count_double(self, word hidden) noexcept
     cdef void count_step(self, word at, word d) noexcept
-    cdef void tally(self, word at, word d) noexcept
+    cdef void hold(self, word at, word d) noexcept
     cdef void end_walk(self) except *
     cdef void close_bout(self) except *
     cdef void settle(self, word now) except *

@@ -262,7 +262,7 @@ def test_magnitude_at_twice_the_rate_is_two_chains_of_the_rate_below(engine, rat
         slow.reset()
         assert fast.feed(array("h", counts[:n].reshape(-1).tolist()), 0, n) == n
         assert slow.feed(array("h", counts[:n:2].reshape(-1).tolist()), 0, n // 2) == n // 2
-        assert fast.m_i == 0 and list(slow.m_ring) == [fast.m_ring[0]]
+        assert fast.chain[spec.CH_M_I] == 0 and list(slow.m_ring) == [fast.m_ring[0]]
         assert fast.m_ring[0] != fast.m_ring[1] or n == 2  # two chains, not one value
 
 

@@ -27,12 +27,14 @@ PUBLIC_PICKS = ("espruino-wrist/HughB-walk-1834.csv", "espruino-wrist/HughB-driv
                 "oxford-phone/Nexus_Jamie_Hard_InHand_1.csv", "oxford-phone/Pixel_Jamie_Carpet_InHand_1.csv",
                 "hmp-wrist/Brush_teeth_2011-04-11-13-28-18-brush_teeth-f1.csv",
                 "hmp-wrist/Brush_teeth_2011-05-30-08-35-11-brush_teeth-f1.csv")
-CONFIG = ("rate_mhz", "counts_per_g", "spm", "mg_q9", "k_lp", "kb", "ka", "thr_min", "d_min", "d_max", "bout_min",
-          "bout_gap", "d_slow", "lag", "arm_high")
+CONFIG = ("rate_mhz", "counts_per_g", "spm", "mg_q9", "d_min", "d_max", "bout_min", "bout_gap", "d_slow", "lag",
+          "arm_high")
 # Every integer the detector keeps between feed() calls, read off the interpreted one: a field the .pxd types
-# wrongly (or as a C type too narrow for it) fails here by name.
+# wrongly (or as a C type too narrow for it) fails here by name. The per-sample chain (its settings too) and the
+# interval's sums are arrays of such integers.
 STATE = tuple(sorted(name for name, value in vars(spec.Detector(50000, 4096)).items()
                      if isinstance(value, int) and name not in CONFIG))
+STATE_ARRAYS = ("chain", "win_sums")
 
 
 def results_json(engines, chunks, rate_mhz, counts_per_g):
@@ -51,7 +53,7 @@ def feed_in_batches(det, flat, batches):
         while n:
             used = det.feed(flat, start, n)
             trace.append((used, list(det.events[:det.n_events * spec.EV_WORDS])))
-            trace.append([getattr(det, name) for name in STATE])
+            trace.append([getattr(det, name) for name in STATE] + [list(getattr(det, name)) for name in STATE_ARRAYS])
             start += used
             n -= used
     n_events = det.flush()
@@ -89,6 +91,8 @@ def test_start_up_arithmetic_is_the_same(rate_mhz):
         python, cython = spec.Detector(rate_mhz, counts_per_g), compiled.Detector(rate_mhz, counts_per_g)
         for name in CONFIG + STATE:
             assert getattr(cython, name) == getattr(python, name), name
+        for name in STATE_ARRAYS:
+            assert list(getattr(cython, name)) == list(getattr(python, name)), name
 
 
 def test_bad_settings_are_refused_alike():
