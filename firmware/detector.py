@@ -59,6 +59,14 @@ DOUBLE_TO_EIGHTHS = const(19)  # ... even past STEP_MAX_MS: a weak step must not
 STEP_QUANTUM_MS = const(20)  # the walker's step interval moves in these steps: the same tracking at every rate
 BACKFILL_MIN = const(2)  # uncounted peaks keeping a new rhythm's cadence that count too (one is often a posture shift)
 BACKFILL_MAX = const(8)  # ... looked back at, at most
+# A walk's first step from standing is shallow: under half as deep as the steps after it, often under THR_MIN_MG.
+FIRST_DEPTH_EIGHTHS = const(4)  # a first counted trough as deep as 4/8 of the rhythm's is a second step: the first ...
+# ... is the hysteresis turn too shallow to be a candidate one regular interval before it, if there is one.
+FIRST_LEAD_EIGHTHS = const(4)  # the walk starts 4/8 of a step interval before its first trough: the first toe-off
+# recent: a ring of the last RECENT candidates' positions, then their depths, then the faint trough before each.
+RECENT = const(N_CONFIRM_SLOW + BACKFILL_MAX)
+RECENT_DEPTH = const(RECENT)
+RECENT_FAINT = const(2 * RECENT)
 # Arm work (brushing, combing) moves the wrist sideways while turning it; walking does one or the other.
 ARM_EIGHTHS = const(3)  # sideways motion over 3/8 of the trough depth ...
 TURN_MIN_MG = const(100)  # ... while gravity moves over this per stride: arm work
@@ -146,9 +154,9 @@ def aged(pos, spm, floor):
     return pos - spm if pos - spm > floor else floor
 
 
-def age_all(ring, n, spm):
-    """ring[0:n] moved one minute back as aged() moves one position (a loop here, not a call per position)."""
-    for k in range(n):
+def age_all(ring, first, end, spm):
+    """ring[first:end] moved one minute back as aged() moves one position (a loop here, not a call per position)."""
+    for k in range(first, end):
         pos = ring[k] - spm
         ring[k] = pos if pos > POS_FLOOR else POS_FLOOR
 
@@ -231,8 +239,10 @@ class Detector:
         self.pend_vx = array("i", [0] * N_CONFIRM_SLOW)
         # The last step candidates (a ring ending at the newest), for back-filling; and the steps found there,
         # newest first, hidden ones included.
-        self.recent = array("i", [0] * (N_CONFIRM_SLOW + BACKFILL_MAX))
-        self.backfilled = array("i", [0] * (2 * BACKFILL_MAX))
+        # Each also keeps its depth and the last trough too shallow to be a candidate since the one before (POS_FLOOR:
+        # none): the walk's first step may be that one. One array, as every attribute slows each lookup on a board.
+        self.recent = array("i", [0] * (3 * RECENT))
+        self.backfilled = array("i", [0] * (2 * BACKFILL_MAX + 1))
         # The steps of a walk on trial and their intervals, held until it has TRIAL_STEPS.
         self.trial_at = array("i", [0] * TRIAL_STEPS)
         self.trial_d = array("i", [0] * TRIAL_STEPS)
@@ -299,6 +309,8 @@ class Detector:
         self.prev_move = 0
         self.recent_next = 0
         self.recent_n = 0
+        for k in range(RECENT_FAINT, RECENT_FAINT + RECENT):
+            self.recent[k] = POS_FLOOR
         self.veto_pos = POS_FLOOR  # the last peak a check rejected: back-filling never reaches it
         self.double_at = POS_FLOOR  # end of a long interval candidate() holds (POS_FLOOR: none); it began at seg_end
         self.n_events = 0
@@ -431,6 +443,14 @@ class Detector:
                                 sum_q = 0
                             held_pos = peak_pos
                             held_amp = peak
+                    elif peak > 0:
+                        # The slot of the next candidate: the one after the held peak's, which is not one yet.
+                        r = int(self.recent_next)
+                        if held_amp:
+                            r += 1
+                        if r == RECENT:
+                            r = 0
+                        ptr32(self.recent)[RECENT_FAINT + r] = peak_pos
                     rising = 0
                     valley = hp
                     if int(self.n_events) > ev_limit:
@@ -499,16 +519,20 @@ class Detector:
         d = at - self.cand_pos
         self.cand_pos = at
         r = self.recent_next
-        self.recent[r] = at
-        self.recent_next = r + 1 if r + 1 < N_CONFIRM_SLOW + BACKFILL_MAX else 0
+        recent = self.recent
+        recent[r] = at
+        self.recent_next = r + 1 if r + 1 < RECENT else 0
         seen = self.recent_n
-        if seen < N_CONFIRM_SLOW + BACKFILL_MAX:
+        if seen < RECENT:
             self.recent_n = seen + 1
         fits = self.d_min <= d <= self.d_max
         walking = self.walking
         goes_on = walking and (fits or self.hides_step(d))
         if walking and not goes_on:
             self.end_walk()
+        recent[RECENT_DEPTH + r] = depth
+        if recent[RECENT_FAINT + r] <= at - d:
+            recent[RECENT_FAINT + r] = POS_FLOOR  # older than the candidate before
         if not goes_on and not fits:
             self.pend[0] = at
             self.run_n = 1
@@ -722,13 +746,10 @@ class Detector:
             self.pend_vx[k] = self.pend_vx[k + 1]
 
     def confirm_run(self):
-        """A regular rhythm: every peak in it was a step, and so were the back-filled ones before it. The first
-        step's interval is taken to equal the second's, so the stretch starts one step before the first heel
-        strike."""
+        """A regular rhythm: every peak in it was a step, and so were the back-filled ones before it. The stretch
+        starts FIRST_LEAD_EIGHTHS of the second step's interval before the first step's trough: its toe-off."""
         pend = self.pend
         first_d = pend[1] - pend[0]
-        if self.minute == 0 and first_d > pend[0]:
-            first_d = pend[0]  # walking already when the detector started: the stretch starts at sample 0
         self.walking = 1
         self.seg_steps = 0
         self.trial = 1 if self.run_n > 3 and self.turned(TRIAL_TURN_MG) else 0
@@ -739,16 +760,17 @@ class Detector:
         self.d_step16 = self.d_step << 4
         first_d >>= split
         n_back = self.backfill(first_d)
+        back = self.backfilled
+        first = back[n_back - 1] if n_back else pend[0]
+        lead = first_d * FIRST_LEAD_EIGHTHS >> 3
+        if self.minute == 0 and lead > first:
+            lead = first  # walking already when the detector started: the stretch starts at sample 0
+        self.seg_start = first - lead
+        self.count_step(first, lead)
         if n_back:
-            back = self.backfilled
-            self.seg_start = back[n_back - 1] - first_d
-            self.count_step(back[n_back - 1], first_d)
             for k in range(n_back - 2, -1, -1):
                 self.count_step(back[k], back[k] - back[k + 1])
             self.count_step(pend[0], pend[0] - back[0])
-        else:
-            self.seg_start = pend[0] - first_d
-            self.count_step(pend[0], first_d)
         for k in range(1, self.run_n):
             d = pend[k] - pend[k - 1]
             if split:
@@ -766,10 +788,12 @@ class Detector:
         """Walk back from the rhythm's first peak over the uncounted candidates before it while each continues
         the cadence; fill self.backfilled (newest first) and return how many steps, 0 if fewer than
         BACKFILL_MIN peaks. Stops where the walk would start before the last counted step or in a minute already
-        reported, and at a peak a check rejected."""
+        reported, and at a peak a check rejected. Before the earliest step found, a trough too shallow to be a
+        candidate one regular interval back is the walk's first step if that earliest one is no shallow first step
+        itself (under FIRST_DEPTH_EIGHTHS of the rhythm's depth)."""
         d_step = self.d_step
         earliest = -self.spm if self.has_prev else 0
-        ring = N_CONFIRM_SLOW + BACKFILL_MAX
+        ring = RECENT
         k = self.recent_next - self.run_n - 1
         left = self.recent_n - self.run_n
         later = self.pend[0]
@@ -793,7 +817,19 @@ class Detector:
             later = at
             k -= 1
             left -= 1
-        return n_back if peaks >= BACKFILL_MIN else 0
+        if peaks < BACKFILL_MIN:
+            n_back = 0
+            later = self.pend[0]
+            k = self.recent_next - self.run_n - 1
+        k = k + 1 if k + 1 >= 0 else k + 1 + ring
+        at = self.recent[RECENT_FAINT + k]
+        gap = later - at
+        if (gap <= 2 * d_step and self.recent[RECENT_DEPTH + k] * 8 * (self.run_n - 1) >= self.run_sum(self.pend_depth, 1) * FIRST_DEPTH_EIGHTHS
+                and (gap - d_step if gap > d_step else d_step - gap) * 8 <= d_step * REGULAR_EIGHTHS
+                and at - first_d >= self.seg_end and at - first_d >= earliest and at > self.veto_pos):
+            self.backfilled[n_back] = at
+            n_back += 1
+        return n_back
 
     def hides_step(self, d):
         """While walking, an interval past d_max that is 13/8..19/8 of the step interval (a step whose peak was too
@@ -923,9 +959,10 @@ class Detector:
         self.seg_end = aged(self.seg_end, spm, POS_FLOOR)
         self.bout_start = aged(self.bout_start, spm, POS_FLOOR)
         self.bout_end = aged(self.bout_end, spm, POS_FLOOR)
-        age_all(self.pend, self.run_n, spm)
-        age_all(self.trial_at, self.trial_n, spm)
-        age_all(self.recent, self.recent_n, spm)
+        age_all(self.pend, 0, self.run_n, spm)
+        age_all(self.trial_at, 0, self.trial_n, spm)
+        age_all(self.recent, 0, self.recent_n, spm)
+        age_all(self.recent, RECENT_FAINT, RECENT_FAINT + RECENT, spm)
         self.veto_pos = aged(self.veto_pos, spm, POS_FLOOR)
         self.double_at = aged(self.double_at, spm, POS_FLOOR)
         # A previous peak older than two d_max is as good as none.

@@ -425,3 +425,33 @@ def test_walking_from_the_first_sample_never_starts_before_it():
     result = run(walking(30, 50, 110), 50000)
     assert result["walking"][0][0] >= 0 and result["bouts"][0]["start_s"] >= 0
     assert result["minutes"][0]["walk_s"] == round(result["walking_s"])
+
+
+def first_step_walk(rate_hz, first_depth_g, lead_depth_g=0.0):
+    """Standing, then a first step of first_depth_g at 3.0 s, 0.6 s before 20 steps of 0.25 g every 0.55 s; with
+    lead_depth_g, a weight shift 0.5 s before the first step. Each is a trough of |a| then, 0.15 s on, a peak as high
+    (the heel strike)."""
+    n = int(round(18 * rate_hz))
+    t = np.arange(n) / rate_hz
+    a = np.ones(n) + np.random.default_rng(0).normal(0.0, 0.002, n)
+    for at, depth in [(2.5, lead_depth_g), (3.0, first_depth_g)] + [(3.6 + k * 0.55, 0.25) for k in range(20)]:
+        a -= depth * (np.exp(-0.5 * ((t - at) / 0.06) ** 2) - np.exp(-0.5 * ((t - at - 0.15) / 0.06) ** 2))
+    g = np.zeros((n, 3))
+    g[:, 0] = a
+    return g
+
+
+@pytest.mark.parametrize("rate_mhz", DEVICE_RATES_MHZ)
+def test_a_first_step_too_shallow_to_see_counts_and_the_walk_starts_half_a_step_before_it(rate_mhz):
+    # The first step's trough turns the hysteresis but stays under THR_MIN_MG; the trough after it is as deep as the rest.
+    result = run(first_step_walk(rate_mhz / 1000, 0.04), rate_mhz)
+    assert result["steps"] == 21
+    assert abs(result["walking"][0][0] - (3.0 - 0.55 / 2)) <= 0.1
+
+
+@pytest.mark.parametrize("rate_mhz", DEVICE_RATES_MHZ)
+def test_a_shallow_first_step_seen_keeps_the_weight_shift_before_it_out(rate_mhz):
+    # The first step is a candidate, under half as deep as the rest: the shallower turn before it is no step.
+    result = run(first_step_walk(rate_mhz / 1000, 0.12, 0.04), rate_mhz)
+    assert result["steps"] == 21
+    assert abs(result["walking"][0][0] - (3.0 - 0.6 / 2)) <= 0.1
