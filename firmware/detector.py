@@ -461,6 +461,7 @@ class Detector:
                     self.pos = pos
                     self.spike(spike_pos, gap, busy)
                     if int(self.n_events) > ev_limit:
+                        busy = 0  # the interval after this spike starts here in the next call too
                         done = i + 1
                         break
                 busy = 0
