@@ -53,6 +53,10 @@ N_CONFIRM = const(5)  # troughs of a regular rhythm before any of them count as 
 N_RESUME = const(3)  # ... within BOUT_GAP_MS of earlier walking (a turn, a door, a kerb)
 N_CONFIRM_SLOW = const(8)  # ... slower than SLOW_STEP_MS: vehicles and gestures sway slowly
 SLOW_STEP_MS = const(750)  # step interval above which a rhythm is slow (80 steps/min)
+# A slow walk's wrist can swing between heel strikes, so its troughs fall anywhere; each strike jolts |a| alone.
+SPIKE_MG = const(100)  # |a| this far over its baseline is a heel-strike spike: a second stream of candidates ...
+SPIKE_GAP_EIGHTHS = const(5)  # ... for slow rhythms only, so spikes closer than 5/8 of SLOW_STEP_MS break a run
+BUSY_EIGHTHS = const(2)  # a slow run of spikes is a walk if |a| leaves its baseline by half a spike under 2/8 of the time
 REGULAR_EIGHTHS = const(3)  # consecutive intervals of a starting rhythm differ by at most 3/8
 DOUBLE_FROM_EIGHTHS = const(13)  # while walking, an interval of 13/8..19/8 of the step interval holds a hidden step
 DOUBLE_TO_EIGHTHS = const(19)  # ... even past STEP_MAX_MS: a weak step must not end a slow walk
@@ -103,7 +107,7 @@ WIN_Z = const(3)
 WIN_Q = const(4)
 WIN_WORDS = const(5)
 # chain: the per-sample chain's settings and its state between feed() calls, which only feed() reads (one attribute
-# for twelve). Never negative: viper's ptr32() reads words unsigned on a 64-bit port.
+# for sixteen). Never negative: viper's ptr32() reads words unsigned on a 64-bit port.
 CH_K_LP = const(0)  # the low-pass's coefficient (Q12)
 CH_KB = const(1)  # the baseline's time constant as a shift
 CH_KA = const(2)  # the level's time constant as a shift
@@ -116,7 +120,11 @@ CH_BSUM = const(8)  # the baseline, << kb
 CH_ASUM = const(9)  # the mean |depth below the baseline|, << ka
 CH_MV = const(10)  # the minute's movement so far: the sum of that depth (mg)
 CH_RISING = const(11)  # 1 while the hysteresis looks for a peak, 0 for a valley
-CH_WORDS = const(12)
+CH_SPIKE_GAP = const(12)  # the shortest interval of a run of heel-strike spikes (samples)
+CH_SPIKE_AMP = const(13)  # the highest spike since the last (mg Q3 over the baseline; 0: none)
+CH_SPIKE_HALF = const(14)  # half the last spike's height: |a| further off its baseline is busy
+CH_BUSY = const(15)  # busy samples since the last spike
+CH_WORDS = const(16)
 # Positions stop ageing here (2^28 samples back, 30 days at 104 Hz): nothing that old still counts, and an
 # idle board's stale positions stay small ints.
 POS_FLOOR = const(-268435456)
@@ -203,6 +211,7 @@ class Detector:
         self.bout_gap = samples_for_ms(BOUT_GAP_MS, rate_mhz)
         self.d_slow = samples_for_ms(SLOW_STEP_MS, rate_mhz)
         self.d_stride = samples_for_ms(STRIDE_FROM_MS, rate_mhz)
+        chain[CH_SPIKE_GAP] = self.d_slow * SPIKE_GAP_EIGHTHS >> 3
         self.arm_high = max(ARM_HIGH_EIGHTHS, ARM_HIGH_EIGHTHS * ARM_HIGH_RATE_MHZ // rate_mhz)
         self.quantum16 = samples_for_ms(STEP_QUANTUM_MS * 16, rate_mhz)  # in 1/16 samples
         # (|a| - 1 g)^2, |a| - 1 g clamped to +/-1 g, is summed >> kq: at most 2^13 per sample, 2^26 over a minute at 104 Hz.
@@ -224,6 +233,9 @@ class Detector:
         self.events = array("i", [0] * (EV_CAP * EV_WORDS))
         self.n_events = 0
         self.pend = array("i", [0] * N_CONFIRM_SLOW)
+        # The heel-strike spikes of a regular run, oldest first (spk_n of them); then, from N_CONFIRM_SLOW, the samples of
+        # each one's interval (since the spike before) with |a| off its baseline by half that spike. One array, one lookup.
+        self.spk = array("i", [0] * (2 * N_CONFIRM_SLOW))
         # Per pending peak: its depth and the sideways motion of its interval (mg Q3), the turn of its interval (mg).
         self.pend_depth = array("i", [0] * N_CONFIRM_SLOW)
         self.pend_side = array("i", [0] * N_CONFIRM_SLOW)
@@ -262,6 +274,12 @@ class Detector:
         chain[CH_ASUM] = 0
         chain[CH_MV] = 0
         chain[CH_RISING] = 1
+        chain[CH_SPIKE_AMP] = 0
+        chain[CH_SPIKE_HALF] = 0
+        chain[CH_BUSY] = 0
+        self.spike_pos = 0
+        self.spike_last = 0
+        self.spk_n = 0
         self.peak = 0
         self.peak_pos = 0
         self.valley = 0
@@ -293,7 +311,7 @@ class Detector:
         self.d_step = 0
         self.d_step16 = 0  # d_step in 1/16 samples: the tracker; d_step is it rounded
         self.run_n = 0
-        self.walking = 0
+        self.walking = 0  # 1: a walk the troughs confirmed; 2: one the heel-strike spikes confirmed (spike())
         self.trial = 0
         self.trial_n = 0
         self.seg_start = 0
@@ -341,6 +359,12 @@ class Detector:
         asum = chain[CH_ASUM]
         mv = chain[CH_MV]
         rising = chain[CH_RISING]
+        spike_gap = chain[CH_SPIKE_GAP]
+        spike_amp = chain[CH_SPIKE_AMP]
+        spike_half = chain[CH_SPIKE_HALF]
+        busy = chain[CH_BUSY]
+        spike_pos = int(self.spike_pos)
+        spike_last = int(self.spike_last)
         peak = int(self.peak)
         valley = int(self.valley)
         peak_pos = int(self.peak_pos)
@@ -370,17 +394,23 @@ class Detector:
                 self.peak_pos = peak_pos
                 self.held_pos = held_pos
                 self.held_amp = held_amp
+                self.spike_pos = spike_pos
+                self.spike_last = spike_last
                 win[WIN_M] = sum_m
                 win[WIN_X] = sum_x
                 win[WIN_Y] = sum_y
                 win[WIN_Z] = sum_z
                 win[WIN_Q] = sum_q
                 mv = int(self.reach_due(mv))
+                if busy > spike_gap << 8:
+                    busy = spike_gap << 8  # no spike for minutes: any interval it ends is too long to count
                 pos = int(self.pos)
                 due = int(self.due)
                 peak_pos = int(self.peak_pos)
                 held_pos = int(self.held_pos)
                 held_amp = int(self.held_amp)
+                spike_pos = int(self.spike_pos)
+                spike_last = int(self.spike_last)
                 sum_m = win[WIN_M]
                 sum_x = win[WIN_X]
                 sum_y = win[WIN_Y]
@@ -411,7 +441,30 @@ class Detector:
             lp1 += (a3 - lp1) * k_lp >> 12
             lp2 += (lp1 - lp2) * k_lp >> 12
             bsum += lp2 - (bsum >> kb)
-            hp = (bsum >> kb) - lp2
+            base = bsum >> kb
+            hp = base - lp2
+            over = a3 - base
+            if over > spike_half or -over > spike_half:
+                busy += 1
+            if over > spike_amp:
+                if over > SPIKE_MG << 3:
+                    spike_amp = over
+                    spike_pos = pos
+            elif spike_amp and pos - spike_pos >= d_min:
+                # The highest spike within d_min; one too soon after the last (fidgeting, a fast walk) breaks any run,
+                # and none is looked at while the troughs count a walk.
+                gap = spike_pos - spike_last
+                spike_last = spike_pos
+                spike_half = spike_amp >> 1
+                spike_amp = 0
+                if gap >= spike_gap and int(self.walking) != 1:
+                    self.pos = pos
+                    self.spike(spike_pos, gap, busy)
+                    if int(self.n_events) > ev_limit:
+                        busy = 0  # the interval after this spike starts here in the next call too
+                        done = i + 1
+                        break
+                busy = 0
             ahp = hp if hp >= 0 else -hp
             asum += ahp - (asum >> ka)
             mv += ahp >> 3
@@ -469,6 +522,11 @@ class Detector:
         chain[CH_ASUM] = asum
         chain[CH_MV] = mv
         chain[CH_RISING] = rising
+        chain[CH_SPIKE_AMP] = spike_amp
+        chain[CH_SPIKE_HALF] = spike_half
+        chain[CH_BUSY] = busy
+        self.spike_pos = spike_pos
+        self.spike_last = spike_last
         self.peak = peak
         self.valley = valley
         self.peak_pos = peak_pos
@@ -495,6 +553,63 @@ class Detector:
         ev[k + 5] = d
         self.n_events = n + 1
 
+    def spike(self, at, d, busy):
+        """A heel-strike spike at `at`, d samples after the spike before, with `busy` samples between off the baseline by
+        half that spike's height. A slow regular run of N_CONFIRM_SLOW whose busy samples are under BUSY_EIGHTHS/8 of its
+        span confirms a walk the troughs missed (walking == 2); it goes on from spike to spike as walk_on() allows."""
+        spk = self.spk
+        n = self.spk_n
+        if self.walking:
+            if d <= self.d_max or self.hides_step(d):
+                self.cand_pos = at
+                self.walk_on(at, d)
+                return
+            self.end_walk()
+            n = 0
+        if n and (spk[n - 1] != at - d or d > self.d_max or spk[n - 1] <= self.seg_end):
+            n = 0
+        if n >= 2:
+            p = spk[n - 1] - spk[n - 2]
+            if (d - p if d > p else p - d) * 8 > p * REGULAR_EIGHTHS:
+                spk[0] = spk[n - 1]
+                n = 1
+        spk[n] = at
+        spk[N_CONFIRM_SLOW + n] = busy
+        n += 1
+        self.spk_n = n
+        if n < N_CONFIRM_SLOW:
+            return
+        total = 0
+        for k in range(N_CONFIRM_SLOW + 1, N_CONFIRM_SLOW + n):
+            total += spk[k]
+        if total * 8 >= (at - spk[0]) * BUSY_EIGHTHS or at - spk[0] <= self.d_slow * (n - 1):
+            for k in range(n - 1):
+                spk[k] = spk[k + 1]
+                spk[N_CONFIRM_SLOW + k] = spk[N_CONFIRM_SLOW + k + 1]
+            self.spk_n = n - 1
+            return
+        self.confirm_spikes()
+
+    def confirm_spikes(self):
+        """A slow run of isolated spikes: each was a step. The first step's interval is taken to equal the mean."""
+        spk = self.spk
+        n = self.spk_n
+        self.spk_n = 0
+        self.run_n = 0
+        self.walking = 2
+        self.trial = 0
+        self.seg_steps = 0
+        self.side_avg = 0
+        self.alt_avg = 0
+        d_step = (spk[n - 1] - spk[0]) // (n - 1)
+        self.d_step = d_step
+        self.d_step16 = d_step << 4
+        self.seg_start = spk[0] - d_step
+        self.count_step(spk[0], d_step)
+        for k in range(1, n):
+            self.count_step(spk[k], spk[k] - spk[k - 1])
+        self.cand_pos = spk[n - 1]
+
     def release(self, now):
         """A held peak with no rival left in reach is a candidate."""
         if self.held_amp and now - self.held_pos >= self.d_min:
@@ -516,6 +631,8 @@ class Detector:
         pos = self.pos
         n = pos - self.win_start
         self.win_start = pos
+        if self.walking == 2:
+            return  # a walk confirmed on spikes goes on on spikes: its troughs fall anywhere
         d = at - self.cand_pos
         self.cand_pos = at
         r = self.recent_next
@@ -618,9 +735,14 @@ class Detector:
                     self.confirm_run()
                 return
             self.side_avg += (side - self.side_avg) >> 2
-        # A step while walking (written here, not called: once per walking trough). An interval near twice the walker's
-        # own step interval hides a step whose peak was too small to see (the wrist's weaker side): it is held, and
-        # counted at the midpoint once the walk goes on after it; a walker slowing to a stop takes a long last step.
+        self.walk_on(at, d)
+
+    # Native code: the per-step path, from a trough (candidate()) or a heel-strike spike (spike()).
+    @micropython.native
+    def walk_on(self, at, d):
+        """A step while walking. An interval near twice the walker's own step interval hides a step whose peak was too
+        small to see (the wrist's weaker side): it is held, and counted at the midpoint once the walk goes on after it;
+        a walker slowing to a stop takes a long last step."""
         if self.double_at != POS_FLOOR:
             self.count_double(1)
         d_step = self.d_step
@@ -960,6 +1082,9 @@ class Detector:
         self.bout_start = aged(self.bout_start, spm, POS_FLOOR)
         self.bout_end = aged(self.bout_end, spm, POS_FLOOR)
         age_all(self.pend, 0, self.run_n, spm)
+        age_all(self.spk, 0, self.spk_n, spm)
+        self.spike_pos = aged(self.spike_pos, spm, POS_FLOOR)
+        self.spike_last = aged(self.spike_last, spm, POS_FLOOR)
         age_all(self.trial_at, 0, self.trial_n, spm)
         age_all(self.recent, 0, self.recent_n, spm)
         age_all(self.recent, RECENT_FAINT, RECENT_FAINT + RECENT, spm)
