@@ -56,6 +56,7 @@ SLOW_STEP_MS = const(750)  # step interval above which a rhythm is slow (80 step
 # A slow walk's wrist can swing between heel strikes, so its troughs fall anywhere; each strike jolts |a| alone.
 SPIKE_MG = const(100)  # |a| this far over its baseline is a heel-strike spike: a second stream of candidates ...
 SPIKE_GAP_EIGHTHS = const(5)  # ... for slow rhythms only, so spikes closer than 5/8 of SLOW_STEP_MS break a run
+SPIKE_LOW_MG = const(55)  # ... and from here while they count a walk, if where the walk expects its next step
 BUSY_EIGHTHS = const(2)  # a slow run of spikes is a walk if |a| leaves its baseline by half a spike under 2/8 of the time
 REGULAR_EIGHTHS = const(3)  # consecutive intervals of a starting rhythm differ by at most 3/8
 DOUBLE_FROM_EIGHTHS = const(13)  # while walking, an interval of 13/8..19/8 of the step interval holds a hidden step
@@ -363,6 +364,7 @@ class Detector:
         spike_amp = chain[CH_SPIKE_AMP]
         spike_half = chain[CH_SPIKE_HALF]
         busy = chain[CH_BUSY]
+        spike_min = SPIKE_LOW_MG << 3 if int(self.walking) == 2 else SPIKE_MG << 3
         spike_pos = int(self.spike_pos)
         spike_last = int(self.spike_last)
         peak = int(self.peak)
@@ -411,6 +413,7 @@ class Detector:
                 held_amp = int(self.held_amp)
                 spike_pos = int(self.spike_pos)
                 spike_last = int(self.spike_last)
+                spike_min = SPIKE_LOW_MG << 3 if int(self.walking) == 2 else SPIKE_MG << 3
                 sum_m = win[WIN_M]
                 sum_x = win[WIN_X]
                 sum_y = win[WIN_Y]
@@ -447,24 +450,31 @@ class Detector:
             if over > spike_half or -over > spike_half:
                 busy += 1
             if over > spike_amp:
-                if over > SPIKE_MG << 3:
+                if over > spike_min:
                     spike_amp = over
                     spike_pos = pos
             elif spike_amp and pos - spike_pos >= d_min:
-                # The highest spike within d_min; one too soon after the last (fidgeting, a fast walk) breaks any run,
-                # and none is looked at while the troughs count a walk.
+                # The highest spike within d_min; one of SPIKE_MG too soon after the last (fidgeting, a fast walk) breaks
+                # any run, a weaker one is passed over, and none is looked at while the troughs count a walk.
                 gap = spike_pos - spike_last
-                spike_last = spike_pos
-                spike_half = spike_amp >> 1
+                if gap >= spike_gap or spike_amp > SPIKE_MG << 3:
+                    spike_last = spike_pos
+                    spike_half = spike_amp >> 1
+                    busy_was = busy
+                    busy = 0
+                    if gap >= spike_gap and int(self.walking) != 1:
+                        self.pos = pos
+                        self.spike_last = spike_last
+                        chain[CH_BUSY] = 0
+                        self.spike(spike_pos, gap, busy_was, spike_half)
+                        spike_min = SPIKE_LOW_MG << 3 if int(self.walking) == 2 else SPIKE_MG << 3
+                        spike_last = int(self.spike_last)
+                        busy = chain[CH_BUSY]  # 0, or the interval's so far if spike() passed over a weak spike
+                        if int(self.n_events) > ev_limit:
+                            spike_amp = 0
+                            done = i + 1
+                            break
                 spike_amp = 0
-                if gap >= spike_gap and int(self.walking) != 1:
-                    self.pos = pos
-                    self.spike(spike_pos, gap, busy)
-                    if int(self.n_events) > ev_limit:
-                        busy = 0  # the interval after this spike starts here in the next call too
-                        done = i + 1
-                        break
-                busy = 0
             ahp = hp if hp >= 0 else -hp
             asum += ahp - (asum >> ka)
             mv += ahp >> 3
@@ -553,10 +563,17 @@ class Detector:
         ev[k + 5] = d
         self.n_events = n + 1
 
-    def spike(self, at, d, busy):
-        """A heel-strike spike at `at`, d samples after the spike before, with `busy` samples between off the baseline by
-        half that spike's height. A slow regular run of N_CONFIRM_SLOW whose busy samples are under BUSY_EIGHTHS/8 of its
-        span confirms a walk the troughs missed (walking == 2); it goes on from spike to spike as walk_on() allows."""
+    def spike(self, at, d, busy, half):
+        """A heel-strike spike at `at`, d samples after the spike before, `half` its height, with `busy` samples between
+        off the baseline by half that spike's height. A slow regular run of N_CONFIRM_SLOW whose busy samples are under
+        BUSY_EIGHTHS/8 of its span confirms a walk the troughs missed (walking == 2); it goes on from spike to spike as walk_on() allows."""
+        if half << 1 <= SPIKE_MG << 3:
+            # A weak spike only goes on with a walk, where it expects a step; any other is passed over.
+            p = self.d_step
+            if not self.walking or (d - p if d > p else p - d) * 8 > p * REGULAR_EIGHTHS:
+                self.spike_last = at - d
+                self.chain[CH_BUSY] = busy
+                return
         spk = self.spk
         n = self.spk_n
         if self.walking:

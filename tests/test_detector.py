@@ -111,6 +111,19 @@ def test_a_slow_wrist_walk_is_counted_at_its_heel_strikes(rate_mhz, cadence):
 
 
 @pytest.mark.parametrize("rate_mhz", (25000, 50000, 104000))
+@pytest.mark.parametrize("cadence", (50, 60))
+def test_a_slow_wrist_walk_goes_on_at_its_weak_heel_strikes(rate_mhz, cadence):
+    # As above, but from the tenth step two spikes in a row of every five only 0.07 g (under SPIKE_MG): three steps'
+    # gap ended the walk. Without weak spikes going on with a walk it counted 10-65 of its 49 or 59 steps at 25, 50
+    # and 104 Hz.
+    rate_hz = rate_mhz / 1000
+    g, steps = heel_strikes(60, rate_hz, cadence, spike_g=0.2, dip_g=0.0, noise_g=0.01, jitter=0.08, arm_g=0.12,
+                            weak_g=0.07, weak_every=5)
+    result = run(concat(still(5, rate_hz), g, still(5, rate_hz)), rate_mhz)
+    assert abs(result["steps"] - steps) <= 2
+
+
+@pytest.mark.parametrize("rate_mhz", (25000, 50000, 104000))
 @pytest.mark.parametrize("cadence", (60, 75, 90))
 def test_a_slow_walk_whose_troughs_fall_unevenly_in_the_stride_counts(rate_mhz, cadence):
     # Magnitude only, intervals alternating 1.2 and 0.8 step periods: no two consecutive ones within 3/8, but each
