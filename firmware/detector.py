@@ -56,6 +56,7 @@ SLOW_STEP_MS = const(750)  # step interval above which a rhythm is slow (80 step
 # A slow walk's wrist can swing between heel strikes, so its troughs fall anywhere; each strike jolts |a| alone.
 SPIKE_MG = const(100)  # |a| this far over its baseline is a heel-strike spike: a second stream of candidates ...
 SPIKE_GAP_EIGHTHS = const(5)  # ... for slow rhythms only, so spikes closer than 5/8 of SLOW_STEP_MS break a run
+SPIKE_MAX_MS = const(2000)  # ... and as far apart as this: the slowest walkers' heel strikes (30 steps/min)
 SPIKE_LOW_MG = const(55)  # ... and from here while they count a walk, if where the walk expects its next step
 BUSY_EIGHTHS = const(2)  # a slow run of spikes is a walk if |a| leaves its baseline by half a spike under 2/8 of the time
 REGULAR_EIGHTHS = const(3)  # consecutive intervals of a starting rhythm differ by at most 3/8
@@ -212,6 +213,7 @@ class Detector:
         self.bout_gap = samples_for_ms(BOUT_GAP_MS, rate_mhz)
         self.d_slow = samples_for_ms(SLOW_STEP_MS, rate_mhz)
         self.d_stride = samples_for_ms(STRIDE_FROM_MS, rate_mhz)
+        self.d_spike_max = samples_for_ms(SPIKE_MAX_MS, rate_mhz)
         chain[CH_SPIKE_GAP] = self.d_slow * SPIKE_GAP_EIGHTHS >> 3
         self.arm_high = max(ARM_HIGH_EIGHTHS, ARM_HIGH_EIGHTHS * ARM_HIGH_RATE_MHZ // rate_mhz)
         self.quantum16 = samples_for_ms(STEP_QUANTUM_MS * 16, rate_mhz)  # in 1/16 samples
@@ -226,11 +228,11 @@ class Detector:
         # Sums of |a|, x, y, z (counts >> 2) and of (|a| - 1 g)^2 >> kq since the interval began at win_start: an
         # array, so feed() hands them to candidate() and reach_due() by plain stores instead of attribute lookups.
         self.win_sums = array("i", [0] * WIN_WORDS)
-        # A minute is reported this long after it ends: a rhythm still being confirmed, and the interval
-        # before its first step, can reach back this far (back-filled steps stop short of a reported minute); so can
-        # the steps of a walk on trial, held over at most TRIAL_STEPS - 1 intervals (under 9 d_max), and a long interval
-        # candidate() holds while walking until the next trough or the walk's end.
-        self.lag = (N_CONFIRM_SLOW + 2) * self.d_max
+        # A minute is reported this long after it ends: a rhythm still being confirmed (troughs d_max apart, spikes
+        # d_spike_max), and the interval before its first step, can reach back this far (back-filled steps stop short of
+        # a reported minute); so can the steps of a walk on trial, held over at most TRIAL_STEPS - 1 intervals (under
+        # 9 d_max), and a long interval candidate() holds while walking until the next trough or the walk's end.
+        self.lag = (N_CONFIRM_SLOW + 2) * self.d_spike_max
         self.events = array("i", [0] * (EV_CAP * EV_WORDS))
         self.n_events = 0
         self.pend = array("i", [0] * N_CONFIRM_SLOW)
@@ -577,13 +579,13 @@ class Detector:
         spk = self.spk
         n = self.spk_n
         if self.walking:
-            if d <= self.d_max or self.hides_step(d):
+            if d <= self.d_spike_max or self.hides_step(d):
                 self.cand_pos = at
                 self.walk_on(at, d)
                 return
             self.end_walk()
             n = 0
-        if n and (spk[n - 1] != at - d or d > self.d_max or spk[n - 1] <= self.seg_end):
+        if n and (spk[n - 1] != at - d or d > self.d_spike_max or spk[n - 1] <= self.seg_end):
             n = 0
         if n >= 2:
             p = spk[n - 1] - spk[n - 2]

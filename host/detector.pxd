@@ -11,7 +11,7 @@ ctypedef long long word
 cdef word EV_STEP, EV_WALK, EV_BOUT, EV_MINUTE, EV_WORDS, EV_CAP, EV_HEADROOM
 cdef word PACE_NONE, PACE_SLOW, PACE_MODERATE, PACE_BRISK, MODERATE_FROM_SPM, BRISK_FROM_SPM
 cdef word LP_CUTOFF_MHZ, BASELINE_TAU_MS, LEVEL_TAU_MS, THR_MIN_MG, SWING_EIGHTHS, STEP_MIN_MS, STEP_MAX_MS
-cdef word SPIKE_MG, SPIKE_GAP_EIGHTHS, SPIKE_LOW_MG, BUSY_EIGHTHS, N_CONFIRM, N_RESUME, N_CONFIRM_SLOW, SLOW_STEP_MS, REGULAR_EIGHTHS, DOUBLE_FROM_EIGHTHS, DOUBLE_TO_EIGHTHS
+cdef word SPIKE_MG, SPIKE_MAX_MS, SPIKE_GAP_EIGHTHS, SPIKE_LOW_MG, BUSY_EIGHTHS, N_CONFIRM, N_RESUME, N_CONFIRM_SLOW, SLOW_STEP_MS, REGULAR_EIGHTHS, DOUBLE_FROM_EIGHTHS, DOUBLE_TO_EIGHTHS
 cdef word FIRST_DEPTH_EIGHTHS, FIRST_LEAD_EIGHTHS, RECENT, RECENT_DEPTH, RECENT_FAINT
 cdef word STEP_QUANTUM_MS, BACKFILL_MIN, BACKFILL_MAX, ARM_EIGHTHS, TURN_MIN_MG, ARM_HIGH_EIGHTHS, TURN_HIGH_MG
 cdef word ARM_HIGH_RATE_MHZ, ARM_WIDE_EIGHTHS, TURN_WIDE_MG, ACROSS_EIGHTHS, SHALLOW_MG, WANDER_EIGHTHS
@@ -36,7 +36,7 @@ cdef word pace_of(word steps, word walk_samples, word spm) except *
 @cython.final
 cdef class Detector:
     cdef readonly word rate_mhz, counts_per_g, spm, mg_q9
-    cdef readonly word d_min, d_max, bout_min, bout_gap, d_slow, d_stride, lag, quantum16, kq, arm_high
+    cdef readonly word d_min, d_max, bout_min, bout_gap, d_slow, d_stride, d_spike_max, lag, quantum16, kq, arm_high
     cdef readonly int[::1] events, m_ring, win_sums, chain
     cdef readonly int[::1] spk, pend, pend_depth, pend_side, pend_turn, pend_wander, pend_gx, pend_gy, pend_gz, pend_vm, pend_vx
     cdef readonly int[::1] recent, backfilled, trial_at, trial_d
