@@ -25,11 +25,11 @@ EV_WALK = const(2)  # start_pos, end_pos, steps: one stretch of walking as the c
 EV_BOUT = const(3)  # start_pos, end_pos, steps, cadence_spm: >= BOUT_MIN_MS with gaps <= BOUT_GAP_MS
 EV_MINUTE = const(4)  # walk_s, steps, pace, movement_mg: the record of minute `minute`
 EV_WORDS = const(6)
-EV_CAP = const(64)
-# One trough emits at most N_CONFIRM_SLOW + 2 * BACKFILL_MAX + 2 events and one due point at most
-# N_CONFIRM_SLOW + 2 * BACKFILL_MAX + 6; feed() checks the slots left after each trough and before each due
-# point, and returns early when they run short.
-EV_HEADROOM = const(32)
+EV_CAP = const(128)
+# One sample can emit at a due point (at most N_CONFIRM_SLOW + 2 * BACKFILL_MAX + 6 events), a heel-strike spike (at
+# most N_CONFIRM_SLOW) and a trough (at most N_CONFIRM_SLOW + 2 * BACKFILL_MAX + 2); feed() returns after any sample that
+# leaves fewer slots than that.
+EV_HEADROOM = const(64)
 
 # Pace classes stand in for HUNT's slow/moderate/brisk walking (2.8/3.8/4.8 MET); CADENCE-Adults puts
 # ~100 steps/min at 3 MET and 120 at 5 MET in adults over 60.
@@ -387,13 +387,10 @@ class Detector:
         kq = int(self.kq)
         j = 3 * start
         done = n
+        full = 0
         for i in range(n):
             pos += 1
             if pos == due:
-                if int(self.n_events) > ev_limit:
-                    pos -= 1
-                    done = i
-                    break
                 self.pos = pos
                 self.peak_pos = peak_pos
                 self.held_pos = held_pos
@@ -406,6 +403,8 @@ class Detector:
                 win[WIN_Z] = sum_z
                 win[WIN_Q] = sum_q
                 mv = int(self.reach_due(mv))
+                if int(self.n_events) > ev_limit:
+                    full = 1
                 if busy > spike_gap << 8:
                     busy = spike_gap << 8  # no spike for minutes: any interval it ends is too long to count
                 pos = int(self.pos)
@@ -460,22 +459,17 @@ class Detector:
                 # any run, a weaker one is passed over, and none is looked at while the troughs count a walk.
                 gap = spike_pos - spike_last
                 if gap >= spike_gap or spike_amp > SPIKE_MG << 3:
-                    spike_last = spike_pos
-                    spike_half = spike_amp >> 1
-                    busy_was = busy
-                    busy = 0
+                    took = 1
                     if gap >= spike_gap and int(self.walking) != 1:
                         self.pos = pos
-                        self.spike_last = spike_last
-                        chain[CH_BUSY] = 0
-                        self.spike(spike_pos, gap, busy_was, spike_half)
+                        took = int(self.spike(spike_pos, gap, busy, spike_amp))
                         spike_min = SPIKE_LOW_MG << 3 if int(self.walking) == 2 else SPIKE_MG << 3
-                        spike_last = int(self.spike_last)
-                        busy = chain[CH_BUSY]  # 0, or the interval's so far if spike() passed over a weak spike
                         if int(self.n_events) > ev_limit:
-                            spike_amp = 0
-                            done = i + 1
-                            break
+                            full = 1
+                    if took:
+                        spike_last = spike_pos
+                        spike_half = spike_amp >> 1
+                        busy = 0
                 spike_amp = 0
             ahp = hp if hp >= 0 else -hp
             asum += ahp - (asum >> ka)
@@ -519,14 +513,16 @@ class Detector:
                     rising = 0
                     valley = hp
                     if int(self.n_events) > ev_limit:
-                        done = i + 1
-                        break
+                        full = 1
             elif hp < valley:
                 valley = hp
             elif hp > valley + ((asum >> ka) * SWING_EIGHTHS >> 3) + thr_min:
                 rising = 1
                 peak = hp
                 peak_pos = pos
+            if full:
+                done = i + 1
+                break
         chain[CH_M_I] = m_i
         chain[CH_LP1] = lp1
         chain[CH_LP2] = lp2
@@ -565,24 +561,23 @@ class Detector:
         ev[k + 5] = d
         self.n_events = n + 1
 
-    def spike(self, at, d, busy, half):
-        """A heel-strike spike at `at`, d samples after the spike before, `half` its height, with `busy` samples between
-        off the baseline by half that spike's height. A slow regular run of N_CONFIRM_SLOW whose busy samples are under
-        BUSY_EIGHTHS/8 of its span confirms a walk the troughs missed (walking == 2); it goes on from spike to spike as walk_on() allows."""
-        if half << 1 <= SPIKE_MG << 3:
+    def spike(self, at, d, busy, height):
+        """A heel-strike spike at `at` (`height` over the baseline, mg Q3), d samples after the spike before, with `busy`
+        samples between off the baseline by half that spike's height. A slow regular run of N_CONFIRM_SLOW whose busy
+        samples are under BUSY_EIGHTHS/8 of its span confirms a walk the troughs missed (walking == 2); it goes on from
+        spike to spike as walk_on() allows. Returns 0 if it passed the spike over (the run goes on from the one before)."""
+        if height <= SPIKE_MG << 3:
             # A weak spike only goes on with a walk, where it expects a step; any other is passed over.
             p = self.d_step
             if not self.walking or (d - p if d > p else p - d) * 8 > p * REGULAR_EIGHTHS:
-                self.spike_last = at - d
-                self.chain[CH_BUSY] = busy
-                return
+                return 0
         spk = self.spk
         n = self.spk_n
         if self.walking:
             if d <= self.d_spike_max or self.hides_step(d):
                 self.cand_pos = at
                 self.walk_on(at, d)
-                return
+                return 1
             self.end_walk()
             n = 0
         if n and (spk[n - 1] != at - d or d > self.d_spike_max or spk[n - 1] <= self.seg_end):
@@ -597,7 +592,7 @@ class Detector:
         n += 1
         self.spk_n = n
         if n < N_CONFIRM_SLOW:
-            return
+            return 1
         total = 0
         for k in range(N_CONFIRM_SLOW + 1, N_CONFIRM_SLOW + n):
             total += spk[k]
@@ -606,8 +601,9 @@ class Detector:
                 spk[k] = spk[k + 1]
                 spk[N_CONFIRM_SLOW + k] = spk[N_CONFIRM_SLOW + k + 1]
             self.spk_n = n - 1
-            return
+            return 1
         self.confirm_spikes()
+        return 1
 
     def confirm_spikes(self):
         """A slow run of isolated spikes: each was a step. The first step's interval is taken to equal the mean."""

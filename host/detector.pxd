@@ -51,11 +51,11 @@ cdef class Detector:
     @cython.locals(p="const unsigned short[::1]", m_ring="int[::1]", win="int[::1]", chain="int[::1]", i=Py_ssize_t, j=Py_ssize_t, done=Py_ssize_t,
                    ev_limit=word, mg_q9=word, k_lp=word, kb=word, ka=word, thr_min=word, m_n=word, m_i=word,
                    lp1=word, lp2=word, bsum=word, asum=word, mv=word, rising=word, peak=word, valley=word,
-                   peak_pos=word, pos=word, due=word, held_pos=word, held_amp=word, spike_gap=word, spike_amp=word, spike_half=word, busy=word, busy_was=word, spike_min=word, spike_pos=word, spike_last=word, gap=word, base=word, over=word, r=word, d_min=word, sum_m=word, sum_x=word, sum_y=word, sum_z=word, sum_q=word,
+                   peak_pos=word, pos=word, due=word, held_pos=word, held_amp=word, spike_gap=word, spike_amp=word, spike_half=word, busy=word, took=int, full=int, spike_min=word, spike_pos=word, spike_last=word, gap=word, base=word, over=word, r=word, d_min=word, sum_m=word, sum_x=word, sum_y=word, sum_z=word, sum_q=word,
                    one_g=word, kq=word, x=word, y=word, z=word, m2=word, m=word, q=word, a3=word, hp=word, ahp=word)
     cpdef Py_ssize_t feed(self, samples, Py_ssize_t start, Py_ssize_t n) except -1
     cdef void emit(self, word kind, word minute, word a, word b, word c, word d) noexcept
-    cdef void spike(self, word at, word d, word busy, word half) except *
+    cdef int spike(self, word at, word d, word busy, word height) except? -1
     cdef void confirm_spikes(self) except *
     cdef void release(self, word now) except *
     cdef void clear_sums(self) noexcept

@@ -397,14 +397,16 @@ def test_feed_refuses_a_range_outside_the_buffer(start, n):
         assert det.feed(flat, 0, 10) == 10
 
 
-def test_event_headroom_covers_the_most_one_trough_or_due_point_can_emit():
-    # feed() stops when fewer than EV_HEADROOM slots are left. At one trough a walk can end (EV_WALK, EV_BOUT) and
-    # a rhythm be confirmed: N_CONFIRM_SLOW pending peaks plus up to BACKFILL_MAX back-filled peaks, each with a
-    # hidden step, as EV_STEPs. A due point can do the same through release(), then settle() ends that walk and
-    # its bout, and minute records go out. A constant raised without the headroom would overrun `events`.
+def test_event_headroom_covers_the_most_one_sample_can_emit():
+    # feed() stops after a sample that leaves fewer than EV_HEADROOM slots. At one trough a walk can end (EV_WALK,
+    # EV_BOUT) and a rhythm be confirmed: N_CONFIRM_SLOW pending peaks plus up to BACKFILL_MAX back-filled peaks, each
+    # with a hidden step, as EV_STEPs. A due point can do the same through release(), then settle() ends that walk and
+    # its bout, and minute records go out. A heel-strike spike confirms a run of N_CONFIRM_SLOW steps. One sample can
+    # hold all three. A constant raised without the headroom would overrun `events`.
     trough = spec.N_CONFIRM_SLOW + 2 * spec.BACKFILL_MAX + 2
     due_point = trough + 4
-    assert spec.EV_HEADROOM >= max(trough, due_point)
+    spike = spec.N_CONFIRM_SLOW
+    assert spec.EV_HEADROOM >= due_point + spike + trough
     assert spec.EV_CAP > spec.EV_HEADROOM  # room for events before feed() stops
 
 
@@ -429,7 +431,7 @@ def test_feed_returns_early_when_events_fill_and_loses_nothing():
 
 
 def test_one_long_feed_of_stillness_returns_early_instead_of_overrunning_events():
-    # Two hours still in a single feed() call: 120 minute records cannot fit EV_CAP at once.
+    # Two hours still in a single feed() call: 120 minute records, more than feed() lets `events` hold in one call.
     from array import array
     counts = to_counts(still(7200, 50))
     flat = array("h", counts.tobytes())
