@@ -565,7 +565,8 @@ class Detector:
         """A heel-strike spike at `at` (`height` over the baseline, mg Q3), d samples after the spike before, with `busy`
         samples between off the baseline by half that spike's height. A slow regular run of N_CONFIRM_SLOW whose busy
         samples are under BUSY_EIGHTHS/8 of its span confirms a walk the troughs missed (walking == 2); it goes on from
-        spike to spike as walk_on() allows. Returns 0 if it passed the spike over (the run goes on from the one before)."""
+        spike to spike as walk_on() allows, while slower than SLOW_STEP_MS. Returns 0 if it passed the spike over (the run
+        goes on from the one before)."""
         if height <= SPIKE_MG << 3:
             # A weak spike only goes on with a walk, where it expects a step; any other is passed over.
             p = self.d_step
@@ -577,6 +578,8 @@ class Detector:
             if d <= self.d_spike_max or self.hides_step(d):
                 self.cand_pos = at
                 self.walk_on(at, d)
+                if self.d_step < self.d_slow:
+                    self.end_walk()  # as fast as the troughs count: a spike walk there was found a stride at a time
                 return 1
             self.end_walk()
             n = 0
@@ -585,6 +588,8 @@ class Detector:
         if n >= 2:
             p = spk[n - 1] - spk[n - 2]
             if (d - p if d > p else p - d) * 8 > p * REGULAR_EIGHTHS:
+                if d < p:
+                    return 0  # early: the arm's peak between two heel strikes, which the run goes on past
                 spk[0] = spk[n - 1]
                 n = 1
         spk[n] = at
