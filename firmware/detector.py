@@ -583,15 +583,23 @@ class Detector:
                 return 1
             self.end_walk()
             n = 0
-        if n and (spk[n - 1] != at - d or d > self.d_spike_max or spk[n - 1] <= self.seg_end):
+        if n and (spk[n - 1] != at - d or spk[n - 1] <= self.seg_end):
             n = 0
-        if n >= 2:
-            p = spk[n - 1] - spk[n - 2]
-            if (d - p if d > p else p - d) * 8 > p * REGULAR_EIGHTHS:
-                if d < p:
-                    return 0  # early: the arm's peak between two heel strikes, which the run goes on past
+        p = spk[n - 1] - spk[n - 2] if n >= 2 else 0
+        if p and (d - p if d > p else p - d) * 8 > p * REGULAR_EIGHTHS:
+            if d < p:
+                return 0  # early: the arm's peak between two heel strikes, which the run goes on past
+            if n < N_CONFIRM_SLOW - 1 and p * DOUBLE_FROM_EIGHTHS <= d * 8 <= p * DOUBLE_TO_EIGHTHS and d - (d >> 1) <= self.d_spike_max:
+                # twice the run's interval: a heel strike too weak to show, which the run counts at the midpoint
+                spk[n] = at - (d >> 1)
+                spk[N_CONFIRM_SLOW + n] = busy >> 1
+                busy -= busy >> 1
+                n += 1
+            else:
                 spk[0] = spk[n - 1]
                 n = 1
+        elif d > self.d_spike_max:
+            n = 0
         spk[n] = at
         spk[N_CONFIRM_SLOW + n] = busy
         n += 1

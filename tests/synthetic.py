@@ -93,12 +93,13 @@ def stride_locked(seconds, rate_hz, cadence_spm, swing_deg=30, stride_g=0.3, ste
 
 
 def heel_strikes(seconds, rate_hz, cadence_spm, spike_g=0.35, dip_g=0.12, noise_g=0.02, jitter=0.1, arm_g=0.0, seed=0,
-                 weak_g=0.0, weak_every=0, peak_g=0.0, peak_every=0):
+                 weak_g=0.0, weak_every=0, peak_g=0.0, peak_every=0, missing_every=0):
     """A slow walk as a magnitude-only watch records it (x = |a|, y = z = 0): each step a sharp heel-strike spike
     (40 ms) with a dip after it, intervals varying by +/-jitter. With arm_g, one or two broad dips of the swinging
     arm (arm_g/2.4 to arm_g deep, 0.1-0.2 s) at random places in each interval, so the troughs keep no rhythm. With
     weak_every, from the tenth step on two steps in a row of every weak_every strike only weak_g high. With
-    peak_every, every peak_every-th interval also holds a sharp arm peak peak_g high, 40-60 % of the way through.
+    peak_every, every peak_every-th interval also holds a sharp arm peak peak_g high, 40-60 % of the way through. With
+    missing_every, every missing_every-th strike (from the third) jolts |a| too little to show: no spike.
     Returns the signal and its number of steps."""
     n = int(round(seconds * rate_hz))
     t = np.arange(n) / rate_hz
@@ -108,6 +109,8 @@ def heel_strikes(seconds, rate_hz, cadence_spm, spike_g=0.35, dip_g=0.12, noise_
     a = np.ones(n) + rng.normal(0.0, noise_g, n)
     for k, s in enumerate(strikes):
         height = weak_g if weak_every and k >= 10 and k % weak_every < 2 else spike_g
+        if missing_every and k % missing_every == 2:
+            height = 0.0
         a += height * np.exp(-0.5 * ((t - s) / 0.04) ** 2) - dip_g * np.exp(-0.5 * ((t - s - 0.13) / 0.06) ** 2)
         if peak_every and k % peak_every == peak_every - 1:
             a += peak_g * np.exp(-0.5 * ((t - s - period * rng.uniform(0.4, 0.6)) / 0.04) ** 2)
