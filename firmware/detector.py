@@ -91,6 +91,11 @@ POSTURE_MG = const(900)  # gravity moved over this across a rhythm ...
 POSTURE_WANDER_EIGHTHS = const(2)  # ... wandering by 2/8: getting into or out of bed, waits for N_FLAT
 TRIAL_TURN_MG = const(300)  # a new walk turning the wrist over this per stride is on trial ...
 TRIAL_STEPS = const(8)  # ... its steps held until it has this many, forgotten if it ends sooner (eating, pouring)
+# Arm work seen in |a| alone (tying laces, dressing) keeps a walk's intervals but not its waveform from stride to stride.
+RANGE_MOVE_EIGHTHS = const(5)  # an interval whose trough-to-crest range moved over 5/8 (of both ranges' mean) since
+# a stride before, or that holds a second hysteresis turn, is erratic ...
+ERRATIC_EIGHTHS = const(5)  # ... and a walk whose running share of them is over 5/8 is on trial: its held steps count
+# once the share falls back, each TRIAL_STEPS held while it stays over are forgotten
 # A swinging arm can make the stride's trough the only one deep enough to see; a slow walk's troughs fall unevenly.
 STRIDE_FROM_MS = const(800)  # a rhythm this slow or slower may be found at one trough per stride ...
 STRIDE_ALT_EIGHTHS = const(64)  # ... if its interval means move under 64/8 of its sideways motion: two steps each
@@ -107,7 +112,14 @@ WIN_X = const(1)
 WIN_Y = const(2)
 WIN_Z = const(3)
 WIN_Q = const(4)
-WIN_WORDS = const(5)
+WIN_TURNS = const(5)  # hysteresis turns since the last candidate
+WIN_CREST = const(6)  # the lowest valley since the last candidate (mg Q3, <= 0)
+WIN_WORDS = const(7)
+# ... and after them, kept from candidate to candidate: the last two trough-to-crest ranges (mg Q3) and the running
+# share of erratic intervals (Q8); one array, as every attribute slows each lookup on a board.
+WIN_RANGE1 = const(7)
+WIN_RANGE2 = const(8)
+WIN_ERRATIC = const(9)
 # chain: the per-sample chain's settings and its state between feed() calls, which only feed() reads (one attribute
 # for sixteen). Never negative: viper's ptr32() reads words unsigned on a 64-bit port.
 CH_K_LP = const(0)  # the low-pass's coefficient (Q12)
@@ -227,7 +239,7 @@ class Detector:
         self.chain = chain
         # Sums of |a|, x, y, z (counts >> 2) and of (|a| - 1 g)^2 >> kq since the interval began at win_start: an
         # array, so feed() hands them to candidate() and reach_due() by plain stores instead of attribute lookups.
-        self.win_sums = array("i", [0] * WIN_WORDS)
+        self.win_sums = array("i", [0] * (WIN_ERRATIC + 1))
         # A minute is reported this long after it ends: a rhythm still being confirmed (troughs d_max apart, spikes
         # d_spike_max), and the interval before its first step, can reach back this far (back-filled steps stop short of
         # a reported minute); so can the steps of a walk on trial, held over at most TRIAL_STEPS - 1 intervals (under
@@ -258,8 +270,9 @@ class Detector:
         # none): the walk's first step may be that one. One array, as every attribute slows each lookup on a board.
         self.recent = array("i", [0] * (3 * RECENT))
         self.backfilled = array("i", [0] * (2 * BACKFILL_MAX + 1))
-        # The steps of a walk on trial and their intervals, held until it has TRIAL_STEPS.
-        self.trial_at = array("i", [0] * TRIAL_STEPS)
+        # The steps of a walk on trial and their intervals, held until it has TRIAL_STEPS; then, for an erratic walk,
+        # its last counted step (or the last step it forgot, where a new stretch would start).
+        self.trial_at = array("i", [0] * (TRIAL_STEPS + 1))
         self.trial_d = array("i", [0] * TRIAL_STEPS)
         self.reset()
 
@@ -291,6 +304,9 @@ class Detector:
         # The interval's start (its sums are win_sums); the mean x, y, z and |a| (mg Q3) of the last two intervals.
         self.win_start = 0
         self.clear_sums()
+        self.win_sums[WIN_RANGE1] = 0
+        self.win_sums[WIN_RANGE2] = 0
+        self.win_sums[WIN_ERRATIC] = 0
         self.gx1 = 0
         self.gy1 = 0
         self.gz1 = 0
@@ -315,7 +331,7 @@ class Detector:
         self.d_step16 = 0  # d_step in 1/16 samples: the tracker; d_step is it rounded
         self.run_n = 0
         self.walking = 0  # 1: a walk the troughs confirmed; 2: one the heel-strike spikes confirmed (spike())
-        self.trial = 0
+        self.trial = 0  # 1: a new walk turning the wrist (TRIAL_TURN_MG); 2: an erratic walk (ERRATIC_EIGHTHS)
         self.trial_n = 0
         self.seg_start = 0
         self.seg_end = 0
@@ -495,6 +511,8 @@ class Detector:
                                 win[WIN_Z] = sum_z
                                 win[WIN_Q] = sum_q
                                 self.candidate(held_pos, held_amp)
+                                win[WIN_TURNS] = 0
+                                win[WIN_CREST] = 0
                                 sum_m = 0
                                 sum_x = 0
                                 sum_y = 0
@@ -510,6 +528,7 @@ class Detector:
                         if r == RECENT:
                             r = 0
                         ptr32(self.recent)[RECENT_FAINT + r] = peak_pos
+                    win[WIN_TURNS] += 1
                     rising = 0
                     valley = hp
                     if int(self.n_events) > ev_limit:
@@ -517,6 +536,8 @@ class Detector:
             elif hp < valley:
                 valley = hp
             elif hp > valley + ((asum >> ka) * SWING_EIGHTHS >> 3) + thr_min:
+                if valley < win[WIN_CREST]:
+                    win[WIN_CREST] = valley
                 rising = 1
                 peak = hp
                 peak_pos = pos
@@ -663,6 +684,19 @@ class Detector:
             return  # a walk confirmed on spikes goes on on spikes: its troughs fall anywhere
         d = at - self.cand_pos
         self.cand_pos = at
+        # The interval this trough begins is erratic if it holds a turn besides its own or its range moved over
+        # RANGE_MOVE_EIGHTHS/8 since the interval two before; the share of such intervals moves 1/8 of the way.
+        win = self.win_sums
+        now = depth - win[WIN_CREST]
+        before = win[WIN_RANGE2]
+        win[WIN_RANGE2] = win[WIN_RANGE1]
+        win[WIN_RANGE1] = now
+        share = win[WIN_ERRATIC]
+        if win[WIN_TURNS] > 1 or (now - before if now > before else before - now) * 16 > (now + before) * RANGE_MOVE_EIGHTHS:
+            share += (256 - share) >> 3
+        else:
+            share -= share >> 3
+        win[WIN_ERRATIC] = share
         r = self.recent_next
         recent = self.recent
         recent[r] = at
@@ -686,7 +720,6 @@ class Detector:
         if not goes_on or d >= self.d_stride:
             # The interval's mean vector and sideways motion: a pending peak needs them, and so does the stride test on
             # a walk's intervals from STRIDE_FROM_MS on (shorter ones are never strides: nothing is computed for them).
-            win = self.win_sums
             sum_m = win[WIN_M]
             sum_x = win[WIN_X]
             sum_y = win[WIN_Y]
@@ -763,6 +796,12 @@ class Detector:
                     self.confirm_run()
                 return
             self.side_avg += (side - self.side_avg) >> 2
+        if share > ERRATIC_EIGHTHS << 5 and self.d_step < self.d_slow:
+            if not self.trial:
+                self.trial = 2
+                self.trial_at[TRIAL_STEPS] = self.seg_end
+        elif self.trial == 2:
+            self.release_held()
         self.walk_on(at, d)
 
     # Native code: the per-step path, from a trough (candidate()) or a heel-strike spike (spike()).
@@ -1034,26 +1073,62 @@ class Detector:
             self.cur_walk += at
 
     def hold(self, at, d):
-        """A step of a walk on trial, held; with TRIAL_STEPS held the walk has passed, and they all count."""
+        """A step of a walk on trial, held; with TRIAL_STEPS held a new walk has passed, and they all count, while an
+        erratic walk's are forgotten (it stays on trial)."""
         self.trial_at[self.trial_n] = at
         self.trial_d[self.trial_n] = d
         self.trial_n += 1
         if self.trial_n == TRIAL_STEPS:
+            if self.trial == 2:
+                self.drop_held(at)
+                return
             self.trial = 0
             self.trial_n = 0
             for k in range(TRIAL_STEPS):
                 self.count_step(self.trial_at[k], self.trial_d[k])
 
+    def drop_held(self, at):
+        """An erratic walk's TRIAL_STEPS held steps, the last at `at`, are forgotten: its counted part is reported up to its
+        last counted step, and what the walk counts from here on (if its share falls back) is a new stretch."""
+        self.trial_n = 0
+        if self.seg_steps:
+            self.seg_end = self.trial_at[TRIAL_STEPS]
+            self.report_walk()
+        self.seg_steps = 0
+        self.seg_start = at
+        self.seg_end = at
+        self.trial_at[TRIAL_STEPS] = at
+
+    def release_held(self):
+        """The walk is no longer erratic: its held steps count."""
+        n = self.trial_n
+        self.trial = 0
+        self.trial_n = 0
+        for k in range(n):
+            self.count_step(self.trial_at[k], self.trial_d[k])
+
     def end_walk(self):
-        """The current stretch of walking is over: report it and grow or close the bout; or forget it, on trial."""
+        """The current stretch of walking is over: report it and grow or close the bout; or forget it, on trial (an
+        erratic walk forgets its held steps and ends at its last counted one)."""
         if self.double_at != POS_FLOOR:
             self.count_double(0)
         self.walking = 0
+        if self.trial == 2:
+            self.veto_pos = self.seg_end
+            self.seg_end = self.trial_at[TRIAL_STEPS]
+            self.trial = 0
+            self.trial_n = 0
+            if not self.seg_steps:
+                return
         if self.trial:
             self.trial = 0
             self.trial_n = 0
             self.veto_pos = self.seg_end
             return
+        self.report_walk()
+
+    def report_walk(self):
+        """The stretch from seg_start to seg_end: its walk event, and the bout it grows or starts."""
         self.emit(EV_WALK, self.minute, self.seg_start, self.seg_end, self.seg_steps, 0)
         if self.bout_steps and self.seg_start - self.bout_end <= self.bout_gap:
             self.bout_end = self.seg_end
@@ -1114,6 +1189,7 @@ class Detector:
         self.spike_pos = aged(self.spike_pos, spm, POS_FLOOR)
         self.spike_last = aged(self.spike_last, spm, POS_FLOOR)
         age_all(self.trial_at, 0, self.trial_n, spm)
+        self.trial_at[TRIAL_STEPS] = aged(self.trial_at[TRIAL_STEPS], spm, POS_FLOOR)
         age_all(self.recent, 0, self.recent_n, spm)
         age_all(self.recent, RECENT_FAINT, RECENT_FAINT + RECENT, spm)
         self.veto_pos = aged(self.veto_pos, spm, POS_FLOOR)

@@ -15,9 +15,9 @@ cdef word SPIKE_MG, SPIKE_MAX_MS, SPIKE_GAP_EIGHTHS, SPIKE_LOW_MG, BUSY_EIGHTHS,
 cdef word FIRST_DEPTH_EIGHTHS, FIRST_LEAD_EIGHTHS, RECENT, RECENT_DEPTH, RECENT_FAINT
 cdef word STEP_QUANTUM_MS, BACKFILL_MIN, BACKFILL_MAX, ARM_EIGHTHS, TURN_MIN_MG, ARM_HIGH_EIGHTHS, TURN_HIGH_MG
 cdef word ARM_HIGH_RATE_MHZ, ARM_WIDE_EIGHTHS, TURN_WIDE_MG, ACROSS_EIGHTHS, SHALLOW_MG, WANDER_EIGHTHS
-cdef word FLAT_SIDE_MG, N_FLAT, POSTURE_MG, POSTURE_WANDER_EIGHTHS, TRIAL_TURN_MG, TRIAL_STEPS
+cdef word FLAT_SIDE_MG, N_FLAT, POSTURE_MG, POSTURE_WANDER_EIGHTHS, TRIAL_TURN_MG, TRIAL_STEPS, RANGE_MOVE_EIGHTHS, ERRATIC_EIGHTHS
 cdef word STRIDE_FROM_MS, STRIDE_ALT_EIGHTHS, STRIDE_SIDE_MG, STRIDE_REGULAR_EIGHTHS
-cdef word BOUT_MIN_MS, BOUT_GAP_MS, JERK_MS, M_MAX, A3_Q9_PER_G, WIN_M, WIN_X, WIN_Y, WIN_Z, WIN_Q, WIN_WORDS, POS_FLOOR
+cdef word BOUT_MIN_MS, BOUT_GAP_MS, JERK_MS, M_MAX, A3_Q9_PER_G, WIN_M, WIN_X, WIN_Y, WIN_Z, WIN_Q, WIN_TURNS, WIN_CREST, WIN_WORDS, WIN_RANGE1, WIN_RANGE2, WIN_ERRATIC, POS_FLOOR
 cdef word CH_K_LP, CH_KB, CH_KA, CH_THR_MIN, CH_M_N, CH_M_I, CH_LP1, CH_LP2, CH_BSUM, CH_ASUM, CH_MV, CH_RISING, CH_SPIKE_GAP, CH_SPIKE_AMP, CH_SPIKE_HALF, CH_BUSY, CH_WORDS
 
 cpdef word samples_for_ms(word ms, word rate_mhz) except *
@@ -78,7 +78,10 @@ cdef class Detector:
     cdef void walk_on(self, word at, word d) except *
     cdef void count_double(self, word hidden) noexcept
     cdef void count_step(self, word at, word d) noexcept
-    cdef void hold(self, word at, word d) noexcept
+    cdef void hold(self, word at, word d) except *
+    cdef void drop_held(self, word at) except *
+    cdef void release_held(self) noexcept
+    cdef void report_walk(self) except *
     cdef void end_walk(self) except *
     cdef void close_bout(self) except *
     cdef void settle(self, word now) except *

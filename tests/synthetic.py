@@ -146,6 +146,25 @@ def trough_train(troughs, seconds, rate_hz, depth_g=0.25, noise_g=0.02, seed=0):
     return out
 
 
+def cycled_troughs(seconds, rate_hz, period_s, depths_g, crests_g, jitter=0.08, noise_g=0.02, seed=0):
+    """A magnitude-only signal (x = |a|, y = z = 0) with a trough every period_s (+/- jitter of it), their depths cycling
+    through depths_g, and half a period after each a sharp crest cycling through crests_g: a walk whose waveform repeats
+    every stride when both cycles span a stride, arm work keeping a walk's intervals when they do not. Returns the signal
+    and its number of troughs."""
+    rng = np.random.default_rng(seed)
+    troughs = np.cumsum(period_s * (1 + rng.uniform(-jitter, jitter, int(seconds / period_s))))
+    troughs = troughs[troughs < seconds - 0.3]
+    n = int(round(seconds * rate_hz))
+    t = np.arange(n) / rate_hz
+    a = np.ones(n) + rng.normal(0.0, noise_g, n)
+    for k, s in enumerate(troughs):
+        a -= depths_g[k % len(depths_g)] * np.exp(-0.5 * ((t - s) / 0.08) ** 2)
+        a += crests_g[k % len(crests_g)] * np.exp(-0.5 * ((t - s - period_s / 2) / 0.05) ** 2)
+    out = np.zeros((n, 3))
+    out[:, 0] = a
+    return out, len(troughs)
+
+
 def long_wear_csv(path, hours, rate_hz=52.0):
     """A recording of `hours` as a t,x,y,z CSV: 10 minutes walking at 110 steps/min, 5 still, over and over;
     written a quarter hour at a time, so hours of it never sit in the test's memory."""
