@@ -98,15 +98,22 @@ def test_a_magnitude_only_slow_walk_is_never_split():
     assert abs(result["steps"] - steps) <= 2
 
 
+def slow_wrist_walk(rate_mhz, cadence, **variation):
+    """A minute's magnitude-only heel-strike walk (0.2 g spikes, the arm's dips at random places between) with still
+    before and after, varied by heel_strikes()'s keywords: (its result, its steps)."""
+    rate_hz = rate_mhz / 1000
+    g, steps = heel_strikes(60, rate_hz, cadence, spike_g=0.2, dip_g=0.0, noise_g=0.01, jitter=0.08, arm_g=0.12,
+                            **variation)
+    return run(concat(still(5, rate_hz), g, still(5, rate_hz)), rate_mhz), steps
+
+
 @pytest.mark.parametrize("rate_mhz", DEVICE_RATES_MHZ)
 @pytest.mark.parametrize("cadence", (35, 50, 60))
 def test_a_slow_wrist_walk_is_counted_at_its_heel_strikes(rate_mhz, cadence):
     # Magnitude only: a spike per step and the arm's dips at random places between, so no run of troughs is regular.
     # Counted on troughs alone (before the spike stream) this walk gave 0-66 of its 49 or 59 steps; at 35 steps/min
     # (1.6-1.8 s a step) it gave 0 while spikes kept STEP_MAX_MS.
-    rate_hz = rate_mhz / 1000
-    g, steps = heel_strikes(60, rate_hz, cadence, spike_g=0.2, dip_g=0.0, noise_g=0.01, jitter=0.08, arm_g=0.12)
-    result = run(concat(still(5, rate_hz), g, still(5, rate_hz)), rate_mhz)
+    result, steps = slow_wrist_walk(rate_mhz, cadence)
     assert abs(result["steps"] - steps) <= 2
     assert abs(result["walking_s"] - 60) <= 3
 
@@ -117,10 +124,7 @@ def test_a_slow_wrist_walk_goes_on_at_its_weak_heel_strikes(rate_mhz, cadence):
     # As above, but from the tenth step two spikes in a row of every five only 0.07 g (under SPIKE_MG): three steps'
     # gap ended the walk. Without weak spikes going on with a walk it counted 10-65 of its 49 or 59 steps at 25, 50
     # and 104 Hz.
-    rate_hz = rate_mhz / 1000
-    g, steps = heel_strikes(60, rate_hz, cadence, spike_g=0.2, dip_g=0.0, noise_g=0.01, jitter=0.08, arm_g=0.12,
-                            weak_g=0.07, weak_every=5)
-    result = run(concat(still(5, rate_hz), g, still(5, rate_hz)), rate_mhz)
+    result, steps = slow_wrist_walk(rate_mhz, cadence, weak_g=0.07, weak_every=5)
     assert abs(result["steps"] - steps) <= 2
 
 
@@ -131,10 +135,7 @@ def test_a_slow_wrist_walk_goes_on_past_the_arm_peaks_between_its_heel_strikes(r
     # such an early spike, each one broke the run and the walk counted 0 of its 39 or 49 steps. Once the walk is
     # confirmed, walk_on() takes any spike a step interval allows, so the later peaks count as steps and pull the step
     # interval down (measured: 48-57 of 39 at 40 steps/min; docs/detector.md says why they are not passed over there).
-    rate_hz = rate_mhz / 1000
-    g, steps = heel_strikes(60, rate_hz, cadence, spike_g=0.2, dip_g=0.0, noise_g=0.01, jitter=0.08, arm_g=0.12,
-                            peak_g=0.25, peak_every=3)
-    result = run(concat(still(5, rate_hz), g, still(5, rate_hz)), rate_mhz)
+    result, steps = slow_wrist_walk(rate_mhz, cadence, peak_g=0.25, peak_every=3)
     assert 0.9 * steps <= result["steps"] <= 1.5 * steps
     assert result["walking_s"] >= 50
 
@@ -144,10 +145,7 @@ def test_a_slow_wrist_walk_goes_on_past_the_arm_peaks_between_its_heel_strikes(r
 def test_a_slow_wrist_walk_whose_heel_strikes_do_not_all_show_is_counted(rate_mhz, cadence):
     # Every fourth heel strike jolts |a| too little to be a spike, so no 8 spikes in a row are regular: without a run
     # going on past a missing one (a double interval) this walk counted 0 of its 39-59 steps.
-    rate_hz = rate_mhz / 1000
-    g, steps = heel_strikes(60, rate_hz, cadence, spike_g=0.2, dip_g=0.0, noise_g=0.01, jitter=0.08, arm_g=0.12,
-                            missing_every=4)
-    result = run(concat(still(5, rate_hz), g, still(5, rate_hz)), rate_mhz)
+    result, steps = slow_wrist_walk(rate_mhz, cadence, missing_every=4)
     assert abs(result["steps"] - steps) <= 0.1 * steps
 
 
