@@ -113,7 +113,8 @@ WIN_Y = const(2)
 WIN_Z = const(3)
 WIN_Q = const(4)
 WIN_TURNS = const(5)  # hysteresis turns since the last candidate
-WIN_CREST = const(6)  # the lowest valley since the last candidate (mg Q3, <= 0)
+WIN_CREST = const(6)  # the highest crest since the last candidate: |a| over its baseline (mg Q3), at least 0, as
+# feed() reads it through viper's ptr32(), unsigned on a 64-bit port
 WIN_WORDS = const(7)
 # ... and after them, kept from candidate to candidate: the last two trough-to-crest ranges (mg Q3) and the running
 # share of erratic intervals (Q8); one array, as every attribute slows each lookup on a board.
@@ -536,8 +537,8 @@ class Detector:
             elif hp < valley:
                 valley = hp
             elif hp > valley + ((asum >> ka) * SWING_EIGHTHS >> 3) + thr_min:
-                if valley < win[WIN_CREST]:
-                    win[WIN_CREST] = valley
+                if -valley > win[WIN_CREST]:
+                    win[WIN_CREST] = -valley
                 rising = 1
                 peak = hp
                 peak_pos = pos
@@ -687,7 +688,7 @@ class Detector:
         # The interval this trough begins is erratic if it holds a turn besides its own or its range moved over
         # RANGE_MOVE_EIGHTHS/8 since the interval two before; the share of such intervals moves 1/8 of the way.
         win = self.win_sums
-        now = depth - win[WIN_CREST]
+        now = depth + win[WIN_CREST]
         before = win[WIN_RANGE2]
         win[WIN_RANGE2] = win[WIN_RANGE1]
         win[WIN_RANGE1] = now

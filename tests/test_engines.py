@@ -26,7 +26,9 @@ PUBLIC_PICKS = ("espruino-wrist/HughB-walk-1834.csv", "espruino-wrist/HughB-driv
                 "truong-lowerback/1-1.csv", "truong-lowerback/1-2.csv",
                 "oxford-phone/Nexus_Jamie_Hard_InHand_1.csv", "oxford-phone/Pixel_Jamie_Carpet_InHand_1.csv",
                 "hmp-wrist/Brush_teeth_2011-04-11-13-28-18-brush_teeth-f1.csv",
-                "hmp-wrist/Brush_teeth_2011-05-30-08-35-11-brush_teeth-f1.csv")
+                "hmp-wrist/Brush_teeth_2011-05-30-08-35-11-brush_teeth-f1.csv",
+                # magnitude-only arm work: held on trial by its erratic troughs, with crests of every height between
+                "rieck-wrist-magnitude/l2-25hz-bw4_shoe-laces2.csv")
 CONFIG = ("rate_mhz", "counts_per_g", "spm", "mg_q9", "d_min", "d_max", "bout_min", "bout_gap", "d_slow", "lag",
           "arm_high")
 # Every integer the detector keeps between feed() calls, read off the interpreted one: a field the .pxd types
