@@ -1082,11 +1082,8 @@ class Detector:
         if self.trial_n == TRIAL_STEPS:
             if self.trial == 2:
                 self.drop_held(at)
-                return
-            self.trial = 0
-            self.trial_n = 0
-            for k in range(TRIAL_STEPS):
-                self.count_step(self.trial_at[k], self.trial_d[k])
+            else:
+                self.release_held()
 
     def drop_held(self, at):
         """An erratic walk's TRIAL_STEPS held steps, the last at `at`, are forgotten: its counted part is reported up to its
@@ -1101,7 +1098,7 @@ class Detector:
         self.trial_at[TRIAL_STEPS] = at
 
     def release_held(self):
-        """The walk is no longer erratic: its held steps count."""
+        """The walk on trial has passed (or is no longer erratic): its held steps count."""
         n = self.trial_n
         self.trial = 0
         self.trial_n = 0
@@ -1114,18 +1111,16 @@ class Detector:
         if self.double_at != POS_FLOOR:
             self.count_double(0)
         self.walking = 0
-        if self.trial == 2:
+        if self.trial:
             self.veto_pos = self.seg_end
-            self.seg_end = self.trial_at[TRIAL_STEPS]
+            erratic = self.trial == 2
             self.trial = 0
             self.trial_n = 0
+            if not erratic:
+                return
+            self.seg_end = self.trial_at[TRIAL_STEPS]
             if not self.seg_steps:
                 return
-        if self.trial:
-            self.trial = 0
-            self.trial_n = 0
-            self.veto_pos = self.seg_end
-            return
         self.report_walk()
 
     def report_walk(self):
