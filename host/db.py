@@ -320,9 +320,16 @@ def highest_seq(conn, device_id):
 
 
 def save_losses(conn, device_id, report, epoch_s):
-    """The device's loss counters (DayStore.report()); they are cumulative, so the latest replaces."""
+    """The device's loss counters (DayStore.report()). They are cumulative, so the latest report replaces the
+    one held, except that each counter keeps the largest value seen: a flash rollback takes the device's counters
+    back with its files, and a loss once reported must not disappear from the report."""
     with conn:
-        conn.execute("INSERT OR REPLACE INTO losses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        conn.execute("INSERT INTO losses VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
+                     "epoch_s = excluded.epoch_s, boot_id = excluded.boot_id, acked_seq = excluded.acked_seq, "
+                     "lost_detail = max(lost_detail, excluded.lost_detail), "
+                     "lost_summary = max(lost_summary, excluded.lost_summary), "
+                     "quarantined = max(quarantined, excluded.quarantined), "
+                     "failed_writes = max(failed_writes, excluded.failed_writes)",
                      (device_id, epoch_s, report["boot_id"], report["acked_seq"], report["lost_detail"],
                       report["lost_summary"], report["quarantined"], report["failed_writes"]))
 

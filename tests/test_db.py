@@ -564,6 +564,21 @@ def test_the_latest_loss_report_is_kept(conn):
                                 "quarantined": 1, "failed_writes": 0}]
 
 
+def test_a_loss_once_reported_stays_when_a_rollback_takes_the_counters_back(conn):
+    # The device's counters live in its state record, which a flash rollback returns to an older revision:
+    # the next report can be lower than the last. Each counter keeps its largest value; the rest is the latest.
+    before = {"boot_id": 3, "acked_seq": 10, "lost_detail": 5, "lost_summary": 2, "quarantined": 1, "failed_writes": 4}
+    db.save_losses(conn, "board-a", before, 100)
+    rolled_back = {"boot_id": 4, "acked_seq": 12, "lost_detail": 3, "lost_summary": 3, "quarantined": 0,
+                   "failed_writes": 0}
+    db.save_losses(conn, "board-a", rolled_back, 200)
+    assert db.losses(conn) == [{"device_id": "board-a", "epoch_s": 200, "lost_detail": 5, "lost_summary": 3,
+                                "quarantined": 1, "failed_writes": 4}]
+    assert conn.execute("SELECT boot_id, acked_seq FROM losses").fetchone() == (4, 12)
+    db.save_losses(conn, "board-a", {**rolled_back, "lost_detail": 7}, 300)
+    assert db.losses(conn)[0]["lost_detail"] == 7
+
+
 def relisted(data, seq):
     """DayStore.read bytes of a record as a device lists it again under another seq (a store reset,
     firmware that lists a day twice): the same records, seq rewritten, checksums made good."""
