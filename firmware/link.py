@@ -107,6 +107,7 @@ class Link:
         self._fetch_seq = -1  # the snapshot later fetch offsets are served from
         self._fetch_data = b""
         self._fetch_crc = 0
+        self._sent_seq = 0  # the highest seq fetched this boot: the host can hold no later seq given this boot
 
     def serve(self):
         """Take what the port has (up to SERVE_INPUT_BYTES); return the number of frames answered."""
@@ -259,6 +260,8 @@ class Link:
             self._fetch_data = self.store.read(seq)
             self._fetch_seq = seq
             self._fetch_crc = crc32(self._fetch_data) & _U32
+            if seq > self._sent_seq:
+                self._sent_seq = seq
         data = self._fetch_data
         if offset > len(data):
             return ERR_BAD_OFFSET, 0
@@ -269,9 +272,12 @@ class Link:
         return OK, FETCH_HEAD_BYTES + chunk
 
     def _ack(self, seq):
-        if seq >= self.store.next_seq:
-            self.store.rolled_back(seq)  # the host holds a seq this store never gave: flash rollback
-        self.store.ack(seq)
+        store = self.store
+        if seq >= store.next_seq or (seq >= store.boot_next_seq and seq > self._sent_seq):
+            # The host holds a seq this store never gave, or one this boot gave but never sent: the flash
+            # mounted an older revision, and this boot reused the seqs (and the boot id) given after it.
+            store.rolled_back(seq)
+        store.ack(seq)
         if seq >= self._fetch_seq:
             self._fetch_seq = -1
             self._fetch_data = b""

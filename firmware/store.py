@@ -14,6 +14,8 @@ KIND_SUMMARY = const(1)
 KIND_MINUTES = const(2)
 KIND_STATE = const(3)
 FLAG_SEGMENT = const(1)  # unknown-time segment: key = boot_id << 8 | part
+BOOT_ID_MASK = const(0xFFFFFF)  # a boot id fits a segment key's upper 24 bits
+ROLLBACK_BOOT_STRIDE = const(256)  # after a rollback, this boot's id moves on this much per host seq: past any boot of the lost revision
 NO_RECORD = const(0)  # open_seq when nothing is open: seqs start at 1, and every u32 key is a real one
 
 HEADER = "<BBBBIIH"  # magic, version, kind, flags, key, seq, payload length
@@ -763,15 +765,21 @@ class DayStore:
             self._write_state()
 
     def rolled_back(self, host_seq):
-        """The host holds records up to host_seq, a seq this store never gave: the filesystem mounted an
-        older revision (docs/store-format.md, 'Rollback'). Count it lost once, and never give a seq twice:
-        an open record opened this boot is renumbered past host_seq (the host holds another record under
-        its seq); one recovered from flash keeps its seq, and the host merges it with its copy."""
+        """The host holds records up to host_seq, a seq this store never gave (or gave this boot, never sent): the
+        filesystem mounted an older revision (docs/store-format.md, 'Rollback'). Count it lost once, and never give
+        a seq or a boot id twice: this boot takes an id past any the lost revision gave (ROLLBACK_BOOT_STRIDE per
+        host seq), and an open record opened this boot is renumbered past host_seq, a segment rekeyed to that id
+        (the host holds another record under its seq and key); one recovered from flash keeps its seq and key,
+        and the host merges it with its copy."""
         if host_seq > self.acked_seq:  # not yet counted: acking records the state then, see ack()
             self.lost_detail += 1
             self.lost_summary += 1
+        old_boot = self.boot_id
+        self.boot_id = (old_boot + host_seq * ROLLBACK_BOOT_STRIDE) & BOOT_ID_MASK
         if self.open_seq >= self.boot_next_seq:
             self.open_seq = host_seq + 1
+            if self.open_flags & FLAG_SEGMENT and self.open_key >> 8 == old_boot:
+                self.open_key = (self.boot_id << 8) | (self.open_key & 0xFF)
             self.base_end = 0
             self.dirty_from = 0
             self.unsaved_minutes = max(1, self.unsaved_minutes)

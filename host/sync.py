@@ -141,6 +141,8 @@ def sync_device(client, conn, port_name, target_min=wire.DEFAULT_TARGET_MIN, now
                 + (f"{len(data)} bytes stored" if data else "no longer on the device (counted as lost)"))
         losses = client.losses()
         db.save_losses(conn, device_id, {key: losses[key] for key in STORE_REPORT_KEYS}, int(now()))
+        if losses["boot_id"] != info["boot_id"]:  # a rollback seen at the ack gave this boot a new id
+            db.save_device(conn, {**info, "boot_id": losses["boot_id"]}, info_epoch_s)
         sensor = client.sensor()  # None: the firmware predates the command
         if sensor is not None:
             db.save_sensor(conn, device_id, sensor, int(now()))

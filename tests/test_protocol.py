@@ -287,6 +287,8 @@ def test_list_fetch_ack_from_hand_built_requests(tmp_path):
     assert (status, struct.unpack("<I", payload)) == (0, (3,))
     [(_, _, _, _, payload)] = wire.send(hand_built_request(0x03, struct.pack("<I", 0)))
     assert payload == bytes([0, 1]) + struct.pack("<IIB", 4, DAY + 2, 0)
+    [(_, _, status, _, _)] = wire.send(hand_built_request(0x04, struct.pack("<II", 4, 0)))
+    assert status == 0
     [(_, _, _, _, payload)] = wire.send(hand_built_request(0x05, struct.pack("<I", 4)))
     assert struct.unpack("<I", payload) == (3,)  # the open day is never acknowledged
 
@@ -306,6 +308,39 @@ def test_ack_of_a_seq_the_store_never_gave_counts_a_rollback_once_and_moves_its_
         assert status == 0 and board.store.lost_detail == board.store.lost_summary == 1
     assert board.store.open_seq == host_seq + 1 and board.store.next_seq == host_seq + 2
     assert struct.unpack("<I", payload)[0] == board.store.acked_seq == host_seq
+
+
+def test_ack_of_a_seq_this_boot_gave_but_never_sent_is_a_rollback_and_the_boot_takes_a_new_id(tmp_path):
+    """A revision from before this boot's first record, and a reboot: the boot reuses the id and the seq the
+    host holds. The host acks that seq, which this link never sent: a rollback, and the open segment gets a
+    new seq and a key under a boot id past host_seq * ROLLBACK_BOOT_STRIDE."""
+    board = Board(tmp_path / "flash")
+    board.walk(5)  # boot 1, no clock: segment part 0 opened this boot as seq 1
+    assert (board.store.open_seq, board.store.open_key, board.store.boot_id) == (1, 1 << 8, 1)
+    wire = Wire(board)
+    [(_, _, status, _, payload)] = wire.send(hand_built_request(0x05, struct.pack("<I", 1)))
+    assert status == 0 and board.store.lost_detail == board.store.lost_summary == 1
+    new_id = 1 + 1 * store.ROLLBACK_BOOT_STRIDE
+    assert (board.store.boot_id, board.store.open_seq, board.store.open_key) == (new_id, 2, new_id << 8)
+    [(_, _, _, _, payload)] = wire.send(hand_built_request(0x03, struct.pack("<I", 0)))
+    assert payload == bytes([0, 1]) + struct.pack("<IIB", 2, new_id << 8, store.FLAG_SEGMENT)
+    data = board.store.read(2)
+    assert store.parse_records(data)[0][0][2] == new_id << 8  # the record on flash carries the new key
+    board.walk(1)  # the same boot records on under its new id
+    assert board.store.open_key == new_id << 8
+
+
+def test_ack_of_a_seq_this_boot_gave_and_sent_is_no_rollback(tmp_path):
+    board = Board(tmp_path / "flash")
+    board.walk(5)
+    board.set_local(7 * 60)
+    board.walk(5)  # the segment (seq 1) closes, the day opens as seq 2
+    wire = Wire(board)
+    for seq in (1, 2):
+        assert wire.send(hand_built_request(0x04, struct.pack("<II", seq, 0)))[0][2] == 0
+    [(_, _, status, _, payload)] = wire.send(hand_built_request(0x05, struct.pack("<I", 2)))
+    assert (status, struct.unpack("<I", payload)) == (0, (1,))
+    assert (board.store.lost_detail, board.store.boot_id, board.store.open_seq) == (0, 1, 2)
 
 
 def test_losses_reports_store_counters_segments_and_link_noise(tmp_path):

@@ -269,6 +269,40 @@ def test_a_flash_rollback_is_reported_as_a_loss_and_no_seq_names_two_records(tmp
     assert keys[highest + 1] == ((board.store.boot_id << 8), 1)  # the new segment, past every seq the host holds
 
 
+def test_a_rollback_to_before_the_last_synced_record_and_a_reboot_keep_two_boots_apart(tmp_path):
+    # The flash goes back to its state before boot 3 (next seq 5, boot id 2): the next boot is boot 3 again and
+    # opens seq 5 as boot 3's segment, the seq and key of a record the host holds. Without the link seeing that
+    # the host acks a seq this boot never sent, the host merged the new walk into the old record, on the old day.
+    board = week_of_walking(tmp_path / "flash")
+    database = tmp_path / "walkdose.sqlite"
+    assert sync_over(Cable(board), database) is None
+    before_boot_3 = tmp_path / "old-revision"
+    shutil.copytree(board.store.root, str(before_boot_3))
+    board.reboot()
+    board.walk(30)  # boot 3, no clock: a segment, seq 5
+    board.ticks.ms += 60 * 60_000
+    assert sync_over(Cable(board), database, SYNC_EPOCH_S + 86400) is None
+    with contextlib.closing(sqlite3.connect(str(database))) as conn:
+        [(first_boot_3_start,)] = conn.execute("SELECT start_epoch_s FROM records WHERE seq = 5").fetchall()
+    shutil.rmtree(board.store.root)
+    shutil.copytree(str(before_boot_3), board.store.root)
+    board.reboot()
+    board.walk(20, steps_per_min=100)
+    board.ticks.ms += 30 * 60_000
+    synced_s = SYNC_EPOCH_S + 5 * 86400
+    assert sync_over(Cable(board), database, synced_s) is None
+    conn = sqlite3.connect(str(database))
+    records = conn.execute("SELECT seq, key >> 8, segment, steps, start_epoch_s, placement FROM records "
+                           "WHERE seq >= 5 ORDER BY seq").fetchall()
+    assert records[0] == (5, 3, 1, 30 * 110, first_boot_3_start, "current_boot")  # as the last sync left it
+    assert conn.execute("SELECT COUNT(*), SUM(steps) FROM minutes WHERE seq = 5").fetchone() == (30, 30 * 110)
+    [(seq, boot, segment, steps, start, how)] = records[1:]
+    assert (seq, boot, segment, steps, how) == (6, 3 + 5 * store.ROLLBACK_BOOT_STRIDE, 1, 20 * 100, "current_boot")
+    assert start == synced_s - board.clock.uptime_ms() // 1000  # its own boot's uptime 0, four days after the first
+    assert first_boot_3_start < start - 3 * 86400
+    assert conn.execute("SELECT lost_detail, lost_summary FROM losses").fetchone() == (1, 1)
+
+
 # ---- what a sync says, and what it refuses ------------------------------------------------------
 
 class Answers:
@@ -329,7 +363,8 @@ def test_the_devices_losses_are_said_when_any_counter_is_not_zero(tmp_path, lost
 def test_a_record_gone_from_the_device_is_acked_and_said_lost(tmp_path):
     board = week_of_walking(tmp_path / "flash")
     client = Answers(board)
-    client.overrides["fetch"] = lambda seq: b"" if seq == 2 else client.client.fetch(seq)
+    # The device answers the fetch of seq 2 with nothing, as one that dropped the record does.
+    client.overrides["fetch"] = lambda seq: client.client.fetch(seq) and b"" if seq == 2 else client.client.fetch(seq)
     conn = db.open_db(str(tmp_path / "walkdose.sqlite"))
     summary, messages = sync_saying(client, conn)
     assert "[2/4] day 2026-03-02: no longer on the device (counted as lost)" in messages
