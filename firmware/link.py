@@ -273,7 +273,7 @@ class Link:
 
     def _ack(self, seq):
         store = self.store
-        if seq >= store.next_seq or (seq >= store.boot_next_seq and seq > self._sent_seq):
+        if seq >= store.next_seq or (seq >= store.boot_next_seq and seq > self._sent_seq and seq > store.acked_seq):
             # The host holds a seq this store never gave, or one this boot gave but never sent: the flash
             # mounted an older revision, and this boot reused the seqs (and the boot id) given after it.
             store.rolled_back(seq)

@@ -15,7 +15,7 @@ KIND_MINUTES = const(2)
 KIND_STATE = const(3)
 FLAG_SEGMENT = const(1)  # unknown-time segment: key = boot_id << 8 | part
 BOOT_ID_MASK = const(0xFFFFFF)  # a boot id fits a segment key's upper 24 bits
-ROLLBACK_BOOT_STRIDE = const(256)  # after a rollback, this boot's id moves on this much per host seq: past any boot of the lost revision
+ROLLBACK_BOOT_STRIDE = const(256)  # a rollback moves this boot's id on this much per host seq: past the lost revision's boots
 NO_RECORD = const(0)  # open_seq when nothing is open: seqs start at 1, and every u32 key is a real one
 
 HEADER = "<BBBBIIH"  # magic, version, kind, flags, key, seq, payload length

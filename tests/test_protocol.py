@@ -318,8 +318,9 @@ def test_ack_of_a_seq_this_boot_gave_but_never_sent_is_a_rollback_and_the_boot_t
     board.walk(5)  # boot 1, no clock: segment part 0 opened this boot as seq 1
     assert (board.store.open_seq, board.store.open_key, board.store.boot_id) == (1, 1 << 8, 1)
     wire = Wire(board)
-    [(_, _, status, _, payload)] = wire.send(hand_built_request(0x05, struct.pack("<I", 1)))
-    assert status == 0 and board.store.lost_detail == board.store.lost_summary == 1
+    for _ in range(2):  # a sync cut before the fetch acks it again: counted and renumbered once
+        [(_, _, status, _, payload)] = wire.send(hand_built_request(0x05, struct.pack("<I", 1)))
+        assert status == 0 and board.store.lost_detail == board.store.lost_summary == 1
     new_id = 1 + 1 * store.ROLLBACK_BOOT_STRIDE
     assert (board.store.boot_id, board.store.open_seq, board.store.open_key) == (new_id, 2, new_id << 8)
     [(_, _, _, _, payload)] = wire.send(hand_built_request(0x03, struct.pack("<I", 0)))
