@@ -100,9 +100,9 @@ def progress(message):
 
 
 def sync_device(client, conn, port_name, target_min=wire.DEFAULT_TARGET_MIN, now=time.time, say=progress):
-    """Handshake, set the clock, store and acknowledge every unacknowledged record, keep the
-    losses and the IMU's counters of this boot; returns the summary: one line, and a second when the
-    IMU lost samples this boot. Each record is committed before its ack is sent."""
+    """Handshake, ack what the database holds, set the clock, store and acknowledge every unacknowledged
+    record, keep the losses and the IMU's counters of this boot; returns the summary: one line, and a second
+    when the IMU lost samples this boot. Each record is committed before its ack is sent."""
     try:
         info = client.info()
     except NoAnswer:
@@ -125,10 +125,11 @@ def sync_device(client, conn, port_name, target_min=wire.DEFAULT_TARGET_MIN, now
     rolled_back = 0
     try:
         db.save_device(conn, info, info_epoch_s)
+        # The ack first: a rollback it reveals renumbers the open segment before setting the clock closes it.
+        rolled_back = acknowledge_stored(client, conn, device_id)
         epoch_s = int(now())
         offset_s, change_epoch_s, next_offset_s = localtime.local_offsets(epoch_s)
         client.set_time(epoch_s, offset_s, change_epoch_s, next_offset_s, target_min)
-        rolled_back = acknowledge_stored(client, conn, device_id)
         records = client.list()
         say(f"{len(records)} record(s) to fetch")
         for number, (seq, key, flags) in enumerate(records, 1):

@@ -269,10 +269,13 @@ def test_a_flash_rollback_is_reported_as_a_loss_and_no_seq_names_two_records(tmp
     assert keys[highest + 1] == ((board.store.boot_id << 8), 1)  # the new segment, past every seq the host holds
 
 
-def test_a_rollback_to_before_the_last_synced_record_and_a_reboot_keep_two_boots_apart(tmp_path):
+@pytest.mark.parametrize("minute_during_sync", [False, True])
+def test_a_rollback_to_before_the_last_synced_record_and_a_reboot_keep_two_boots_apart(tmp_path, minute_during_sync):
     # The flash goes back to its state before boot 3 (next seq 5, boot id 2): the next boot is boot 3 again and
     # opens seq 5 as boot 3's segment, the seq and key of a record the host holds. Without the link seeing that
     # the host acks a seq this boot never sent, the host merged the new walk into the old record, on the old day.
+    # With a minute recorded right after the sync sets the clock (the main loop runs between requests), the segment
+    # closes then: the ack must come first, or the closed segment keeps seq 5 and merges all the same.
     board = week_of_walking(tmp_path / "flash")
     database = tmp_path / "walkdose.sqlite"
     assert sync_over(Cable(board), database) is None
@@ -290,15 +293,28 @@ def test_a_rollback_to_before_the_last_synced_record_and_a_reboot_keep_two_boots
     board.walk(20, steps_per_min=100)
     board.ticks.ms += 30 * 60_000
     synced_s = SYNC_EPOCH_S + 5 * 86400
-    assert sync_over(Cable(board), database, synced_s) is None
+    uptime_s = board.clock.uptime_ms() // 1000
+    client = Answers(board)
+    if minute_during_sync:
+        def set_time(*args):
+            answer = client.client.set_time(*args)
+            board.minute(60, 100, 2, movement_mg=300)
+            return answer
+        client.overrides["set_time"] = set_time
+    with contextlib.closing(db.open_db(str(database))) as conn:
+        sync.sync_device(client, conn, "cable", now=lambda: synced_s, say=lambda message: None)
     conn = sqlite3.connect(str(database))
     records = conn.execute("SELECT seq, key >> 8, segment, steps, start_epoch_s, placement FROM records "
                            "WHERE seq >= 5 ORDER BY seq").fetchall()
     assert records[0] == (5, 3, 1, 30 * 110, first_boot_3_start, "current_boot")  # as the last sync left it
     assert conn.execute("SELECT COUNT(*), SUM(steps) FROM minutes WHERE seq = 5").fetchone() == (30, 30 * 110)
+    if minute_during_sync:  # the day the clock opened, after the segment
+        day = records.pop()
+        assert (day[0], day[2], day[3]) == (7, 0, 100)
     [(seq, boot, segment, steps, start, how)] = records[1:]
-    assert (seq, boot, segment, steps, how) == (6, 3 + 5 * store.ROLLBACK_BOOT_STRIDE, 1, 20 * 100, "current_boot")
-    assert start == synced_s - board.clock.uptime_ms() // 1000  # its own boot's uptime 0, four days after the first
+    closed_by_the_clock = "anchored" if minute_during_sync else "current_boot"  # both exact: this boot's own base
+    assert (seq, boot, segment, steps, how) == (6, 3 + 5 * store.ROLLBACK_BOOT_STRIDE, 1, 20 * 100, closed_by_the_clock)
+    assert start == synced_s - uptime_s  # its own boot's uptime 0, four days after the first
     assert first_boot_3_start < start - 3 * 86400
     assert conn.execute("SELECT lost_detail, lost_summary FROM losses").fetchone() == (1, 1)
 
