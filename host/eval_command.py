@@ -12,6 +12,9 @@ def configure(parser):
     parser.add_argument("--phases", type=argtypes.whole(1), default=1,
                         help="replay each recording with the device's samples at N evenly spaced phases between the "
                              "recording's own and report the mean (results move with the phase; default 1)")
+    parser.add_argument("--magnitude-only", action="store_true",
+                        help="replay every recording as |a| alone (x = |a|, y = z = 0), as a magnitude-only watch "
+                             "records it: what the detector owes to sideways motion")
     parser.add_argument("--json", action="store_true", help="print per-file rows and the table as one JSON object")
 
 
@@ -30,7 +33,8 @@ def run(args):
             truths[path] = truth
     rows = []
     failed = set()
-    for path, phase, result, error in replay.run_files(list(truths), rate_mhz, args.engine, args.jobs, phases, args.quiet):
+    replays = replay.run_files(list(truths), rate_mhz, args.engine, args.jobs, phases, args.quiet, args.magnitude_only)
+    for path, phase, result, error in replays:
         if error:
             if path not in failed:  # a bad file fails the same way at every phase: say so once
                 print(f"walkdose: {error}", file=sys.stderr)

@@ -133,6 +133,13 @@ def _resampled(chunks, input_rate_hz, rate_mhz, counts_per_g, phase):
             yield counts
 
 
+def magnitude_only(counts):
+    """int16 (k, 3) counts as a magnitude-only watch records them: x = |a| (rounded, clipped to int16), y = z = 0."""
+    out = np.zeros_like(counts)
+    out[:, 0] = np.minimum(np.rint(np.sqrt((counts.astype(np.int64) ** 2).sum(axis=1))), np.iinfo(np.int16).max)
+    return out
+
+
 def _csv_stretches(path):
     """(index, start_s, rows) of a CSV split where no sample comes for over MAX_GAP_S: the first stretch keeps the
     file's clock, each later one counts from its first sample, start_s on the file's clock."""

@@ -191,13 +191,15 @@ def device_rate_mhz(rate_hz):
     return rate_mhz
 
 
-def run_file(path, rate_mhz, engine, phase=0.0):
+def run_file(path, rate_mhz, engine, phase=0.0, magnitude=False):
     """The detector's result on a recording, times on the recording's clock; `phase` places the device's
-    samples that fraction of a sample period later. A research file's clock is seconds from its first sample,
-    gaps included, and its result adds `start_s`, that sample's wall-clock time in seconds since 1970 (0.0 for a
-    CSV with gaps of over recording.MAX_GAP_S, which keeps its own clock)."""
+    samples that fraction of a sample period later; `magnitude` replays |a| alone (recording.magnitude_only).
+    A research file's clock is seconds from its first sample, gaps included, and its result adds `start_s`, that
+    sample's wall-clock time in seconds since 1970 (0.0 for a CSV with gaps of over recording.MAX_GAP_S, which
+    keeps its own clock)."""
     phase_s = phase * 1000.0 / rate_mhz
-    parts = [(start_s, run(engine, counts, rate_mhz, COUNTS_PER_G))
+    parts = [(start_s, run(engine, map(recording.magnitude_only, counts) if magnitude else counts, rate_mhz,
+                           COUNTS_PER_G))
              for start_s, counts in recording.iter_segments(path, rate_mhz, COUNTS_PER_G, phase)]
     if len(parts) == 1 and parts[0][0] is None:  # a CSV without gaps: its own clock
         return shifted(parts[0][1], phase_s) if phase else parts[0][1]
@@ -221,17 +223,17 @@ def joined(parts, phase_s=0.0):
 
 
 def _run_file_job(args):
-    path, rate_mhz, engine, phase = args
+    path, rate_mhz, engine, phase, magnitude = args
     try:
-        return path, phase, run_file(path, rate_mhz, engine, phase), None
+        return path, phase, run_file(path, rate_mhz, engine, phase, magnitude), None
     except (recording.RecordingError, OSError) as exc:
         return path, phase, None, str(exc)
 
 
-def run_files(paths, rate_mhz, engine, jobs, phases=(0.0,), quiet=False):
-    """Replay many recordings (each at every phase) in parallel processes; yields (path, phase, result, error)
-    in order, phases innermost."""
-    work = [(p, rate_mhz, engine, phase) for p in paths for phase in phases]
+def run_files(paths, rate_mhz, engine, jobs, phases=(0.0,), quiet=False, magnitude=False):
+    """Replay many recordings (each at every phase, as |a| alone if `magnitude`) in parallel processes; yields
+    (path, phase, result, error) in order, phases innermost."""
+    work = [(p, rate_mhz, engine, phase, magnitude) for p in paths for phase in phases]
     if jobs <= 1 or len(work) <= 1:
         yield from progress(map(_run_file_job, work), len(work), quiet=quiet)
         return

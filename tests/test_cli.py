@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, public_set
-from synthetic import concat, still, walking
+from synthetic import brushing, concat, still, walking
 from test_recording import write_csv
 from walkdose import cli, replay
 
@@ -169,6 +169,24 @@ def test_eval_names_each_bad_truth_file_skips_it_and_scores_the_rest(tmp_path):
     for name in bad_truths:
         assert out.stderr.count(f"{name}.truth.json") == 1
     assert [os.path.basename(r["file"]) for r in json.loads(out.stdout)["files"]] == ["good.csv"]
+
+
+def test_eval_magnitude_only_replays_a_recording_as_its_magnitude(tmp_path):
+    # Toothbrushing at a walk's cadence: the wrist's rolling keeps it out, and without that sideways motion the
+    # rhythm in |a| alone passes for a walk. A recording already holding |a| alone replays as it was.
+    brush = concat(still(5, 50), brushing(60, 50, 110), still(5, 50))
+    t = np.arange(len(brush)) / 50
+    magnitude = np.zeros_like(brush)
+    magnitude[:, 0] = np.sqrt((brush * brush).sum(axis=1))
+    for name, signal in (("brush", brush), ("magnitude", magnitude)):
+        write_csv(tmp_path / f"{name}.csv", t, signal)
+        (tmp_path / f"{name}.truth.json").write_text(json.dumps({"duration_s": t[-1], "steps": 0}))
+    plain, alone = ({os.path.basename(r["file"]): r
+                     for r in json.loads(walkdose("eval", str(tmp_path), "--json", *flag).stdout)["files"]}
+                    for flag in ((), ("--magnitude-only",)))
+    assert plain["brush.csv"]["found_steps"] == 0
+    assert alone["brush.csv"]["found_steps"] >= 50
+    assert alone["magnitude.csv"] == plain["magnitude.csv"]
 
 
 def test_eval_refuses_zero_phases():
