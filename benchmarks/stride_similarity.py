@@ -21,6 +21,7 @@ from impact_cues import gathered, group_of, lowpassed
 from walkdose import recording, replay
 from walkdose.detector import Detector
 from walkdose.errors import UserError
+from walkdose.firmware.detector import CH_K_LP, CH_KB
 
 GROUPS = ("rieck arm work", "rieck desk/pc", "rieck slow walks", "rieck normal walks", "rieck fast walks", "espruino walks",
           "espruino still/mixed", "oxford-phone", "truong-lowerback", "hmp walk", "hmp non-walk")
@@ -38,10 +39,10 @@ def trough_signal(counts, rate_mhz):
     """The detector's trough signal in mg, in floats: the slow baseline minus the low-passed |a|."""
     det = Detector(rate_mhz, replay.COUNTS_PER_G)
     a_mg = np.sqrt((counts.astype(np.float64) ** 2).sum(axis=1)) * 1000.0 / replay.COUNTS_PER_G
-    low = lowpassed(a_mg, det.k_lp)
+    low = lowpassed(a_mg, det.chain[CH_K_LP])
     base = np.empty_like(low)
     b = low[0]
-    weight = 2.0 ** -det.kb
+    weight = 2.0 ** -det.chain[CH_KB]
     for i, v in enumerate(low):
         b += (v - b) * weight
         base[i] = b
