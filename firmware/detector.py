@@ -353,6 +353,7 @@ class Detector:
         for k in range(RECENT_FAINT, RECENT_FAINT + RECENT):
             self.recent[k] = POS_FLOOR
         self.veto_pos = POS_FLOOR  # the last peak a check rejected: back-filling never reaches it
+        self.arm_at = POS_FLOOR  # the last trough at which arm_work() rejected a rhythm: no spike run spans it
         self.double_at = POS_FLOOR  # end of a long interval candidate() holds (POS_FLOOR: none); it began at seg_end
         self.n_events = 0
 
@@ -589,10 +590,10 @@ class Detector:
     def spike(self, at, d, busy, height):
         """A heel-strike spike at `at` (`height` over the baseline, mg Q3), d samples after the spike before, with `busy`
         samples between off the baseline by half that spike's height. A slow regular run of N_CONFIRM_SLOW whose busy
-        samples are under BUSY_EIGHTHS/8 of its span confirms a walk the troughs missed (walking == 2); it goes on from
-        spike to spike as walk_on() allows, while slower than SPIKE_FAST_EIGHTHS/8 of SLOW_STEP_MS (than SLOW_STEP_MS once
-        its step fell under SPIKE_DRIFT_EIGHTHS/8 of the confirmed one). Returns 0 if it passed the spike over (the run
-        goes on from the one before)."""
+        samples are under BUSY_EIGHTHS/8 of its span, spanning no arm work the troughs found, confirms a walk the troughs
+        missed (walking == 2); it goes on from spike to spike as walk_on() allows, while slower than SPIKE_FAST_EIGHTHS/8
+        of SLOW_STEP_MS (than SLOW_STEP_MS once its step fell under SPIKE_DRIFT_EIGHTHS/8 of the confirmed one). Returns 0
+        if it passed the spike over (the run goes on from the one before)."""
         if height <= SPIKE_MG << 3:
             # A weak spike only goes on with a walk, where it expects a step; any other is passed over.
             p = self.d_step
@@ -637,7 +638,7 @@ class Detector:
         total = 0
         for k in range(N_CONFIRM_SLOW + 1, N_CONFIRM_SLOW + n):
             total += spk[k]
-        if total * 8 >= (at - spk[0]) * BUSY_EIGHTHS or at - spk[0] <= self.d_slow * (n - 1):
+        if total * 8 >= (at - spk[0]) * BUSY_EIGHTHS or at - spk[0] <= self.d_slow * (n - 1) or self.arm_at >= spk[0]:
             for k in range(n - 1):
                 spk[k] = spk[k + 1]
                 spk[N_CONFIRM_SLOW + k] = spk[N_CONFIRM_SLOW + k + 1]
@@ -797,7 +798,10 @@ class Detector:
                 if need == N_CONFIRM and N_CONFIRM <= k < N_FLAT and (self.flat() or self.posture_change()):
                     need = N_FLAT
                 if k == N_CONFIRM_SLOW or (k >= need and at - self.pend[0] <= self.d_slow * (k - 1)):
-                    if self.arm_work() or self.vehicle_like():
+                    arm = self.arm_work()
+                    if arm or self.vehicle_like():
+                        if arm:
+                            self.arm_at = at
                         self.veto_pos = self.pend[0]
                         self.drop_first()
                         return
@@ -1196,6 +1200,7 @@ class Detector:
         age_all(self.recent, 0, self.recent_n, spm)
         age_all(self.recent, RECENT_FAINT, RECENT_FAINT + RECENT, spm)
         self.veto_pos = aged(self.veto_pos, spm, POS_FLOOR)
+        self.arm_at = aged(self.arm_at, spm, POS_FLOOR)
         self.double_at = aged(self.double_at, spm, POS_FLOOR)
         # A previous peak older than two d_max is as good as none.
         self.cand_pos = aged(self.cand_pos, spm, -2 * self.d_max)

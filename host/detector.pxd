@@ -45,7 +45,7 @@ cdef class Detector:
     cdef readonly word alt_avg, side_avg, d_prev2, d_prev3
     cdef readonly word minute, pos, due, has_prev, cand_pos, d_prev, d_step, d_step16, run_n, walking, trial, trial_n
     cdef readonly word seg_start, seg_end, seg_steps, bout_start, bout_end, bout_steps
-    cdef readonly word cur_walk, cur_steps, prev_walk, prev_steps, prev_move, recent_next, recent_n, veto_pos, double_at, spike_pos, spike_last, spk_n, d_spike_conf
+    cdef readonly word cur_walk, cur_steps, prev_walk, prev_steps, prev_move, recent_next, recent_n, veto_pos, arm_at, double_at, spike_pos, spike_last, spk_n, d_spike_conf
 
     # feed()'s locals are viper's machine words; the ptr16/ptr32 views become typed memoryviews of the same items.
     @cython.locals(p="const unsigned short[::1]", m_ring="int[::1]", win="int[::1]", chain="int[::1]", i=Py_ssize_t, j=Py_ssize_t, done=Py_ssize_t,

@@ -24,18 +24,20 @@ def walking(seconds, rate_hz, cadence_spm, amplitude_g=0.3, noise_g=0.01, seed=0
     return out
 
 
-def brushing(seconds, rate_hz, cadence_spm, roll_hz=0.3, seed=0):
-    """Toothbrushing: the hand strokes sideways (0.5 g) while the forearm rolls +/-70 degrees, so gravity turns
-    around the forearm axis; |a| dips at every stroke reversal, cadence_spm times a minute, as regular as a gait."""
+def brushing(seconds, rate_hz, cadence_spm, roll_hz=0.3, seed=0, stroke_g=0.5, jolt_g=0.0, jolt_spm=60):
+    """Toothbrushing: the hand strokes sideways (stroke_g) while the forearm rolls +/-70 degrees, so gravity turns
+    around the forearm axis; |a| dips at every stroke reversal, cadence_spm times a minute, as regular as a gait.
+    With jolt_g, a sharp jolt along gravity (40 ms) jolt_spm times a minute, as heel strikes jolt |a|."""
     n = int(round(seconds * rate_hz))
     t = np.arange(n) / rate_hz
     rng = np.random.default_rng(seed)
     out = rng.normal(0.0, 0.01, (n, 3))
     roll = 1.2 * np.sin(2 * np.pi * roll_hz * t)
-    out[:, 0] += 0.5 * np.sin(np.pi * cadence_spm / 60.0 * t)
+    out[:, 0] += stroke_g * np.sin(np.pi * cadence_spm / 60.0 * t)
     out[:, 1] += np.sin(roll)
     out[:, 2] += np.cos(roll)
-    return out
+    jolts = sum(jolt_g * np.exp(-0.5 * ((t - at) / 0.04) ** 2) for at in np.arange(1.0, seconds - 0.5, 60.0 / jolt_spm))
+    return out + jolts[:, None] * out / np.linalg.norm(out, axis=1)[:, None]
 
 
 def to_counts(g):

@@ -152,6 +152,22 @@ def test_a_slow_wrist_walk_goes_on_past_the_arm_peaks_between_its_heel_strikes(r
     assert result["walking_s"] >= 50
 
 
+@pytest.mark.parametrize("rate_mhz", (25000, 50000, 104000))
+@pytest.mark.parametrize("strokes", (110, 130))
+def test_jolts_a_second_apart_while_brushing_are_not_a_slow_walk(rate_mhz, strokes):
+    # Toothbrushing (rejected as arm work by the trough checks) with a 0.4 g jolt along gravity every second: between
+    # the jolts |a| stays near its baseline, so they are a slow run of heel strikes, and without asking whether the
+    # troughs found arm work under the run they counted 39-40 steps. The same jolts on a rolling arm that does not
+    # stroke are a walk. Not held: at 90 strokes a minute, or at 12.5 Hz, the jolts break the strokes' trough rhythm,
+    # no check sees arm work, and the jolts count (39).
+    rate_hz = rate_mhz / 1000
+    brushed = run(concat(still(5, rate_hz), brushing(40, rate_hz, strokes, jolt_g=0.4), still(5, rate_hz)), rate_mhz)
+    rolled = run(concat(still(5, rate_hz), brushing(40, rate_hz, strokes, stroke_g=0.0, jolt_g=0.4), still(5, rate_hz)),
+                 rate_mhz)
+    assert brushed["steps"] == 0
+    assert abs(rolled["steps"] - 39) <= 1
+
+
 @pytest.mark.parametrize("rate_mhz", DEVICE_RATES_MHZ)
 @pytest.mark.parametrize("cadence", (40, 50, 60))
 def test_a_slow_wrist_walk_whose_heel_strikes_do_not_all_show_is_counted(rate_mhz, cadence):
