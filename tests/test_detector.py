@@ -158,8 +158,9 @@ def test_jolts_a_second_apart_while_brushing_are_not_a_slow_walk(rate_mhz, strok
     # Toothbrushing (rejected as arm work by the trough checks) with a 0.4 g jolt along gravity every second: between
     # the jolts |a| stays near its baseline, so they are a slow run of heel strikes, and without asking whether the
     # troughs found arm work under the run they counted 39-40 steps. The same jolts on a rolling arm that does not
-    # stroke are a walk. Not held: at 90 strokes a minute, or at 12.5 Hz, the jolts break the strokes' trough rhythm,
-    # no check sees arm work, and the jolts count (39).
+    # stroke are a walk. Not held: at 90, 100 or 120 strokes a minute (140 under 100 Hz), or at 12.5 Hz, the jolts
+    # break the strokes' troughs into runs that no check reads (or that wait for N_CONFIRM_SLOW), so no arm work is
+    # found and the jolts count 39-40.
     rate_hz = rate_mhz / 1000
     brushed = run(concat(still(5, rate_hz), brushing(40, rate_hz, strokes, jolt_g=0.4), still(5, rate_hz)), rate_mhz)
     rolled = run(concat(still(5, rate_hz), brushing(40, rate_hz, strokes, stroke_g=0.0, jolt_g=0.4), still(5, rate_hz)),
