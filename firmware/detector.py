@@ -59,8 +59,7 @@ SPIKE_GAP_EIGHTHS = const(5)  # ... for slow rhythms only, so spikes closer than
 SPIKE_MAX_MS = const(2000)  # ... and as far apart as this: the slowest walkers' heel strikes (30 steps/min)
 SPIKE_LOW_MG = const(55)  # ... and from here while they count a walk, if where the walk expects its next step
 BUSY_EIGHTHS = const(2)  # a slow run of spikes is a walk if |a| leaves its baseline by half a spike under 2/8 of the time
-SPIKE_FAST_EIGHTHS = const(7)  # a spike walk faster than 7/8 of SLOW_STEP_MS (91 steps/min) is the troughs' to count,
-SPIKE_DRIFT_EIGHTHS = const(6)  # ... or faster than SLOW_STEP_MS under 6/8 of its confirmed step (arm peaks as steps)
+SPIKE_FAST_EIGHTHS = const(7)  # a spike walk faster than 7/8 of SLOW_STEP_MS (91 steps/min) is the troughs' to count
 REGULAR_EIGHTHS = const(3)  # consecutive intervals of a starting rhythm differ by at most 3/8
 DOUBLE_FROM_EIGHTHS = const(13)  # while walking, an interval of 13/8..19/8 of the step interval holds a hidden step
 DOUBLE_TO_EIGHTHS = const(19)  # ... even past STEP_MAX_MS: a weak step must not end a slow walk
@@ -299,7 +298,6 @@ class Detector:
         self.spike_pos = 0
         self.spike_last = 0
         self.spk_n = 0
-        self.d_spike_conf = 0  # the step interval a spike walk was confirmed at
         self.peak = 0
         self.peak_pos = 0
         self.valley = 0
@@ -592,8 +590,7 @@ class Detector:
         samples between off the baseline by half that spike's height. A slow regular run of N_CONFIRM_SLOW whose busy
         samples are under BUSY_EIGHTHS/8 of its span, spanning no arm work the troughs found, confirms a walk the troughs
         missed (walking == 2); it goes on from spike to spike as walk_on() allows, while slower than SPIKE_FAST_EIGHTHS/8
-        of SLOW_STEP_MS (than SLOW_STEP_MS once its step fell under SPIKE_DRIFT_EIGHTHS/8 of the confirmed one). Returns 0
-        if it passed the spike over (the run goes on from the one before)."""
+        of SLOW_STEP_MS. Returns 0 if it passed the spike over (the run goes on from the one before)."""
         if height <= SPIKE_MG << 3:
             # A weak spike only goes on with a walk, where it expects a step; any other is passed over.
             p = self.d_step
@@ -605,9 +602,7 @@ class Detector:
             if d <= self.d_spike_max or self.hides_step(d):
                 self.cand_pos = at
                 self.walk_on(at, d)
-                d_step = self.d_step
-                if d_step * 8 < self.d_slow * SPIKE_FAST_EIGHTHS or (
-                        d_step < self.d_slow and d_step * 8 < self.d_spike_conf * SPIKE_DRIFT_EIGHTHS):
+                if self.d_step * 8 < self.d_slow * SPIKE_FAST_EIGHTHS:
                     self.end_walk()  # as fast as the troughs count: a spike walk there was found a stride at a time
                 return 1
             self.end_walk()
@@ -660,7 +655,6 @@ class Detector:
         self.alt_avg = 0
         d_step = (spk[n - 1] - spk[0]) // (n - 1)
         self.d_step = d_step
-        self.d_spike_conf = d_step
         self.d_step16 = d_step << 4
         self.seg_start = spk[0] - d_step
         self.count_step(spk[0], d_step)

@@ -11,7 +11,7 @@ ctypedef long long word
 cdef word EV_STEP, EV_WALK, EV_BOUT, EV_MINUTE, EV_WORDS, EV_CAP, EV_HEADROOM
 cdef word PACE_NONE, PACE_SLOW, PACE_MODERATE, PACE_BRISK, MODERATE_FROM_SPM, BRISK_FROM_SPM
 cdef word LP_CUTOFF_MHZ, BASELINE_TAU_MS, LEVEL_TAU_MS, THR_MIN_MG, SWING_EIGHTHS, STEP_MIN_MS, STEP_MAX_MS
-cdef word SPIKE_MG, SPIKE_MAX_MS, SPIKE_GAP_EIGHTHS, SPIKE_LOW_MG, BUSY_EIGHTHS, SPIKE_FAST_EIGHTHS, SPIKE_DRIFT_EIGHTHS, N_CONFIRM, N_RESUME, N_CONFIRM_SLOW, SLOW_STEP_MS, REGULAR_EIGHTHS, DOUBLE_FROM_EIGHTHS, DOUBLE_TO_EIGHTHS
+cdef word SPIKE_MG, SPIKE_MAX_MS, SPIKE_GAP_EIGHTHS, SPIKE_LOW_MG, BUSY_EIGHTHS, SPIKE_FAST_EIGHTHS, N_CONFIRM, N_RESUME, N_CONFIRM_SLOW, SLOW_STEP_MS, REGULAR_EIGHTHS, DOUBLE_FROM_EIGHTHS, DOUBLE_TO_EIGHTHS
 cdef word FIRST_DEPTH_EIGHTHS, FIRST_LEAD_EIGHTHS, RECENT, RECENT_DEPTH, RECENT_FAINT
 cdef word STEP_QUANTUM_MS, BACKFILL_MIN, BACKFILL_MAX, ARM_EIGHTHS, TURN_MIN_MG, ARM_HIGH_EIGHTHS, TURN_HIGH_MG
 cdef word ARM_HIGH_RATE_MHZ, ARM_WIDE_EIGHTHS, TURN_WIDE_MG, ACROSS_EIGHTHS, SHALLOW_MG, WANDER_EIGHTHS
@@ -45,7 +45,7 @@ cdef class Detector:
     cdef readonly word alt_avg, side_avg, d_prev2, d_prev3
     cdef readonly word minute, pos, due, has_prev, cand_pos, d_prev, d_step, d_step16, run_n, walking, trial, trial_n
     cdef readonly word seg_start, seg_end, seg_steps, bout_start, bout_end, bout_steps
-    cdef readonly word cur_walk, cur_steps, prev_walk, prev_steps, prev_move, recent_next, recent_n, veto_pos, arm_at, double_at, spike_pos, spike_last, spk_n, d_spike_conf
+    cdef readonly word cur_walk, cur_steps, prev_walk, prev_steps, prev_move, recent_next, recent_n, veto_pos, arm_at, double_at, spike_pos, spike_last, spk_n
 
     # feed()'s locals are viper's machine words; the ptr16/ptr32 views become typed memoryviews of the same items.
     @cython.locals(p="const unsigned short[::1]", m_ring="int[::1]", win="int[::1]", chain="int[::1]", i=Py_ssize_t, j=Py_ssize_t, done=Py_ssize_t,
