@@ -16,34 +16,20 @@ import bisect
 import collections
 import os
 import sys
-import types
 from array import array
 
 import numpy as np
 
 import walkdose.firmware.detector as spec
+from ablation import edited_module
 from impact_cues import GROUPS, gathered
 from walkdose import recording, replay
 from walkdose.errors import UserError
 
 SETTLED = "                spike_amp = 0\n"  # the line of feed() that ends a settled spike
-
-
-def hooked_detector_module():
-    """The detector's source with a hook appending each settled spike (position, height) to the module's SPIKES."""
-    with open(spec.__file__, encoding="utf-8") as fh:
-        source = fh.read()
-    if source.count(SETTLED) != 1:
-        raise SystemExit("spike_phase.py: feed() no longer ends a settled spike where this script hooks it")
-    hook = "                SPIKES.append((self.minute * self.spm + spike_pos, spike_amp))\n"
-    module = types.ModuleType("walkdose.firmware.detector_hooked")
-    module.__package__ = "walkdose.firmware"
-    module.SPIKES = []
-    exec(compile(source.replace(SETTLED, hook + SETTLED), spec.__file__, "exec"), module.__dict__)
-    return module
-
-
-HOOKED = hooked_detector_module()
+# The detector with a hook appending each settled spike (position, height) to the module's SPIKES.
+HOOKED = edited_module([(SETTLED, "                SPIKES.append((self.minute * self.spm + spike_pos, spike_amp))\n" + SETTLED)])
+HOOKED.SPIKES = []
 
 
 def intervals(path, rate_mhz):
