@@ -20,7 +20,6 @@ from array import array
 
 import numpy as np
 
-import walkdose.firmware.detector as spec
 from ablation import edited_module
 from impact_cues import GROUPS, gathered
 from walkdose import recording, replay
@@ -45,7 +44,7 @@ def intervals(path, rate_mhz):
         candidate(at, depth)
         if walking == 1 and det.walking == 1:
             flagged = det.win_sums[HOOKED.WIN_ERRATIC] > share or share == 256
-            found.append((base + start, base + at, flagged, share, d_step * 13 <= (at - start) * 8 <= d_step * 19))
+            found.append((base + start, base + at, flagged, share, d_step * HOOKED.DOUBLE_FROM_EIGHTHS <= (at - start) * 8 <= d_step * HOOKED.DOUBLE_TO_EIGHTHS))
 
     det.candidate = traced
     replay.feed_all(det, [counts], rate_mhz, lambda chunk: array("h", np.ascontiguousarray(chunk, dtype=np.int16).tobytes()))
@@ -62,7 +61,7 @@ def walk_stats(found, spikes):
     at = [p for p, _ in spikes]
     height = [h for _, h in spikes]
     c = collections.Counter()
-    limit = spec.ERRATIC_EIGHTHS << 5
+    limit = HOOKED.ERRATIC_EIGHTHS << 5
     last = {"highest": None, "nearest": None}
     run = {"highest": None, "nearest": None}
     prev_end = None
