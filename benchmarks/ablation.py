@@ -119,7 +119,12 @@ def main():
     parser.add_argument("--phases", type=int, default=4)
     parser.add_argument("--rules", help="comma-separated names (or the start of names) from SWITCHES; default all")
     args = parser.parse_args()
-    rates = args.rates.split(",")
+    rates = [rate.strip() for rate in args.rates.split(",")]
+    for rate in rates:
+        try:
+            float(rate)
+        except ValueError:
+            raise UserError(f"--rates {args.rates}: need device rates in Hz, such as 50,25") from None
     names = list(SWITCHES)
     if args.rules:
         wanted = [w.strip() for w in args.rules.split(",")]
